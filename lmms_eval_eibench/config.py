@@ -1,0 +1,38 @@
+"""Where things live by default, and the environment settings that move them (no heavy imports)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATASET_ENV = "EIBENCH_DATASET"
+IMAGE_ROOT_ENV = "EIBENCH_IMAGE_ROOT"
+CACHE_DIR_ENV = "EIBENCH_CACHE_DIR"
+
+
+def user_cache_dir() -> Path:
+    """The plugin's per-user cache folder (``$XDG_CACHE_HOME/lmms_eval_eibench`` or ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "lmms_eval_eibench"
+
+
+def default_dataset_dir() -> Path:
+    """Where ``hub_upload.py`` writes and the tasks read when nothing else is said."""
+    return user_cache_dir() / "dataset"
+
+
+def dataset_location() -> str:
+    """The dataset to use: ``$EIBENCH_DATASET`` (a local folder or a Hub repo id) or the default folder."""
+    return os.environ.get(DATASET_ENV) or str(default_dataset_dir())
+
+
+def image_root() -> Path | None:
+    """Where an annotations-only dataset finds its images (``$EIBENCH_IMAGE_ROOT``), if set."""
+    value = os.environ.get(IMAGE_ROOT_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def verdict_cache_dir() -> Path:
+    """The verdict cache folder (``$EIBENCH_CACHE_DIR`` or the user cache dir)."""
+    value = os.environ.get(CACHE_DIR_ENV)
+    return Path(value).expanduser() if value else user_cache_dir() / "verdicts"
