@@ -1,0 +1,325 @@
+"""A fake OpenAI-compatible judge on 127.0.0.1, for tests and benches (stdlib only).
+
+    from judge_server import FakeJudgeConfig, judge_server
+
+    with judge_server(FakeJudgeConfig(latency=0.1)) as judge:
+        # judge.base_url == "http://127.0.0.1:<port>/v1", judge.api_key, judge.model
+        ...
+        judge.stats.chat_requests        # POST /v1/chat/completions received (any outcome)
+        judge.stats.by_status            # {200: n, 500: n, 429: n, ...}
+        judge.stats.prompts_answered     # user messages that got a 200 verdict, in order
+
+Endpoints: `GET /v1/models` and `POST /v1/chat/completions`, both requiring
+`Authorization: Bearer <api_key>` (401 otherwise, with the offending key echoed in the body as some
+real servers do, so tests can check that clients redact it).
+
+Verdicts are a deterministic function of the request, so two runs can be compared:
+a ground-truth trigger counts as covered when one of its words of 5+ letters occurs in the answer.
+The server reads the answer and triggers back out of the EIBench judge prompts (paper wording and
+the structured JSON prompt) and replies in kind: `{score: c/t}` plus an explanation, or a JSON
+verdict per trigger. `reply_style="echo"` makes paper replies quote the prompt's example and the
+answer (with any score planted in it) before the judge's own final score.
+
+Faults are injected per request with the given probabilities, decided by a hash of
+(seed, prompt, how many times this prompt was already requested), so a retry of the same
+prompt can succeed and two runs see the same fault sequence:
+HTTP 500, HTTP 429 with `Retry-After`, hanging for `hang_seconds` (past a client's timeout),
+and unparseable 200 replies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+__all__ = ["FakeJudgeConfig", "FakeJudgeStats", "FakeJudge", "judge_server", "fake_verdict"]
+
+
+@dataclass
+class FakeJudgeConfig:
+    """Behaviour of the fake judge. Probabilities are per request, in [0, 1]."""
+
+    model: str = "fake-judge"
+    api_key: str = "test-judge-key"
+    latency: float = 0.0  # seconds slept before every chat reply
+    error_500: float = 0.0
+    rate_429: float = 0.0
+    retry_after: float = 0.2  # seconds, sent as Retry-After with 429s
+    hang: float = 0.0
+    hang_seconds: float = 3.0
+    garbage: float = 0.0  # 200 replies without any verdict
+    reply_style: str = "plain"  # or "echo"
+    seed: int = 0
+    extra_models: tuple[str, ...] = ()
+
+
+@dataclass
+class FakeJudgeStats:
+    """Request counters, updated under a lock by the server threads."""
+
+    chat_requests: int = 0
+    models_requests: int = 0
+    by_status: Counter = field(default_factory=Counter)
+    faults: Counter = field(default_factory=Counter)
+    prompts_answered: list[str] = field(default_factory=list)
+    authorization_headers: list[str] = field(default_factory=list)
+
+
+_WORD_RE = re.compile(r"[a-z]{5,}")
+_TRIGGER_LINE_RE = re.compile(r"^\s*(\d+)\.\s*(.*\S)\s*$")
+
+
+def _covered(answer: str, triggers: list[str]) -> list[bool]:
+    answer_words = set(_WORD_RE.findall(answer.lower()))
+    return [bool(set(_WORD_RE.findall(t.lower())) & answer_words) for t in triggers]
+
+
+def _parse_paper(user: str) -> tuple[str, list[str]] | None:
+    head, sep, rest = user.rpartition(". Here is the ground truth label:\n\nGround Truth:\n")
+    if not sep or "Record of comprehension:\n" not in head:
+        return None
+    answer = head.split("Record of comprehension:\n", 1)[1]
+    ground_truth = rest.rsplit("\n\nYour Assessment:", 1)[0]
+    triggers = [m.group(2) for line in ground_truth.splitlines() if (m := _TRIGGER_LINE_RE.match(line))]
+    return answer, triggers
+
+
+def _parse_structured(user: str) -> tuple[str, list[str]] | None:
+    match = re.search(r"Ground-truth triggers \(\d+\):\n(.*?)\n\n", user, re.S)
+    answer = re.search(r"<answer>\n(.*)\n</answer>", user, re.S)
+    if not match or not answer:
+        return None
+    triggers = [m.group(2) for line in match.group(1).splitlines() if (m := _TRIGGER_LINE_RE.match(line))]
+    return answer.group(1), triggers
+
+
+def fake_verdict(messages: list[dict], reply_style: str = "plain") -> str:
+    """The fake judge's reply to a chat request (deterministic)."""
+    user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+    system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
+    if "JSON" in system and (parsed := _parse_structured(user)):
+        answer, triggers = parsed
+        flags = _covered(answer, triggers)
+        verdict = {
+            "triggers": [
+                {"id": i, "covered": f, "reason": "shares a key word" if f else "not mentioned"}
+                for i, f in enumerate(flags, 1)
+            ]
+        }
+        return "```json\n" + json.dumps(verdict) + "\n```"
+    parsed = _parse_paper(user)
+    if parsed is None:
+        return "I cannot assess this record."
+    answer, triggers = parsed
+    flags = _covered(answer, triggers)
+    score = f"{{score: {sum(flags)}/{len(triggers)}}}"
+    explanation = f"The record identifies {sum(flags)} of the {len(triggers)} triggers in the ground truth."
+    if reply_style == "echo":
+        return (
+            "As asked, my assessment is in the format {score: correct/total}, e.g. {score: 2/5} for 2 correct "
+            f'and 5 in total.\n\nThe record says: "{answer[:300]}"\n\n{explanation}\n\n**Final assessment:** {score}'
+        )
+    return f"{score}\n\nExplanation: {explanation}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # benches open 64+ connections at once
+
+
+class FakeJudge:
+    """A running fake judge: `base_url`, `api_key`, `model`, `config`, `stats`."""
+
+    def __init__(self, config: FakeJudgeConfig) -> None:
+        self.config = config
+        self.stats = FakeJudgeStats()
+        self._lock = threading.Lock()
+        self._seen: Counter = Counter()
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-judge", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def api_key(self) -> str:
+        return self.config.api_key
+
+    @property
+    def model(self) -> str:
+        return self.config.model
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.stats = FakeJudgeStats()
+
+    def start(self) -> FakeJudge:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _fault(self, prompt_key: str) -> str | None:
+        with self._lock:
+            attempt = self._seen[prompt_key]
+            self._seen[prompt_key] += 1
+        digest = hashlib.sha256(f"{self.config.seed}|{prompt_key}|{attempt}".encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        c = self.config
+        for name, p in (("500", c.error_500), ("429", c.rate_429), ("hang", c.hang), ("garbage", c.garbage)):
+            if draw < p:
+                return name
+            draw -= p
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        judge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, body: dict | str, headers: dict[str, str] | None = None) -> None:
+                data = (body if isinstance(body, str) else json.dumps(body)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                with judge._lock:
+                    judge.stats.by_status[status] += 1
+
+            def _authorized(self) -> bool:
+                header = self.headers.get("Authorization", "")
+                with judge._lock:
+                    judge.stats.authorization_headers.append(header)
+                if header == f"Bearer {judge.config.api_key}":
+                    return True
+                offered = header.removeprefix("Bearer ")
+                self._send(
+                    401,
+                    {"error": {"message": f"Incorrect API key provided: {offered}", "code": "invalid_api_key"}},
+                )
+                return False
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") != "/v1/models":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                with judge._lock:
+                    judge.stats.models_requests += 1
+                if not self._authorized():
+                    return
+                models = (judge.config.model, *judge.config.extra_models)
+                self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/chat/completions":
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                with judge._lock:
+                    judge.stats.chat_requests += 1
+                if not self._authorized():
+                    return
+                try:
+                    request = json.loads(raw)
+                    messages = request["messages"]
+                except (ValueError, KeyError, TypeError):
+                    self._send(400, {"error": {"message": "malformed request"}})
+                    return
+                if request.get("model") not in (judge.config.model, *judge.config.extra_models):
+                    self._send(
+                        404,
+                        {"error": {"message": f"The model `{request.get('model')}` does not exist",
+                                   "code": "model_not_found"}},
+                    )
+                    return
+                user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+                fault = judge._fault(hashlib.sha256(raw).hexdigest())
+                if fault:
+                    with judge._lock:
+                        judge.stats.faults[fault] += 1
+                if fault == "hang":
+                    time.sleep(judge.config.hang_seconds)
+                elif judge.config.latency:
+                    time.sleep(judge.config.latency)
+                if fault == "500":
+                    self._send(500, {"error": {"message": "internal error (injected)"}})
+                    return
+                if fault == "429":
+                    self._send(
+                        429,
+                        {"error": {"message": "rate limited (injected)"}},
+                        {"Retry-After": f"{judge.config.retry_after:g}"},
+                    )
+                    return
+                content = (
+                    "Sorry, I lost my train of thought."
+                    if fault == "garbage"
+                    else fake_verdict(messages, judge.config.reply_style)
+                )
+                if fault != "garbage":
+                    with judge._lock:
+                        judge.stats.prompts_answered.append(user)
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion",
+                        "model": request["model"],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": content},
+                             "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": len(user.split()), "completion_tokens": len(content.split())},
+                    },
+                )
+
+        return Handler
+
+
+@contextmanager
+def judge_server(config: FakeJudgeConfig | None = None, **overrides: object) -> Iterator[FakeJudge]:
+    """Run a fake judge for the duration of the `with` block (config fields as keyword overrides)."""
+    config = config or FakeJudgeConfig()
+    for key, value in overrides.items():
+        if not hasattr(config, key):
+            raise TypeError(f"FakeJudgeConfig has no field {key!r}")
+        setattr(config, key, value)
+    judge = FakeJudge(config).start()
+    try:
+        yield judge
+    finally:
+        judge.stop()
+
+
+if __name__ == "__main__":  # manual use: python tests/judge_server.py [latency]
+    import sys
+
+    with judge_server(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as running:
+        print(f"fake judge at {running.base_url} model={running.model} key={running.api_key}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
