@@ -196,6 +196,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
 
 
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("build", help="build the EIBench dataset (same as hub_upload.py)",
+                                   description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return parser
+
+
 def run(args: argparse.Namespace, api: Any = None) -> int:
     output = args.output
     if output is None and args.repo_id is None and os.environ.get(config.DATASET_ENV):

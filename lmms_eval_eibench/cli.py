@@ -1,4 +1,8 @@
-"""The ``eibench`` console script: ``build``, ``score``, ``report``, ``captions`` (one module per command)."""
+"""The ``eibench`` console script: ``build``, ``score``, ``report``, ``captions`` (one module per command).
+
+Each command module has ``add_parser(subparsers)`` and ``run(args) -> int``. Only the chosen command's module is
+imported, so ``eibench build`` never pays for the judges' imports.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import argparse
 import importlib
 import sys
 
-# command -> module under lmms_eval_eibench; each module has add_arguments(parser) and run(args) -> int.
 COMMANDS = {
     "build": ("build", "build the EIBench dataset (same as hub_upload.py)"),
     "score": ("commands.score", "judge saved answers and print recall"),
@@ -17,15 +20,16 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="eibench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="eibench", description="EIBench for lmms-eval.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    # Only the chosen command's module is imported, so `eibench build` never pays for the judges' imports.
     chosen = next((a for a in argv if not a.startswith("-")), None)
+    module = None
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text)
         if name == chosen:
             module = importlib.import_module(f"lmms_eval_eibench.{module_name}")
-            module.add_arguments(sub)
+            module.add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     return module.run(args)
 

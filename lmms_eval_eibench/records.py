@@ -205,8 +205,7 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 def _single_item(obj: Any, where: str, shape: str) -> tuple[str, Any]:
     if not isinstance(obj, dict) or len(obj) != 1:
-        raise EIBenchDataError(where, f"expected one object with a single key, shaped {shape}",
-                               f"write each line as {shape}")
+        raise EIBenchDataError(where, "expected an object with exactly one key", f"write each line as {shape}")
     return next(iter(obj.items()))
 
 
