@@ -1,0 +1,338 @@
+"""The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), its settings,
+and the small base class every judge kind implements."""
+
+from __future__ import annotations
+
+import math
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lmms_eval_eibench.scoring import ParsedVerdict, SampleScore
+
+__all__ = [
+    "JudgeError",
+    "JudgeConfigError",
+    "PreflightError",
+    "TransientJudgeError",
+    "JudgeRequestError",
+    "JudgeItem",
+    "Verdict",
+    "JudgeSettings",
+    "Judge",
+    "JUDGE_KINDS",
+    "JUDGE_PROMPTS",
+    "redact",
+    "public_url",
+]
+
+JUDGE_KINDS = ("openai", "hf", "embedding")
+JUDGE_PROMPTS = ("paper", "paper_llama3", "structured")
+DEFAULT_MODELS = {
+    "openai": "gpt-3.5-turbo",  # the paper's GPT judge
+    "hf": "meta-llama/Meta-Llama-3-8B-Instruct",  # the paper's local judge
+    "embedding": "all-MiniLM-L6-v2",
+}
+
+
+class JudgeError(RuntimeError):
+    """The judge cannot be used as configured (raised, never turned into a score)."""
+
+
+class JudgeConfigError(JudgeError, ValueError):
+    """A judge setting is invalid; the message names the setting."""
+
+
+class PreflightError(JudgeError):
+    """The judge failed its preflight check (endpoint, key, model); the message names URL and model."""
+
+
+class TransientJudgeError(Exception):
+    """A request failure worth retrying (429, 5xx, timeout, connection reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JudgeRequestError(Exception):
+    """A request failure not worth retrying (rejected key, unknown model, bad request)."""
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` replaced by `***`."""
+    if secret and len(secret) >= 4:
+        return text.replace(secret, "***")
+    return text
+
+
+def public_url(url: str) -> str:
+    """A URL without user info, query or fragment (they may carry credentials)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One sample as a judge sees it: the answer and the sample's ground truth."""
+
+    id: str
+    answer: str
+    ground_truth: str
+    triggers: tuple[str, ...]
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.answer, str):
+            raise TypeError(f"sample {self.id!r}: answer must be a string, got {type(self.answer).__name__}")
+        object.__setattr__(self, "triggers", tuple(self.triggers))
+        if not self.triggers:
+            raise ValueError(f"sample {self.id!r} has no ground-truth triggers")
+
+    @property
+    def n_triggers(self) -> int:
+        return len(self.triggers)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's verdict on one sample. `recall` is None exactly when the judge failed."""
+
+    id: str
+    recall: float | None
+    covered: float | None
+    total: int
+    failed: bool
+    reason: str = ""
+    raw: str = ""
+    error: str | None = None
+    judge_total: int | None = None
+    trigger_covered: tuple[bool, ...] | None = None
+    trigger_reasons: tuple[str, ...] | None = None
+    trigger_similarity: tuple[float, ...] | None = None
+    attempts: int = 1
+    cached: bool = False
+
+    @classmethod
+    def from_parsed(cls, item: JudgeItem, parsed: ParsedVerdict, raw: str, attempts: int = 1) -> Verdict:
+        return cls(
+            id=item.id,
+            recall=parsed.recall,
+            covered=parsed.covered,
+            total=parsed.total,
+            failed=False,
+            reason=parsed.reason,
+            raw=raw,
+            judge_total=parsed.judge_total,
+            trigger_covered=parsed.trigger_covered,
+            trigger_reasons=parsed.trigger_reasons,
+            attempts=attempts,
+        )
+
+    @classmethod
+    def failure(cls, item: JudgeItem, error: str, raw: str = "", attempts: int = 1) -> Verdict:
+        return cls(
+            id=item.id, recall=None, covered=None, total=item.n_triggers, failed=True,
+            raw=raw, error=error, attempts=attempts,
+        )
+
+    def score(self, category: str | None = None) -> SampleScore:
+        """This verdict as a `scoring.SampleScore`."""
+        return SampleScore(recall=self.recall, covered=self.covered, total=self.total, category=category)
+
+    def to_log(self) -> dict[str, Any]:
+        """The JSON-ready dict written into samples files and `eibench score --output`."""
+        out = asdict(self)
+        for key in ("trigger_covered", "trigger_reasons", "trigger_similarity"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+    def to_cache(self) -> dict[str, Any]:
+        """What the verdict cache stores (no sample id: equal inputs share a verdict)."""
+        out = self.to_log()
+        del out["id"], out["cached"]
+        return out
+
+    @classmethod
+    def from_cache(cls, item_id: str, payload: Mapping[str, Any]) -> Verdict:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in payload.items() if k in known}
+        for key in ("trigger_covered", "trigger_reasons", "trigger_similarity"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        return cls(**{**data, "id": item_id, "cached": True})
+
+    def with_id(self, item_id: str) -> Verdict:
+        return self if self.id == item_id else replace(self, id=item_id)
+
+
+def _env_float(env: Mapping[str, str], name: str) -> float | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise JudgeConfigError(f"{name}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise JudgeConfigError(f"{name}={value!r} is not a finite number")
+    return number
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise JudgeConfigError(f"{name}={value!r} is not a whole number") from None
+
+
+def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise JudgeConfigError(f"{name}={value!r}: use 1/0, true/false, yes/no or on/off")
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Everything that picks and tunes a judge. `api_key` is never shown in reprs or provenance.
+
+    `model`/`prompt` None mean the kind's default (openai: gpt-3.5-turbo + paper prompt;
+    hf: Meta-Llama-3-8B-Instruct + paper_llama3 prompt; embedding: all-MiniLM-L6-v2).
+    """
+
+    kind: str = "openai"
+    model: str | None = None
+    base_url: str = "https://api.openai.com/v1"
+    api_key: str | None = field(default=None, repr=False, compare=False)
+    prompt: str | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int = 512
+    concurrency: int = 16
+    timeout: float = 60.0
+    max_retries: int = 5
+    parse_retries: int = 2
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    batch_size: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+    threshold: float | None = None
+    trust_judge_total: bool = False
+    cache: bool = True
+    cache_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in JUDGE_KINDS:
+            raise JudgeConfigError(f"judge kind {self.kind!r} (EIBENCH_JUDGE / --judge): use one of {', '.join(JUDGE_KINDS)}")
+        if self.prompt is not None and self.prompt not in JUDGE_PROMPTS:
+            raise JudgeConfigError(
+                f"judge prompt {self.prompt!r} (EIBENCH_JUDGE_PROMPT / --prompt): use one of {', '.join(JUDGE_PROMPTS)}"
+            )
+        if self.concurrency < 1:
+            raise JudgeConfigError(f"judge concurrency {self.concurrency} (EIBENCH_JUDGE_CONCURRENCY / --concurrency) must be >= 1")
+        if not self.timeout > 0:
+            raise JudgeConfigError(f"judge timeout {self.timeout} (EIBENCH_JUDGE_TIMEOUT / --timeout) must be > 0 seconds")
+        if not 0 <= self.temperature <= 2:
+            raise JudgeConfigError(f"judge temperature {self.temperature} (EIBENCH_JUDGE_TEMPERATURE) must be in [0, 2]")
+        if self.max_tokens < 1:
+            raise JudgeConfigError(f"judge max_tokens {self.max_tokens} must be >= 1")
+        if self.max_retries < 0 or self.parse_retries < 0:
+            raise JudgeConfigError("judge retry counts must be >= 0")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise JudgeConfigError(f"judge batch size {self.batch_size} must be >= 1")
+
+    @property
+    def resolved_model(self) -> str:
+        return self.model or DEFAULT_MODELS[self.kind]
+
+    @property
+    def resolved_prompt(self) -> str:
+        if self.prompt:
+            return self.prompt
+        return "paper_llama3" if self.kind == "hf" else "paper"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> JudgeSettings:
+        """Settings from EIBENCH_* environment variables; keyword overrides win unless None.
+
+        EIBENCH_JUDGE, EIBENCH_JUDGE_MODEL, EIBENCH_JUDGE_BASE_URL, EIBENCH_JUDGE_API_KEY
+        (else OPENAI_API_KEY), EIBENCH_JUDGE_PROMPT, EIBENCH_JUDGE_CONCURRENCY, EIBENCH_JUDGE_TIMEOUT,
+        EIBENCH_JUDGE_TEMPERATURE, EIBENCH_CACHE_DIR, EIBENCH_NO_CACHE.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "kind": env.get("EIBENCH_JUDGE", "").strip() or None,
+            "model": env.get("EIBENCH_JUDGE_MODEL", "").strip() or None,
+            "base_url": env.get("EIBENCH_JUDGE_BASE_URL", "").strip() or None,
+            "api_key": (env.get("EIBENCH_JUDGE_API_KEY", "").strip() or env.get("OPENAI_API_KEY", "").strip() or None),
+            "prompt": env.get("EIBENCH_JUDGE_PROMPT", "").strip() or None,
+            "concurrency": _env_int(env, "EIBENCH_JUDGE_CONCURRENCY"),
+            "timeout": _env_float(env, "EIBENCH_JUDGE_TIMEOUT"),
+            "temperature": _env_float(env, "EIBENCH_JUDGE_TEMPERATURE"),
+            "cache_dir": env.get("EIBENCH_CACHE_DIR", "").strip() or None,
+        }
+        no_cache = _env_flag(env, "EIBENCH_NO_CACHE")
+        if no_cache is not None:
+            values["cache"] = not no_cache
+        known = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in known:
+                raise TypeError(f"JudgeSettings has no setting {key!r}")
+            if value is not None:
+                values[key] = value
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+class Judge(ABC):
+    """One judge kind. Subclasses judge a batch of items; the engine adds cache, concurrency,
+    progress and order. `judge_batch` must be thread-safe and must return one verdict per item,
+    turning judge failures into failed verdicts (never raising for them)."""
+
+    kind: str = ""
+    metric_name: str = "eibench_recall"
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        self.settings = settings
+
+    @property
+    def concurrency(self) -> int:
+        """How many batches may be in flight at once."""
+        return 1
+
+    @property
+    def batch_size(self) -> int:
+        return 1
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines a verdict besides the sample (cache key, provenance); no secrets."""
+
+    def provenance(self) -> dict[str, Any]:
+        return {"metric": self.metric_name, **self.identity()}
+
+    def preflight(self) -> None:
+        """Fail fast (PreflightError) when the judge cannot work; default: nothing to check."""
+
+    @abstractmethod
+    def judge_batch(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        """One verdict per item, in order."""
+
+    def close(self) -> None:
+        """Release connections or models."""

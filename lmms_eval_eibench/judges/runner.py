@@ -1,0 +1,187 @@
+"""The judge engine: cache lookups, bounded concurrency, retries with backoff, progress, order.
+
+`JudgeEngine.judge_many(items)` returns one verdict per item, in order: cached verdicts first,
+then the rest judged in batches with at most `judge.concurrency` batches in flight. Each verdict
+is cached as soon as it arrives. Identical (answer, ground truth) pairs are judged once per call.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from lmms_eval_eibench.judges.base import Judge, JudgeItem, JudgeRequestError, TransientJudgeError, Verdict
+from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
+
+__all__ = ["RetryPolicy", "parse_retry_after", "call_with_retries", "JudgeEngine"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
+
+    max_retries: int = 5
+    base: float = 1.0
+    cap: float = 30.0
+    max_retry_after: float = 120.0
+
+    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number `retry` (0-based)."""
+        rng = rng or random
+        backoff = rng.uniform(0, min(self.cap, self.base * (2**retry)))
+        if retry_after is not None:
+            return max(min(retry_after, self.max_retry_after), backoff)
+        return backoff
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date), None if absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, TransientJudgeError, float], None] | None = None,
+) -> tuple[T, int]:
+    """Run `call`, retrying `TransientJudgeError`s; returns (result, attempts).
+
+    After `policy.max_retries` retries the last transient error is raised as `JudgeRequestError`.
+    """
+    retry = 0
+    while True:
+        try:
+            return call(), retry + 1
+        except TransientJudgeError as exc:
+            if retry >= policy.max_retries:
+                raise JudgeRequestError(f"{exc} (gave up after {retry + 1} attempts)") from None
+            pause = policy.delay(retry, exc.retry_after)
+            if on_retry:
+                on_retry(retry, exc, pause)
+            sleep(pause)
+            retry += 1
+
+
+class JudgeEngine:
+    """A judge plus its cache: the object the rest of the package uses."""
+
+    def __init__(self, judge: Judge, cache: VerdictCache | None = None, *, progress: bool = True) -> None:
+        self.judge = judge
+        self.cache = cache
+        self.progress = progress
+        self._preflight_lock = threading.Lock()
+        self._preflight_done = False
+
+    @property
+    def metric_name(self) -> str:
+        return self.judge.metric_name
+
+    def provenance(self) -> dict[str, Any]:
+        """Judge kind, model, prompt template + version, decoding settings, cache use (never a key)."""
+        return {**self.judge.provenance(), "cache": str(self.cache.path) if self.cache is not None else None}
+
+    def preflight(self) -> None:
+        """Check once that the judge can work (raises `PreflightError` naming URL and model)."""
+        with self._preflight_lock:
+            if not self._preflight_done:
+                self.judge.preflight()
+                self._preflight_done = True
+
+    def judge(self, item: JudgeItem) -> Verdict:
+        return self.judge_many([item], progress=False)[0]
+
+    def judge_many(self, items: Sequence[JudgeItem], *, progress: bool | None = None) -> list[Verdict]:
+        """One verdict per item, in the order given."""
+        items = list(items)
+        if not items:
+            return []
+        identity = self.judge.identity()
+        keys = [verdict_key(identity, item) for item in items]
+        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        results: dict[str, Verdict] = {k: Verdict.from_cache("", v) for k, v in cached.items()}
+
+        todo: dict[str, JudgeItem] = {}
+        for key, item in zip(keys, items):
+            if key not in results and key not in todo:
+                todo[key] = item
+        if todo:
+            self._run(todo, results, identity, progress=self.progress if progress is None else progress)
+        return [results[key].with_id(item.id) for key, item in zip(keys, items)]
+
+    def _run(self, todo: dict[str, JudgeItem], results: dict[str, Verdict], identity: dict[str, Any],
+             *, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        size = max(1, self.judge.batch_size)
+        pending = list(todo.items())
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        bar = tqdm(total=len(pending), desc=f"judging ({self.judge.kind})", unit="sample",
+                   disable=not progress, leave=False)
+        failed = 0
+
+        def collect(batch: list[tuple[str, JudgeItem]], verdicts: list[Verdict]) -> None:
+            nonlocal failed
+            if len(verdicts) != len(batch):
+                raise RuntimeError(f"{type(self.judge).__name__} returned {len(verdicts)} verdicts for {len(batch)} items")
+            for (key, _), verdict in zip(batch, verdicts):
+                results[key] = verdict
+                failed += verdict.failed
+            if self.cache is not None:
+                self.cache.put_many(((k, v) for (k, _), v in zip(batch, verdicts)), identity)
+            bar.update(len(batch))
+            if failed:
+                bar.set_postfix(failed=failed)
+
+        try:
+            workers = max(1, min(self.judge.concurrency, len(batches)))
+            if workers == 1:
+                for batch in batches:
+                    collect(batch, self.judge.judge_batch([item for _, item in batch]))
+                return
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eibench-judge") as pool:
+                futures: dict[Future, list[tuple[str, JudgeItem]]] = {
+                    pool.submit(self.judge.judge_batch, [item for _, item in batch]): batch for batch in batches
+                }
+                try:
+                    while futures:
+                        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            collect(futures.pop(future), future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            bar.close()
+
+    def close(self) -> None:
+        self.judge.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> JudgeEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,383 @@
+"""EIBench scoring, pure: judge verdict parsing, per-sample recall and its aggregation.
+
+A sample's recall is the share of its ground-truth triggers the answer covers. A judge reply that
+yields no verdict is a *judge failure*: it is counted, excluded from every mean, never a score.
+
+Paper mode reads the judge's `{score: covered/total}`. Unlike the official script (first match,
+judge's total trusted, failures scored 0 or as the previous sample), it takes the judge's own *last*
+score, skipping scores that only echo the prompt's example (`e.g. {score: 2/5}`) or text planted in
+the model's answer, and divides by the number of ground-truth triggers (`trust_judge_total=True`
+restores the paper's covered/total-as-written).
+
+Structured mode reads a JSON verdict per numbered trigger and validates it against the trigger ids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "BASIC_CATEGORIES",
+    "VerdictParseError",
+    "ParsedVerdict",
+    "ScoreMention",
+    "find_scores",
+    "parse_paper_verdict",
+    "parse_structured_verdict",
+    "parse_verdict",
+    "sample_recall",
+    "SampleScore",
+    "RecallSummary",
+    "mean",
+    "stderr",
+    "micro_recall",
+    "summarize",
+    "to_percent",
+    "metric_values",
+]
+
+BASIC_CATEGORIES: tuple[str, ...] = ("Happy", "Angry", "Sadness", "Excitement")
+
+
+class VerdictParseError(ValueError):
+    """A judge reply holds no usable verdict (the sample becomes a judge failure)."""
+
+
+@dataclass(frozen=True)
+class ParsedVerdict:
+    """What a judge reply says about one sample.
+
+    `covered` is the number of ground-truth triggers judged covered (clamped to [0, total]),
+    `total` the denominator used (ground-truth trigger count, or the judge's total when trusted),
+    `judge_total` the total the judge wrote (paper mode), `trigger_covered` one flag per trigger
+    (structured mode and the embedding judge), `reason` the judge's explanation.
+    """
+
+    covered: float
+    total: int
+    recall: float
+    judge_total: int | None = None
+    trigger_covered: tuple[bool, ...] | None = None
+    trigger_reasons: tuple[str, ...] | None = None
+    reason: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Paper mode: {score: c/t}
+
+# Tolerant: braces optional, any case, quotes/markdown around the key and numbers, ':' or '=',
+# 'c/t' or 'c out of t', decimals and signs (clamped later).
+_SCORE_RE = re.compile(
+    r"""
+    (?P<open>\{)?                       # the official format's brace
+    [\s*_`"']*                          # markdown / quotes before the key
+    \bscore\b
+    [\s*_`"']*[:=][\s*_`"']*            # separator, maybe inside bold or quotes
+    (?P<covered>[-+]?\d+(?:\.\d+)?)
+    \s*(?:/|\bout\s+of\b)\s*
+    (?P<total>[-+]?\d+(?:\.\d+)?)
+    [\s*_`"']*
+    (?P<close>\})?
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# The paper prompt's own example, "e.g. {score: 2/5} for 2 correct and 5 in total".
+_EXAMPLE_BEFORE_RE = re.compile(r"(?:e\.?\s*g\.?|for\s+example|example:?|such\s+as)[\s,:*`\"'(]*$", re.IGNORECASE)
+_EXAMPLE_AFTER_RE = re.compile(r"^[\s*`\"')]*for\s+2\s+correct\s+and\s+5\s+in\s+total", re.IGNORECASE)
+_ECHO_CONTEXT = 24  # characters of the reply before a score compared with the answer
+
+
+@dataclass(frozen=True)
+class ScoreMention:
+    """One `{score: c/t}` found in a text, with its position."""
+
+    covered: float
+    total: float
+    start: int
+    end: int
+
+
+def find_scores(text: str) -> list[ScoreMention]:
+    """Every score mention in `text`, in order."""
+    return [
+        ScoreMention(float(m["covered"]), float(m["total"]), m.start(), m.end())
+        for m in _SCORE_RE.finditer(text)
+    ]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _is_prompt_example(reply: str, mention: ScoreMention) -> bool:
+    if (mention.covered, mention.total) != (2.0, 5.0):
+        return False
+    before = reply[max(0, mention.start - 40) : mention.start]
+    after = reply[mention.end : mention.end + 60]
+    return bool(_EXAMPLE_BEFORE_RE.search(before) or _EXAMPLE_AFTER_RE.search(after))
+
+
+def _is_answer_echo(reply: str, mention: ScoreMention, answer_squashed: str) -> bool:
+    """The mention and the words just before it are copied from the answer."""
+    quoted = _squash(reply[max(0, mention.start - _ECHO_CONTEXT) : mention.end])
+    return bool(quoted) and quoted in answer_squashed
+
+
+def _own_score(reply: str, answer: str) -> ScoreMention:
+    mentions = find_scores(reply)
+    if not mentions:
+        raise VerdictParseError("no {score: covered/total} in the judge reply")
+    mentions = [m for m in mentions if not _is_prompt_example(reply, m)]
+    if not mentions:
+        raise VerdictParseError("the judge reply only echoes the prompt's example {score: 2/5}")
+    if answer:
+        answer_squashed = _squash(answer)
+        planted = {(m.covered, m.total) for m in find_scores(answer)}
+        mentions = [m for m in mentions if not (planted and _is_answer_echo(reply, m, answer_squashed))]
+        if not mentions:
+            raise VerdictParseError("the judge reply only echoes scores written in the model's answer")
+        # A score equal to one planted in the answer is only trusted when the judge gives no other.
+        own = [m for m in mentions if (m.covered, m.total) not in planted]
+        mentions = own or mentions
+    return mentions[-1]  # the judge's final word
+
+
+def _clean_reason(reply: str, mention: ScoreMention) -> str:
+    """The judge's explanation: its reply without the verdict itself."""
+    return (reply[: mention.start] + reply[mention.end :]).strip()
+
+
+def parse_paper_verdict(
+    reply: str, n_triggers: int, answer: str = "", *, trust_judge_total: bool = False
+) -> ParsedVerdict:
+    """Read a paper-prompt judge reply: the judge's own last `{score: c/t}`.
+
+    recall = clamp(c, 0, n_triggers) / n_triggers, or clamp(c, 0, t) / t with `trust_judge_total`
+    (the official protocol). A reply without a usable score, or with total 0, raises
+    `VerdictParseError`.
+    """
+    if not isinstance(reply, str) or not reply.strip():
+        raise VerdictParseError("empty judge reply")
+    mention = _own_score(reply, answer or "")
+    if mention.total <= 0 or mention.total != int(mention.total):
+        raise VerdictParseError(f"judge total {mention.total:g} is not a positive whole number")
+    judge_total = int(mention.total)
+    total = judge_total if trust_judge_total else n_triggers
+    if total <= 0:
+        raise VerdictParseError("the sample has no ground-truth triggers")
+    covered = min(max(mention.covered, 0.0), float(total))
+    return ParsedVerdict(
+        covered=covered,
+        total=total,
+        recall=covered / total,
+        judge_total=judge_total,
+        reason=_clean_reason(reply, mention),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured mode: {"triggers": [{"id": 1, "covered": true, "reason": "..."}, ...]}
+
+
+def _json_objects(text: str) -> list[tuple[object, int, int]]:
+    """Top-level JSON objects embedded in `text` (code fences, prose around them allowed)."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[object, int, int]] = []
+    i = text.find("{")
+    while i != -1:
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            i = text.find("{", i + 1)
+            continue
+        found.append((value, i, end))
+        i = text.find("{", end)
+    return found
+
+
+def _as_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "covered"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "no", "missed", "not covered"}:
+        return False
+    return None
+
+
+def _validate_structured(value: object, n_triggers: int) -> tuple[tuple[bool, ...], tuple[str, ...]]:
+    if not isinstance(value, dict):
+        raise VerdictParseError("the JSON verdict is not an object")
+    entries = value.get("triggers")
+    if not isinstance(entries, list):
+        raise VerdictParseError('the JSON verdict has no "triggers" list')
+    covered: dict[int, bool] = {}
+    reasons: dict[int, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise VerdictParseError("a trigger verdict is not an object")
+        tid = entry.get("id")
+        if isinstance(tid, str) and tid.strip().isdigit():
+            tid = int(tid.strip())
+        if not isinstance(tid, int) or isinstance(tid, bool) or not 1 <= tid <= n_triggers:
+            raise VerdictParseError(f"trigger id {tid!r} is not one of 1..{n_triggers}")
+        if tid in covered:
+            raise VerdictParseError(f"trigger {tid} is judged twice")
+        flag = _as_bool(entry.get("covered"))
+        if flag is None:
+            raise VerdictParseError(f'trigger {tid}: "covered" must be true or false')
+        covered[tid] = flag
+        reasons[tid] = str(entry.get("reason", "")).strip()
+    missing = sorted(set(range(1, n_triggers + 1)) - covered.keys())
+    if missing:
+        raise VerdictParseError(f"no verdict for trigger(s) {missing}")
+    ids = range(1, n_triggers + 1)
+    return tuple(covered[i] for i in ids), tuple(reasons[i] for i in ids)
+
+
+def parse_structured_verdict(reply: str, n_triggers: int, answer: str = "") -> ParsedVerdict:
+    """Read a structured-prompt judge reply: the last JSON verdict valid for these trigger ids.
+
+    A JSON object copied verbatim from the model's answer is never taken for the verdict.
+    """
+    if n_triggers <= 0:
+        raise VerdictParseError("the sample has no ground-truth triggers")
+    if not isinstance(reply, str) or not reply.strip():
+        raise VerdictParseError("empty judge reply")
+    answer_squashed = _squash(answer or "")
+    last_error = "no JSON object in the judge reply"
+    for value, start, end in reversed(_json_objects(reply)):
+        if answer_squashed and _squash(reply[start:end]) in answer_squashed:
+            last_error = "the only JSON verdicts are copied from the model's answer"
+            continue
+        try:
+            flags, reasons = _validate_structured(value, n_triggers)
+        except VerdictParseError as exc:
+            last_error = str(exc)
+            continue
+        covered = float(sum(flags))
+        reason = "\n".join(f"{i}. {'covered' if f else 'missed'}: {r}" for i, (f, r) in enumerate(zip(flags, reasons), 1))
+        return ParsedVerdict(
+            covered=covered,
+            total=n_triggers,
+            recall=covered / n_triggers,
+            trigger_covered=flags,
+            trigger_reasons=reasons,
+            reason=reason,
+        )
+    raise VerdictParseError(last_error)
+
+
+def parse_verdict(
+    prompt: str, reply: str, n_triggers: int, answer: str = "", *, trust_judge_total: bool = False
+) -> ParsedVerdict:
+    """Parse a reply to the judge prompt `prompt` (`paper`, `paper_llama3` or `structured`)."""
+    if prompt == "structured":
+        return parse_structured_verdict(reply, n_triggers, answer)
+    if prompt in ("paper", "paper_llama3"):
+        return parse_paper_verdict(reply, n_triggers, answer, trust_judge_total=trust_judge_total)
+    raise ValueError(f"unknown judge prompt {prompt!r}; use paper, paper_llama3 or structured")
+
+
+def sample_recall(covered: float, total: int) -> float:
+    """covered / total with covered clamped to [0, total]."""
+    if total <= 0:
+        raise ValueError("a sample needs at least one ground-truth trigger")
+    return min(max(covered, 0.0), float(total)) / total
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregation
+
+
+@dataclass(frozen=True)
+class SampleScore:
+    """One sample's outcome: recall in [0, 1] or None for a judge failure."""
+
+    recall: float | None
+    covered: float | None = None
+    total: int = 0
+    category: str | None = None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the non-None values (None when there are none)."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def stderr(values: Iterable[float | None]) -> float | None:
+    """Standard error of the mean of the non-None values (sample std, ddof=1, as lmms-eval)."""
+    kept = [v for v in values if v is not None]
+    if len(kept) < 2:
+        return None
+    mu = sum(kept) / len(kept)
+    return math.sqrt(sum((v - mu) ** 2 for v in kept) / (len(kept) - 1)) / math.sqrt(len(kept))
+
+
+def micro_recall(pairs: Iterable[tuple[float | None, int]]) -> float | None:
+    """Covered triggers / ground-truth triggers over judged samples ((covered, total) pairs)."""
+    covered = total = 0.0
+    for c, t in pairs:
+        if c is None:
+            continue
+        covered += c
+        total += t
+    return covered / total if total else None
+
+
+@dataclass(frozen=True)
+class RecallSummary:
+    """Aggregate of a run, values in [0, 1] (see `to_percent`)."""
+
+    overall: float | None
+    overall_stderr: float | None
+    per_category: dict[str, float | None] = field(default_factory=dict)
+    trigger_recall: float | None = None
+    n: int = 0
+    n_judged: int = 0
+    n_failed: int = 0
+
+
+def summarize(scores: Sequence[SampleScore], categories: Sequence[str] | None = None) -> RecallSummary:
+    """Overall = mean over judged samples (the paper's way, not a mean of category means);
+    per-category means over `categories` (default: the basic categories present, if any)."""
+    recalls = [s.recall for s in scores]
+    if categories is None:
+        present = {s.category for s in scores if s.category}
+        categories = [c for c in BASIC_CATEGORIES if c in present] + sorted(present - set(BASIC_CATEGORIES))
+    per_category = {c: mean(s.recall for s in scores if s.category == c) for c in categories}
+    n_failed = sum(1 for r in recalls if r is None)
+    return RecallSummary(
+        overall=mean(recalls),
+        overall_stderr=stderr(recalls),
+        per_category=per_category,
+        trigger_recall=micro_recall((s.covered if s.recall is not None else None, s.total) for s in scores),
+        n=len(scores),
+        n_judged=len(scores) - n_failed,
+        n_failed=n_failed,
+    )
+
+
+def to_percent(value: float | None, digits: int | None = None) -> float | None:
+    """A [0, 1] value on the 0-100 scale the benchmark reports (None stays None)."""
+    if value is None:
+        return None
+    pct = 100.0 * value
+    return round(pct, digits) if digits is not None else pct
+
+
+def metric_values(summary: RecallSummary, metric: str = "eibench_recall") -> dict[str, float | None]:
+    """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ...,
+    `<m>_trigger`) plus `eibench_judge_failures` (a count)."""
+    values: dict[str, float | None] = {metric: to_percent(summary.overall)}
+    values[f"{metric}_stderr"] = to_percent(summary.overall_stderr)
+    for category, value in summary.per_category.items():
+        values[f"{metric}_{category.lower()}"] = to_percent(value)
+    values[f"{metric}_trigger"] = to_percent(summary.trigger_recall)
+    values["eibench_judge_failures"] = float(summary.n_failed)
+    return values
