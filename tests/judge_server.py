@@ -6,6 +6,7 @@
         # judge.base_url == "http://127.0.0.1:<port>/v1", judge.api_key, judge.model
         ...
         judge.stats.chat_requests        # POST /v1/chat/completions received (any outcome)
+        judge.stats.max_in_flight        # most chat requests handled at the same time
         judge.stats.by_status            # {200: n, 500: n, 429: n, ...}
         judge.stats.prompts_answered     # user messages that got a 200 verdict, in order
 
@@ -66,6 +67,8 @@ class FakeJudgeStats:
     """Request counters, updated under a lock by the server threads."""
 
     chat_requests: int = 0
+    in_flight: int = 0  # chat requests being handled right now
+    max_in_flight: int = 0
     models_requests: int = 0
     by_status: Counter = field(default_factory=Counter)
     faults: Counter = field(default_factory=Counter)
@@ -240,6 +243,15 @@ class FakeJudge:
                     return
                 with judge._lock:
                     judge.stats.chat_requests += 1
+                    judge.stats.in_flight += 1
+                    judge.stats.max_in_flight = max(judge.stats.max_in_flight, judge.stats.in_flight)
+                try:
+                    self._chat(raw)
+                finally:
+                    with judge._lock:
+                        judge.stats.in_flight -= 1
+
+            def _chat(self, raw: bytes) -> None:
                 if not self._authorized():
                     return
                 try:

@@ -99,6 +99,18 @@ class JudgeItem:
     def n_triggers(self) -> int:
         return len(self.triggers)
 
+    @classmethod
+    def from_doc(cls, doc: Any, answer: str) -> JudgeItem:
+        """The item for a dataset row / lmms-eval doc (a mapping) or a `records.Record`, with `answer`."""
+        get = doc.get if isinstance(doc, Mapping) else lambda key, default=None: getattr(doc, key, default)
+        return cls(
+            id=str(get("id")),
+            answer=answer,
+            ground_truth=get("ground_truth"),
+            triggers=tuple(get("triggers") or ()),
+            category=get("category"),
+        )
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -27,13 +27,11 @@ _SCHEMA = 1
 _BUSY_TIMEOUT_MS = 60_000
 
 
-def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    """`$EIBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/lmms_eval_eibench/judge`, else `~/.cache/...`."""
-    env = os.environ if env is None else env
-    if env.get("EIBENCH_CACHE_DIR"):
-        return Path(env["EIBENCH_CACHE_DIR"]).expanduser()
-    base = Path(env["XDG_CACHE_HOME"]).expanduser() if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "lmms_eval_eibench" / "judge"
+def default_cache_dir() -> Path:
+    """`$EIBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/lmms_eval_eibench/verdicts` (or `~/.cache/...`)."""
+    from lmms_eval_eibench import config
+
+    return config.verdict_cache_dir()
 
 
 def verdict_key(identity: Mapping[str, Any], item: JudgeItem) -> str:

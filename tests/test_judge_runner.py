@@ -1,0 +1,258 @@
+"""The OpenAI-compatible judge and its engine over real HTTP to a fake judge on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from judge_server import FakeJudgeConfig, judge_server  # noqa: E402
+
+from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, PreflightError, build_engine  # noqa: E402
+from lmms_eval_eibench.judges.runner import RetryPolicy, parse_retry_after  # noqa: E402
+
+SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
+
+
+def settings_for(judge, tmp_path: Path, **overrides) -> JudgeSettings:
+    values = dict(
+        base_url=judge.base_url, api_key=judge.api_key, model=judge.model, cache_dir=str(tmp_path / "cache"),
+        timeout=2.0, backoff_base=0.02, backoff_max=0.2, progress=False,
+    )
+    values.update(overrides)
+    return JudgeSettings.from_env(env={}, **values)
+
+
+def items_from(records, n: int, seed: int = 0) -> list[JudgeItem]:
+    """n real basic samples; half answered with their own ground truth, half with another sample's."""
+    chosen = records[:n]
+    rng = random.Random(seed)
+    others = [r.ground_truth for r in chosen]
+    rng.shuffle(others)
+    return [
+        JudgeItem.from_doc(r, r.ground_truth if i % 2 == 0 else others[i]) for i, r in enumerate(chosen)
+    ]
+
+
+@pytest.fixture(scope="module")
+def items(official_records) -> list[JudgeItem]:
+    return items_from(official_records.basic, 120)
+
+
+def test_verdicts_in_order_and_a_rerun_makes_no_requests(items, tmp_path) -> None:
+    with judge_server(latency=0.02) as judge:
+        engine = build_engine(settings_for(judge, tmp_path))
+        engine.preflight()
+        verdicts = engine.judge_many(items)
+        assert [v.id for v in verdicts] == [i.id for i in items]
+        assert not any(v.failed for v in verdicts)
+        assert all(v.recall == 1.0 for v in verdicts[::2])  # ground truth as answer: every trigger found
+        assert all(0 <= v.recall <= 1 and v.total == i.n_triggers for v, i in zip(verdicts, items))
+        assert judge.stats.chat_requests == len(items)
+        assert judge.stats.max_in_flight > 1  # judged concurrently
+
+        again = engine.judge_many(items)
+        assert judge.stats.chat_requests == len(items)  # all from the cache
+        assert all(v.cached for v in again)
+        assert [v.recall for v in again] == [v.recall for v in verdicts]
+        engine.close()
+
+
+def test_concurrency_is_bounded(items, tmp_path) -> None:
+    with judge_server(latency=0.05) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, concurrency=4, cache=False))
+        engine.judge_many(items[:40])
+        assert 2 <= judge.stats.max_in_flight <= 4
+
+
+def test_duplicate_inputs_are_judged_once(items, tmp_path) -> None:
+    with judge_server() as judge:
+        engine = build_engine(settings_for(judge, tmp_path, cache=False))
+        twice = [items[0], JudgeItem(**{**items[0].__dict__, "id": "copy"})]
+        verdicts = engine.judge_many(twice)
+        assert judge.stats.chat_requests == 1
+        assert [v.id for v in verdicts] == [items[0].id, "copy"]
+        assert verdicts[0].recall == verdicts[1].recall
+
+
+def test_injected_faults_end_in_the_fault_free_verdict_or_a_counted_failure(items, tmp_path) -> None:
+    with judge_server() as clean:
+        reference = build_engine(settings_for(clean, tmp_path / "a", cache=False)).judge_many(items)
+    faults = FakeJudgeConfig(error_500=0.2, rate_429=0.1, retry_after=0.05, hang=0.05, hang_seconds=1.5, garbage=0.05)
+    with judge_server(faults) as judge:
+        engine = build_engine(settings_for(judge, tmp_path / "b", timeout=0.5, concurrency=32))
+        verdicts = engine.judge_many(items)
+        assert sum(judge.stats.faults.values()) > 20  # the faults really happened
+        assert {"500", "429", "hang", "garbage"} <= set(judge.stats.faults)
+    for got, want in zip(verdicts, reference):
+        assert got.id == want.id
+        if got.failed:
+            assert got.recall is None and got.error
+        else:
+            assert (got.recall, got.covered) == (want.recall, want.covered)
+    assert sum(v.failed for v in verdicts) <= 3  # retries recover almost everything
+
+
+def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> None:
+    with judge_server(rate_429=1.0, retry_after=0.3) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, max_retries=2, parse_retries=0, backoff_base=0.001))
+        start = time.monotonic()
+        [verdict] = engine.judge_many(items[:1])
+        elapsed = time.monotonic() - start
+    assert judge.stats.chat_requests == 3
+    assert elapsed >= 0.6  # two waits of Retry-After, not the 1 ms backoff
+    assert verdict.failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
+
+
+def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
+    with judge_server(hang=1.0, hang_seconds=2.0) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, timeout=0.3, max_retries=1, parse_retries=0))
+        start = time.monotonic()
+        [verdict] = engine.judge_many(items[:1])
+        assert time.monotonic() - start < 1.5
+    assert verdict.failed and "no reply within 0.3 s" in verdict.error
+    assert judge.stats.chat_requests == 2
+
+
+def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_path) -> None:
+    with judge_server(garbage=1.0) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, parse_retries=2))
+        [verdict] = engine.judge_many(items[:1])
+        assert verdict.failed and verdict.recall is None
+        assert "unparseable judge reply" in verdict.error and verdict.raw
+        assert judge.stats.chat_requests == 3
+        engine.judge_many(items[:1])
+        assert judge.stats.chat_requests == 6  # the failure was not cached
+        assert len(engine.cache) == 0
+
+
+def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
+    planted = [JudgeItem(**{**i.__dict__, "answer": i.answer + " {score: 9/9}"}) for i in items[:30]]
+    with judge_server() as plain, judge_server(reply_style="echo") as echo:
+        want = build_engine(settings_for(plain, tmp_path / "p", cache=False)).judge_many(planted)
+        got = build_engine(settings_for(echo, tmp_path / "e", cache=False)).judge_many(planted)
+    assert [v.recall for v in got] == [v.recall for v in want]
+    assert not any(v.failed for v in got)
+
+
+def test_structured_prompt_over_http(items, tmp_path) -> None:
+    with judge_server() as judge:
+        paper = build_engine(settings_for(judge, tmp_path / "p")).judge_many(items[:20])
+        structured = build_engine(settings_for(judge, tmp_path / "s", prompt="structured")).judge_many(items[:20])
+    assert [v.recall for v in structured] == [v.recall for v in paper]
+    assert all(v.trigger_covered is not None and len(v.trigger_covered) == v.total for v in structured)
+
+
+def test_prompt_and_decoding_are_part_of_the_cache_key(items, tmp_path) -> None:
+    with judge_server() as judge:
+        build_engine(settings_for(judge, tmp_path)).judge_many(items[:5])
+        build_engine(settings_for(judge, tmp_path, temperature=0.1)).judge_many(items[:5])
+        build_engine(settings_for(judge, tmp_path, prompt="structured")).judge_many(items[:5])
+        assert judge.stats.chat_requests == 15
+        build_engine(settings_for(judge, tmp_path, temperature=0.1)).judge_many(items[:5])
+        assert judge.stats.chat_requests == 15
+
+
+def test_preflight_passes_and_sends_the_key_only_in_the_header(tmp_path) -> None:
+    with judge_server() as judge:
+        engine = build_engine(settings_for(judge, tmp_path))
+        engine.preflight()
+        assert judge.stats.models_requests == 1
+        assert judge.stats.authorization_headers == [f"Bearer {judge.api_key}"]
+
+
+def test_rejected_key_fails_fast_naming_the_endpoint_and_never_the_key(items, tmp_path, caplog, capsys) -> None:
+    caplog.set_level(logging.DEBUG)
+    with judge_server() as judge:
+        engine = build_engine(settings_for(judge, tmp_path, api_key=SENTINEL_KEY))
+        start = time.monotonic()
+        with pytest.raises(PreflightError) as error:
+            engine.preflight()
+        assert time.monotonic() - start < 2
+        message = str(error.value)
+        assert judge.base_url in message and judge.model in message and "rejected the API key" in message
+        verdicts = engine.judge_many(items[:3])  # judging anyway: counted failures, not scores
+        assert all(v.failed for v in verdicts)
+        provenance = engine.provenance()
+        engine.close()
+    out, err = capsys.readouterr()
+    texts = [message, repr(error.value), out, err, caplog.text, repr(engine.judge.settings), str(provenance)]
+    texts += [str(v.to_log()) for v in verdicts]
+    assert all(SENTINEL_KEY not in text for text in texts)
+    assert "***" in verdicts[0].error  # the server echoed the key; we redacted it
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            assert SENTINEL_KEY.encode() not in path.read_bytes()
+
+
+def test_unknown_model_fails_preflight_listing_the_served_models(tmp_path) -> None:
+    with judge_server(extra_models=("other-judge",)) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, model="gpt-nope"))
+        with pytest.raises(PreflightError, match="does not serve model 'gpt-nope'.*fake-judge, other-judge"):
+            engine.preflight()
+
+
+def test_unreachable_endpoint_fails_preflight_naming_url_and_model(tmp_path) -> None:
+    with judge_server() as judge:
+        url = judge.base_url  # the port is closed once the server stops
+    settings = JudgeSettings.from_env(env={}, base_url=url, api_key=SENTINEL_KEY, model="m1", cache=False,
+                                      timeout=1.0, progress=False)
+    with pytest.raises(PreflightError) as error:
+        build_engine(settings).preflight()
+    assert url in str(error.value) and "m1" in str(error.value) and SENTINEL_KEY not in str(error.value)
+
+
+def test_missing_key_for_openai_fails_before_any_request(tmp_path) -> None:
+    settings = JudgeSettings.from_env(env={}, cache=False)
+    with pytest.raises(PreflightError, match="no API key.*EIBENCH_JUDGE_API_KEY"):
+        build_engine(settings).preflight()
+
+
+def test_settings_from_env() -> None:
+    env = {
+        "EIBENCH_JUDGE_MODEL": "judge-m", "EIBENCH_JUDGE_BASE_URL": "http://h:1/v1", "OPENAI_API_KEY": "k-openai",
+        "EIBENCH_JUDGE_CONCURRENCY": "8", "EIBENCH_JUDGE_TIMEOUT": "12.5", "EIBENCH_JUDGE_TEMPERATURE": "0.1",
+        "EIBENCH_NO_CACHE": "1", "EIBENCH_JUDGE_PROMPT": "structured",
+    }
+    settings = JudgeSettings.from_env(env=env)
+    assert (settings.kind, settings.model, settings.base_url, settings.api_key) == ("openai", "judge-m", "http://h:1/v1", "k-openai")
+    assert (settings.concurrency, settings.timeout, settings.temperature, settings.cache) == (8, 12.5, 0.1, False)
+    assert settings.resolved_prompt == "structured"
+    assert JudgeSettings.from_env(env={**env, "EIBENCH_JUDGE_API_KEY": "k-own"}).api_key == "k-own"
+    assert JudgeSettings.from_env(env=env, concurrency=3, model=None).concurrency == 3
+    assert "k-openai" not in repr(settings)
+    assert JudgeSettings.from_env(env={}).temperature == 0.0 and JudgeSettings().max_tokens == 512
+    assert JudgeSettings.from_env(env={"EIBENCH_JUDGE": "hf"}).resolved_prompt == "paper_llama3"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EIBENCH_JUDGE": "gpt"}, "EIBENCH_JUDGE"),
+        ({"EIBENCH_JUDGE_CONCURRENCY": "many"}, "EIBENCH_JUDGE_CONCURRENCY='many'"),
+        ({"EIBENCH_JUDGE_CONCURRENCY": "0"}, "EIBENCH_JUDGE_CONCURRENCY"),
+        ({"EIBENCH_JUDGE_TIMEOUT": "soon"}, "EIBENCH_JUDGE_TIMEOUT"),
+        ({"EIBENCH_JUDGE_PROMPT": "fancy"}, "EIBENCH_JUDGE_PROMPT"),
+        ({"EIBENCH_NO_CACHE": "perhaps"}, "EIBENCH_NO_CACHE"),
+    ],
+)
+def test_bad_settings_name_the_variable(env, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        JudgeSettings.from_env(env=env)
+
+
+def test_retry_policy_and_retry_after_parsing() -> None:
+    policy = RetryPolicy(max_retries=5, base=1.0, cap=4.0)
+    rng = random.Random(0)
+    delays = [policy.delay(n, rng=rng) for n in range(6) for _ in range(50)]
+    assert all(0 <= d <= 4.0 for d in delays) and max(delays) > 3.0  # jittered, capped
+    assert policy.delay(0, retry_after=2.5, rng=rng) >= 2.5
+    assert RetryPolicy(max_retry_after=10).delay(0, retry_after=3600, rng=rng) == 10
+    assert parse_retry_after("3") == 3.0 and parse_retry_after("0.5") == 0.5
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.001
