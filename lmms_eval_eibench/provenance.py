@@ -1,0 +1,267 @@
+"""The provenance record: which judge, prompt, decoding, dataset and plugin produced a number.
+
+EIBench recall is only comparable between runs whose judge, judge prompt and decoding match, so every
+lmms-eval results file and every ``eibench score`` output carries one of these records. This module only
+*builds and checks* the record (pure, no environment reads, no heavy imports); the judge engine, the
+lmms-eval hooks and ``eibench score`` pass their settings in.
+
+Where it goes (for callers):
+
+- lmms-eval results: as the value of the metric :data:`PROVENANCE_METRIC` (``eibench_provenance``), i.e.
+  ``results["results"][<task>]["eibench_provenance,none"]``. lmms-eval 0.7.3 snapshots each task's YAML
+  config (``configs[<task>]``, including ``metadata``) *before* the run, so settings chosen at run time
+  (``EIBENCH_JUDGE``...) can only reach the results file through a metric value: ``process_results``
+  returns ``{"eibench_provenance": <record>}`` per document and the metric's ``aggregation`` function
+  returns the one record (see :func:`merge_provenance`).
+- ``eibench score --json``: under the top-level key :data:`PROVENANCE_KEY` (``provenance``).
+
+Record shape (``schema_version`` 1; keys are stable, new keys may be added, none removed or renamed):
+
+.. code-block:: json
+
+    {
+      "schema_version": 1,
+      "plugin": {"name": "lmms-eval-eibench", "version": "0.1.0"},
+      "judge": {
+        "kind": "openai",
+        "model": "gpt-3.5-turbo",
+        "prompt": {"template": "judge_paper", "version": "1"},
+        "decoding": {"temperature": 0.1}
+      },
+      "model_prompt": {"template": "model_user", "version": "1"},
+      "generation": {"max_new_tokens": 512, "temperature": 0},
+      "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."}
+    }
+
+``model_prompt``, ``generation`` and ``dataset`` members may be ``null`` when not known; ``judge`` is
+always complete. No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
+refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lmms_eval_eibench import __version__
+
+__all__ = [
+    "PLUGIN_NAME",
+    "PROVENANCE_KEY",
+    "PROVENANCE_METRIC",
+    "PROVENANCE_SCHEMA_VERSION",
+    "ProvenanceError",
+    "build_provenance",
+    "check_provenance",
+    "judge_identity",
+    "judge_label",
+    "merge_provenance",
+]
+
+PROVENANCE_SCHEMA_VERSION = 1
+PLUGIN_NAME = "lmms-eval-eibench"
+PROVENANCE_METRIC = "eibench_provenance"
+"""Metric name whose value is the record in lmms-eval results (``results[task]["eibench_provenance,none"]``)."""
+PROVENANCE_KEY = "provenance"
+"""Top-level key of the record in ``eibench score --json`` outputs (and in report summaries)."""
+
+# A settings key that looks like a credential must never reach a results file. Matched per word of the
+# key, so `api_key`, `hf_token` or `Authorization` are refused while `max_new_tokens` is not.
+_SECRET_WORDS = frozenset(
+    {"key", "apikey", "secret", "token", "password", "passwd", "authorization", "bearer", "credential", "credentials"}
+)
+_SCALAR = (str, int, float, bool, type(None))
+
+
+class ProvenanceError(ValueError):
+    """A provenance record (or an argument building one) is malformed; the message names the field."""
+
+
+def _require_text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProvenanceError(f"provenance: {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    return _require_text(name, value)
+
+
+def _settings(name: str, value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A flat mapping of decoding/generation settings: string keys, JSON scalar values, no secrets."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ProvenanceError(f"provenance: {name} must be a mapping of setting -> value, got {type(value).__name__}")
+    out: dict[str, Any] = {}
+    for key in sorted(value):
+        if not isinstance(key, str) or not key:
+            raise ProvenanceError(f"provenance: {name} has a non-string or empty key {key!r}")
+        if _SECRET_WORDS.intersection(re.split(r"[^a-z0-9]+", key.lower())):
+            raise ProvenanceError(
+                f"provenance: {name}.{key} looks like a credential; secrets must never be recorded "
+                "(pass only decoding settings such as temperature, top_p, max_tokens)"
+            )
+        item = value[key]
+        if not isinstance(item, _SCALAR):
+            raise ProvenanceError(
+                f"provenance: {name}.{key} must be a string, number, boolean or null, got {type(item).__name__}"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ProvenanceError(f"provenance: {name}.{key} must be finite, got {item!r}")
+        out[key] = item
+    return out
+
+
+def build_provenance(
+    *,
+    judge_kind: str,
+    judge_model: str,
+    judge_prompt: str,
+    judge_prompt_version: str,
+    judge_decoding: Mapping[str, Any],
+    model_prompt: str | None = None,
+    model_prompt_version: str | None = None,
+    generation: Mapping[str, Any] | None = None,
+    dataset_source: str | None = None,
+    dataset_revision: str | None = None,
+    dataset_manifest_sha256: str | None = None,
+    plugin_version: str = __version__,
+) -> dict[str, Any]:
+    """Build the provenance record (a plain JSON-serialisable dict; shape in the module docstring).
+
+    ``judge_kind`` is the judge's kind (``openai``, ``hf``, ``embedding``), ``judge_model`` its model id,
+    ``judge_prompt``/``judge_prompt_version`` the judge template name and its declared version, and
+    ``judge_decoding`` the judge's decoding settings (temperature, top_p, max_tokens...; ``{}`` for a
+    judge that does not decode, like the embedding judge). ``model_prompt``/``model_prompt_version`` and
+    ``generation`` describe how the evaluated model was prompted and decoded, when known.
+    ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
+    hash) pin the data. Raises :class:`ProvenanceError` naming the bad argument.
+    """
+    if (model_prompt is None) != (model_prompt_version is None):
+        raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
+    if judge_decoding is None:
+        raise ProvenanceError("provenance: judge_decoding is required; pass {} for a judge that does not decode")
+    if dataset_manifest_sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(dataset_manifest_sha256)):
+        raise ProvenanceError(
+            f"provenance: dataset_manifest_sha256 must be 64 lowercase hex digits, got {dataset_manifest_sha256!r}"
+        )
+    dataset = {
+        "source": _optional_text("dataset_source", dataset_source),
+        "revision": _optional_text("dataset_revision", dataset_revision),
+        "manifest_sha256": dataset_manifest_sha256,
+    }
+    record = {
+        "schema_version": PROVENANCE_SCHEMA_VERSION,
+        "plugin": {"name": PLUGIN_NAME, "version": _require_text("plugin_version", plugin_version)},
+        "judge": {
+            "kind": _require_text("judge_kind", judge_kind),
+            "model": _require_text("judge_model", judge_model),
+            "prompt": {
+                "template": _require_text("judge_prompt", judge_prompt),
+                "version": _require_text("judge_prompt_version", str(judge_prompt_version)),
+            },
+            "decoding": _settings("judge_decoding", judge_decoding),
+        },
+        "model_prompt": (
+            None
+            if model_prompt is None
+            else {
+                "template": _require_text("model_prompt", model_prompt),
+                "version": _require_text("model_prompt_version", str(model_prompt_version)),
+            }
+        ),
+        "generation": _settings("generation", generation),
+        "dataset": dataset if any(v is not None for v in dataset.values()) else None,
+    }
+    return record
+
+
+def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
+    """Validate a record read back from a file; return it, or raise :class:`ProvenanceError` naming ``where``.
+
+    Rebuilds the record through :func:`build_provenance`, so reading enforces exactly what writing does
+    (including the no-secrets rule). Unknown extra keys from a newer writer are kept.
+    """
+    try:
+        if not isinstance(record, Mapping):
+            raise ProvenanceError(f"expected an object, got {type(record).__name__}")
+        version = record.get("schema_version")
+        if not isinstance(version, int) or version < 1:
+            raise ProvenanceError(f"schema_version must be a positive integer, got {version!r}")
+        if version > PROVENANCE_SCHEMA_VERSION:
+            raise ProvenanceError(
+                f"schema_version {version} is newer than this plugin understands ({PROVENANCE_SCHEMA_VERSION}); "
+                "upgrade lmms-eval-eibench"
+            )
+        judge = record.get("judge")
+        if not isinstance(judge, Mapping) or not isinstance(judge.get("prompt"), Mapping):
+            raise ProvenanceError("judge must be an object with kind, model, prompt {template, version}, decoding")
+        model_prompt = record.get("model_prompt") or {}
+        dataset = record.get("dataset") or {}
+        plugin = record.get("plugin") or {}
+        if not isinstance(model_prompt, Mapping) or not isinstance(dataset, Mapping) or not isinstance(plugin, Mapping):
+            raise ProvenanceError("model_prompt, dataset and plugin must be objects or null")
+        rebuilt = build_provenance(
+            judge_kind=judge.get("kind"),
+            judge_model=judge.get("model"),
+            judge_prompt=judge["prompt"].get("template"),
+            judge_prompt_version=judge["prompt"].get("version"),
+            judge_decoding=judge.get("decoding"),
+            model_prompt=model_prompt.get("template"),
+            model_prompt_version=model_prompt.get("version"),
+            generation=record.get("generation"),
+            dataset_source=dataset.get("source"),
+            dataset_revision=dataset.get("revision"),
+            dataset_manifest_sha256=dataset.get("manifest_sha256"),
+            plugin_version=plugin.get("version"),
+        )
+    except ProvenanceError as exc:
+        message = str(exc).removeprefix("provenance: ")
+        raise ProvenanceError(f"{where}: {message}") from None
+    rebuilt["schema_version"] = version
+    return {**dict(record), **rebuilt}
+
+
+def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """What must match for two recalls to be comparable: judge kind, model, prompt template, version, decoding."""
+    judge = record["judge"]
+    decoding = json.dumps(judge.get("decoding") or {}, sort_keys=True, separators=(",", ":"))
+    return (judge["kind"], judge["model"], judge["prompt"]["template"], str(judge["prompt"]["version"]), decoding)
+
+
+def judge_label(record: Mapping[str, Any]) -> str:
+    """A short human label, e.g. ``openai:gpt-3.5-turbo, judge_paper v1, temperature=0.1``."""
+    kind, model, template, version, _ = judge_identity(record)
+    decoding = record["judge"].get("decoding") or {}
+    settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(decoding.items()))
+    return f"{kind}:{model}, {template} v{version}" + (f", {settings}" if settings else "")
+
+
+def merge_provenance(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The one record of a run, from the per-document records (the lmms-eval ``aggregation`` for the metric).
+
+    All documents of one task must have been judged the same way; if they were not (e.g. a resumed run
+    with another judge), this raises instead of letting one record speak for mixed verdicts.
+    """
+    merged: dict[str, Any] | None = None
+    canonical: str | None = None
+    for index, record in enumerate(records):
+        checked = check_provenance(record, where=f"provenance of document {index}")
+        text = json.dumps(checked, sort_keys=True)
+        if merged is None:
+            merged, canonical = checked, text
+        elif text != canonical:
+            raise ProvenanceError(
+                f"provenance of document {index} differs from document 0 "
+                f"({judge_label(checked)} vs {judge_label(merged)}); one task's documents must share one judge, "
+                "prompt, decoding and dataset: rerun the task in one go"
+            )
+    if merged is None:
+        raise ProvenanceError("provenance: no documents to merge (did process_results return eibench_provenance?)")
+    return merged

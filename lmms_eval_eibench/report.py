@@ -1,0 +1,864 @@
+"""Reports from results: paper-layout tables (Markdown, CSV, LaTeX), a chart, and a JSON summary.
+
+Inputs are lmms-eval results files (``<out>/<model>/<date>_results.json``) or folders holding them, and
+``eibench score --json`` outputs. Each EIBench task in them becomes an :class:`Entry` (one subset's
+numbers from one source); entries with the same model, prompt template and judge share a :class:`Row`,
+basic columns (Happy, Angry, Sadness, Excitement, Overall) beside the complex Recall, as in the paper.
+The published numbers of Lin et al. (2025) come from ``published/paper_tables.json``.
+
+Everything here is plain Python and fast; matplotlib is imported only inside :func:`render_chart`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmms_eval_eibench import BASIC_CATEGORIES, __version__
+from lmms_eval_eibench.provenance import (
+    PROVENANCE_KEY,
+    PROVENANCE_METRIC,
+    ProvenanceError,
+    check_provenance,
+    judge_label,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "PUBLISHED_PATH",
+    "SUMMARY_SCHEMA_PATH",
+    "SUMMARY_SCHEMA_VERSION",
+    "Entry",
+    "Measure",
+    "ReportError",
+    "Row",
+    "build_rows",
+    "build_summary",
+    "category_weighted_overall",
+    "comparability_warnings",
+    "load_published",
+    "load_results",
+    "render_chart",
+    "render_csv",
+    "render_latex",
+    "render_markdown",
+    "write_text_atomic",
+]
+
+CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
+CATEGORY_SIZES: dict[str, int] = {"Happy": 91, "Angry": 342, "Sadness": 462, "Excitement": 720}
+RECALL_METRICS = ("eibench_recall", "eibench_semantic_recall")
+TEMPLATES = ("user", "cot", "caption", "caption_text")
+_TASK_RE = re.compile(r"^eibench_(?P<subset>basic|complex)(?P<suffix>_cot|_caption_text|_caption)?$")
+_SUFFIX_TEMPLATE = {None: "user", "_cot": "cot", "_caption": "caption", "_caption_text": "caption_text"}
+
+PUBLISHED_DIR = Path(__file__).resolve().parent / "published"
+PUBLISHED_PATH = PUBLISHED_DIR / "paper_tables.json"
+SUMMARY_SCHEMA_PATH = PUBLISHED_DIR / "summary.schema.json"
+SUMMARY_SCHEMA_VERSION = 1
+# Overall = sample-weighted mean of the category columns; each printed value is rounded to 2 decimals,
+# so the recomputed mean may be off by up to 0.005 + 0.005.
+CONSISTENCY_TOLERANCE = 0.011
+MISSING = "—"
+
+
+class ReportError(ValueError):
+    """Bad input to a report; the message names the file (and key or row) and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A recall (0 to 100) and its standard error, either may be unknown."""
+
+    value: float | None
+    stderr: float | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One subset's numbers for one model, template and judge, from one results file or the paper."""
+
+    model: str
+    template: str | None
+    subset: str
+    overall: Measure
+    categories: Mapping[str, Measure] = field(default_factory=dict)
+    metric: str = "eibench_recall"
+    n: int | None = None
+    trigger_recall: Measure | None = None
+    judge_failures: int | None = None
+    provenance: Mapping[str, Any] | None = None
+    published: bool = False
+    judge: str | None = None
+    """Published rows: the paper's judge key (``llama3``, ``gpt``) or None when the source does not say."""
+    judge_text: str = ""
+    source: str = ""
+    task: str | None = None
+
+
+@dataclass
+class Row:
+    """One table row: a model under one template and one judge, basic and complex side by side."""
+
+    model: str
+    template: str | None
+    judge_text: str
+    published: bool
+    basic: Entry | None = None
+    complex: Entry | None = None
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for e in (self.basic, self.complex) if e is not None]
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
+            "pass an lmms-eval *_results.json file or an `eibench score --json` output"
+        ) from None
+
+
+def _number(value: Any, where: str) -> float | None:
+    """A metric value as float; lmms-eval writes "N/A" (or nothing) when it has no value."""
+    if value is None or value == "N/A" or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReportError(f"{where}: expected a number or \"N/A\", got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return value
+
+
+def _measure(value: Any, where: str, stderr: Any = None) -> Measure:
+    """Accept a number, or an object {value|recall|mean, stderr} (both shapes occur in score outputs)."""
+    if isinstance(value, Mapping):
+        for key in ("value", "recall", "mean", "overall"):
+            if key in value:
+                return Measure(_number(value[key], f"{where}.{key}"), _number(value.get("stderr"), f"{where}.stderr"))
+        raise ReportError(f"{where}: expected a number or an object with 'value' and 'stderr', got keys {sorted(value)}")
+    return Measure(_number(value, where), _number(stderr, f"{where} stderr"))
+
+
+def _model_name(data: Mapping[str, Any], path: Path) -> str:
+    name = data.get("model_name")
+    if isinstance(name, str) and name:
+        return name
+    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+    args = config.get("model_args")
+    if isinstance(args, str):
+        for part in args.split(","):
+            key, _, value = part.partition("=")
+            if key.strip() in ("pretrained", "model", "model_version", "model_name", "model_id", "path") and value:
+                return value.strip()
+    model = config.get("model")
+    if isinstance(model, str) and model:
+        return model
+    return path.stem
+
+
+def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, str | None]:
+    """(subset, template) of an EIBench task: from its name, else from its config (dataset_name, metadata)."""
+    match = _TASK_RE.match(task)
+    if match:
+        return match["subset"], _SUFFIX_TEMPLATE[match["suffix"]]
+    subset = config.get("dataset_name")
+    metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
+    template = metadata.get("eibench_template")
+    if subset in ("basic", "complex"):
+        return subset, template if isinstance(template, str) else None
+    raise ReportError(
+        f"{where}: cannot tell whether task {task!r} is basic or complex; EIBench tasks are named "
+        "eibench_basic[_cot|_caption|_caption_text] or eibench_complex[...] (or set dataset_name: basic|complex)"
+    )
+
+
+def _provenance(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        return check_provenance(value, where=where)
+    except ProvenanceError as exc:
+        raise ReportError(str(exc)) from None
+
+
+def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
+    results = data.get("results")
+    if not isinstance(results, Mapping):
+        raise ReportError(f"{path}: key 'results' must be an object of task -> metrics")
+    configs = data.get("configs") if isinstance(data.get("configs"), Mapping) else {}
+    n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), Mapping) else {}
+    group_subtasks = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
+    groups = {name for name, members in group_subtasks.items() if members}
+    model = _model_name(data, path)
+    entries: list[Entry] = []
+    for task, metrics in results.items():
+        if task in groups or not isinstance(metrics, Mapping):
+            continue  # a group's pooled numbers repeat its members' rows
+        keyed: dict[str, Any] = {}
+        for key, value in metrics.items():
+            name, _, filter_name = str(key).partition(",")
+            if filter_name in ("none", ""):
+                keyed[name] = value
+        for metric in RECALL_METRICS:
+            if metric not in keyed:
+                continue
+            where = f"{path}: results.{task}"
+            config = configs.get(task) if isinstance(configs.get(task), Mapping) else {}
+            subset, template = _task_shape(task, config, where)
+
+            def stderr_of(name: str, keyed: Mapping[str, Any] = keyed, where: str = where) -> Any:
+                # lmms-eval writes bootstrap, CLT and (with cluster_key, e.g. complex by image) clustered
+                # stderr; the clustered one is the honest one when present.
+                for suffix in ("_stderr_clustered", "_stderr", "_stderr_clt"):
+                    value = keyed.get(name + suffix)
+                    if _number(value, f"{where}.{name}{suffix}") is not None:
+                        return value
+                return None
+
+            categories = {}
+            if subset == "basic":
+                for category in CATEGORIES:
+                    name = f"{metric}_{category.lower()}"
+                    if name in keyed:
+                        categories[category] = _measure(keyed[name], f"{where}.{name}", stderr_of(name))
+            counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
+            n = counts.get("effective", metrics.get("samples"))
+            failures = _number(keyed.get("eibench_judge_failures"), f"{where}.eibench_judge_failures")
+            trigger = f"{metric}_trigger"
+            provenance = keyed.get(PROVENANCE_METRIC)
+            if provenance is None and isinstance(config.get("metadata"), Mapping):
+                provenance = config["metadata"].get(PROVENANCE_METRIC)
+            entries.append(
+                Entry(
+                    model=model,
+                    template=template,
+                    subset=subset,
+                    overall=_measure(keyed[metric], f"{where}.{metric}", stderr_of(metric)),
+                    categories=categories,
+                    metric=metric,
+                    n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+                    trigger_recall=(
+                        _measure(keyed[trigger], f"{where}.{trigger}", stderr_of(trigger)) if trigger in keyed else None
+                    ),
+                    judge_failures=int(failures) if failures is not None else None,
+                    provenance=_provenance(provenance, f"{where}.{PROVENANCE_METRIC}"),
+                    source=str(path),
+                    task=task,
+                )
+            )
+    return entries
+
+
+def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
+    where = str(path)
+    per_category = data.get("per_category") or {}
+    if not isinstance(per_category, Mapping):
+        raise ReportError(f"{where}: key 'per_category' must be an object of category -> recall")
+    subset = data.get("subset")
+    if subset is None:
+        # `eibench score --json` for basic always has the four categories; complex has none.
+        subset = "basic" if per_category else None
+    if subset not in ("basic", "complex"):
+        raise ReportError(f"{where}: key 'subset' must be \"basic\" or \"complex\", got {subset!r}")
+    stderrs = data.get("per_category_stderr") if isinstance(data.get("per_category_stderr"), Mapping) else {}
+    categories = {}
+    for category in CATEGORIES:
+        if category in per_category:
+            categories[category] = _measure(
+                per_category[category], f"{where}: per_category.{category}", stderrs.get(category)
+            )
+    unknown = sorted(set(per_category) - set(CATEGORIES))
+    if unknown:
+        raise ReportError(f"{where}: per_category has unknown categories {unknown}; expected {list(CATEGORIES)}")
+    overall_stderr = data.get("overall_stderr", data.get("stderr"))
+    provenance = data.get(PROVENANCE_KEY)
+    if provenance is None and isinstance(data.get("judge"), Mapping) and "schema_version" in data["judge"]:
+        provenance = data["judge"]
+    template = data.get("template")
+    task = data.get("task")
+    if template is None and isinstance(task, str) and _TASK_RE.match(task):
+        template = _SUFFIX_TEMPLATE[_TASK_RE.match(task)["suffix"]]
+    model = data.get("model")
+    n = data.get("n")
+    failures = data.get("n_failed")
+    return Entry(
+        model=model if isinstance(model, str) and model else path.stem,
+        template=template if isinstance(template, str) else None,
+        subset=subset,
+        overall=_measure(data["overall"], f"{where}: overall", overall_stderr),
+        categories=categories,
+        metric=data.get("metric") if data.get("metric") in RECALL_METRICS else "eibench_recall",
+        n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+        trigger_recall=(
+            _measure(data["trigger_recall"], f"{where}: trigger_recall", data.get("trigger_recall_stderr"))
+            if data.get("trigger_recall") is not None
+            else None
+        ),
+        judge_failures=failures if isinstance(failures, int) and not isinstance(failures, bool) else None,
+        provenance=_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
+        source=str(path),
+        task=task if isinstance(task, str) else None,
+    )
+
+
+def _is_lmms_results(data: Any) -> bool:
+    return isinstance(data, Mapping) and isinstance(data.get("results"), Mapping) and "configs" in data
+
+
+def _is_score_output(data: Any) -> bool:
+    return isinstance(data, Mapping) and "overall" in data and ("per_category" in data or "n" in data)
+
+
+def _entries_from_file(path: Path, explicit: bool) -> tuple[list[Entry], str | None]:
+    data = _read_json(path)
+    if _is_lmms_results(data):
+        entries = _entries_from_lmms(path, data)
+        if entries:
+            return entries, None
+        message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
+    elif _is_score_output(data):
+        return [_entry_from_score(path, data)], None
+    else:
+        message = f"{path}: neither an lmms-eval results file nor an `eibench score --json` output"
+    if explicit:
+        raise ReportError(message + "; pass the *_results.json of an eibench_* run or a score --json output")
+    return [], message + "; skipped"
+
+
+def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Entry], list[str]]:
+    """Read results files and folders; return the entries and notes about files skipped in folders.
+
+    A file named explicitly must hold EIBench results (else :class:`ReportError`); inside a folder, every
+    ``*.json`` file is read recursively and files of other kinds are skipped with a note.
+    """
+    entries: list[Entry] = []
+    notes: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.json") if p.is_file())
+            found = 0
+            for file in files:
+                got, note = _entries_from_file(file, explicit=False)
+                entries.extend(got)
+                found += len(got)
+                if note:
+                    notes.append(note)
+            if not found:
+                raise ReportError(
+                    f"{path}: no EIBench results in this folder (looked at {len(files)} *.json file(s)); "
+                    "point at the --output_path of an lmms-eval run with eibench_* tasks"
+                )
+        elif path.is_file():
+            entries.extend(_entries_from_file(path, explicit=True)[0])
+        else:
+            raise ReportError(f"{path}: no such file or folder")
+    return entries, notes
+
+
+# --------------------------------------------------------------------------------------------- published
+
+
+def category_weighted_overall(categories: Mapping[str, float], sizes: Mapping[str, int] = CATEGORY_SIZES) -> float:
+    """Overall recall implied by the category columns: the sample-weighted mean (the paper's Overall)."""
+    total = sum(sizes[c] for c in CATEGORIES)
+    return sum(categories[c] * sizes[c] for c in CATEGORIES) / total
+
+
+def load_published(path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[Entry]:
+    """The published rows, validated; a row whose Overall disagrees with its categories is an error."""
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, Mapping) or not isinstance(data.get("tables"), list):
+        raise ReportError(f"{path}: expected an object with a 'tables' list")
+    judges = data.get("judges") or {}
+    settings = data.get("settings") or {}
+    sizes = data.get("category_sizes") or CATEGORY_SIZES
+    if dict(sizes) != CATEGORY_SIZES:
+        raise ReportError(f"{path}: category_sizes must be {CATEGORY_SIZES} (the basic subset's category counts)")
+    citation = (data.get("paper") or {}).get("citation", "published")
+    entries: list[Entry] = []
+    for t, table in enumerate(data["tables"]):
+        where = f"{path}: tables[{t}]"
+        if not isinstance(table, Mapping):
+            raise ReportError(f"{where}: expected an object")
+        subset, judge, setting = table.get("subset"), table.get("judge"), table.get("setting")
+        if subset not in ("basic", "complex"):
+            raise ReportError(f"{where}.subset must be \"basic\" or \"complex\", got {subset!r}")
+        if judge is not None and judge not in judges:
+            raise ReportError(f"{where}.judge {judge!r} is not one of the file's judges {sorted(judges)} (or null)")
+        if setting is not None and setting not in settings:
+            raise ReportError(f"{where}.setting {setting!r} is not one of {sorted(settings)} (or null)")
+        if not isinstance(table.get("source"), Mapping) or not table["source"].get("where"):
+            raise ReportError(f"{where}.source.where must say where the numbers were read")
+        judge_text = judges[judge]["label"] if judge else "judge not stated"
+        for r, row in enumerate(table.get("rows") or []):
+            rwhere = f"{where}.rows[{r}]"
+            model = row.get("model") if isinstance(row, Mapping) else None
+            if not isinstance(model, str) or not model:
+                raise ReportError(f"{rwhere}.model must be a non-empty string")
+            overall = _number(row.get("overall"), f"{rwhere}.overall")
+            if overall is None or not 0 <= overall <= 100:
+                raise ReportError(f"{rwhere}.overall must be a recall between 0 and 100, got {row.get('overall')!r}")
+            categories: dict[str, Measure] = {}
+            raw_categories = row.get("categories")
+            if raw_categories is not None:
+                if subset != "basic" or not isinstance(raw_categories, Mapping) or set(raw_categories) != set(CATEGORIES):
+                    raise ReportError(f"{rwhere}.categories must give exactly {list(CATEGORIES)} (basic tables only)")
+                values = {c: _number(raw_categories[c], f"{rwhere}.categories.{c}") for c in CATEGORIES}
+                if any(v is None for v in values.values()):
+                    raise ReportError(f"{rwhere}.categories: every category needs a number")
+                implied = category_weighted_overall(values)  # type: ignore[arg-type]
+                if abs(implied - overall) > CONSISTENCY_TOLERANCE:
+                    raise ReportError(
+                        f"{rwhere} ({model}): Overall {overall} but the sample-weighted mean of the categories "
+                        f"(91/342/462/720) is {implied:.3f}; one of the numbers is mistyped"
+                    )
+                categories = {c: Measure(v) for c, v in values.items()}
+            entries.append(
+                Entry(
+                    model=model,
+                    template=setting,
+                    subset=subset,
+                    overall=Measure(overall),
+                    categories=categories,
+                    published=True,
+                    judge=judge,
+                    judge_text=judge_text,
+                    source=f"{citation}: {table['source']['where']}",
+                    task=table.get("id"),
+                )
+            )
+    return entries
+
+
+def _published_judges(path: str | os.PathLike[str] = PUBLISHED_PATH) -> dict[str, Mapping[str, Any]]:
+    return dict(_read_json(Path(path)).get("judges") or {})
+
+
+# ---------------------------------------------------------------------------------------- rows, warnings
+
+
+def _judge_text(entry: Entry) -> str:
+    if entry.judge_text:
+        return entry.judge_text
+    if entry.provenance is not None:
+        return judge_label(entry.provenance)
+    return "unknown judge (no provenance)" + (" [embedding]" if entry.metric == "eibench_semantic_recall" else "")
+
+
+def _template_rank(template: str | None) -> int:
+    return TEMPLATES.index(template) if template in TEMPLATES else len(TEMPLATES)
+
+
+def build_rows(entries: Iterable[Entry]) -> list[Row]:
+    """Group entries into table rows (model x template x judge); runs first, sorted, then published in order."""
+    rows: list[Row] = []
+    index: dict[tuple[Any, ...], Row] = {}
+    for entry in entries:
+        judge_text = _judge_text(entry)
+        key = (entry.published, entry.model, entry.template, judge_text, entry.metric)
+        row = index.get(key)
+        if row is None or getattr(row, entry.subset) is not None:
+            # a second result for the same slot (e.g. two runs of one model) gets its own row
+            row = Row(entry.model, entry.template, judge_text, entry.published)
+            rows.append(row)
+            index[key] = row
+        setattr(row, entry.subset, entry)
+    runs = sorted(
+        (r for r in rows if not r.published),
+        key=lambda r: (r.model.casefold(), r.model, _template_rank(r.template), r.judge_text),
+    )
+    return runs + [r for r in rows if r.published]
+
+
+def _comparison_key(entry: Entry, published_judges: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str] | None:
+    """(judge, prompt, decoding) of an entry in comparable terms; None when it cannot be known."""
+    if entry.published:
+        if entry.judge is None:
+            return None
+        judge = published_judges[entry.judge]
+        return (judge["model"], f"{judge['prompt']} (paper)", json.dumps(judge.get("decoding") or {}, sort_keys=True))
+    if entry.provenance is None:
+        return None
+    j = entry.provenance["judge"]
+    prompt = f"{j['prompt']['template']} v{j['prompt']['version']}"
+    return (f"{j['kind']}:{j['model']}", prompt, json.dumps(j.get("decoding") or {}, sort_keys=True))
+
+
+def _row_name(row: Row) -> str:
+    name = row.model if row.template is None else f"{row.model} / {row.template}"
+    return name + (" (published)" if row.published else "")
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[str]:
+    """Warnings when the compared rows were judged by different judges, prompt versions or decoding settings."""
+    published_judges = _published_judges(published_path) if any(r.published for r in rows) else {}
+    warnings: list[str] = []
+    by_key: dict[tuple[str, str, str], list[str]] = {}
+    unknown: list[str] = []
+    for row in rows:
+        keys = {_comparison_key(e, published_judges) for e in row.entries}
+        for key in keys:
+            if key is None:
+                unknown.append(_row_name(row))
+            else:
+                by_key.setdefault(key, []).append(_row_name(row))
+    if len(by_key) > 1:
+        differs = []
+        for position, what in enumerate(("judges", "prompt versions", "decoding settings")):
+            if len({key[position] for key in by_key}) > 1:
+                differs.append(what)
+        lines = [
+            (
+                f"the compared rows were judged by different {_join(differs)}; "
+                "their recalls are not directly comparable:"
+            )
+        ]
+        for (judge, prompt, decoding), names in by_key.items():
+            lines.append(f"  - {judge}, prompt {prompt}, decoding {decoding}: {'; '.join(dict.fromkeys(names))}")
+        warnings.append("\n".join(lines))
+    if unknown and (by_key or len(unknown) > 1):
+        published = [name for name in dict.fromkeys(unknown) if name.endswith("(published)")]
+        runs = [name for name in dict.fromkeys(unknown) if not name.endswith("(published)")]
+        if runs:
+            warnings.append(
+                "no provenance (eibench_provenance) in the results of: "
+                + "; ".join(runs)
+                + "; cannot check that they were judged like the other rows"
+            )
+        if published:
+            warnings.append(
+                "the source of these published rows does not state their judge or prompt setting, so they may "
+                "not be comparable with the other rows: " + "; ".join(published)
+            )
+    metrics = {e.metric for r in rows if not r.published for e in r.entries}
+    if len(metrics) > 1:
+        warnings.append(
+            "rows mix metrics "
+            + " and ".join(sorted(metrics))
+            + " (eibench_semantic_recall comes from the offline embedding judge, not an LLM judge)"
+        )
+    # the same model-prompt template in two versions means the models were asked different things
+    versions: dict[str, set[str]] = {}
+    datasets: set[str] = set()
+    for row in rows:
+        for entry in row.entries:
+            prov = entry.provenance or {}
+            if prov.get("model_prompt"):
+                versions.setdefault(prov["model_prompt"]["template"], set()).add(str(prov["model_prompt"]["version"]))
+            if prov.get("dataset"):
+                datasets.add(json.dumps(prov["dataset"], sort_keys=True))
+    for template, seen in sorted(versions.items()):
+        if len(seen) > 1:
+            warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")
+    if len(datasets) > 1:
+        warnings.append(f"rows come from {len(datasets)} different dataset revisions/manifests")
+    return warnings
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall")
+
+
+def _fmt(measure: Measure | None, pm: str = " ± ") -> str:
+    if measure is None or measure.value is None:
+        return MISSING
+    text = f"{measure.value:.2f}"
+    if measure.stderr is not None:
+        text += f"{pm}{measure.stderr:.2f}"
+    return text
+
+
+def _cells(row: Row, pm: str = " ± ") -> list[str]:
+    basic, complex_ = row.basic, row.complex
+    return [
+        row.model,
+        row.template or ("not stated" if row.published else MISSING),
+        row.judge_text,
+        "published" if row.published else "run",
+        *[_fmt(basic.categories.get(c) if basic else None, pm) for c in CATEGORIES],
+        _fmt(basic.overall if basic else None, pm),
+        _fmt(complex_.overall if complex_ else None, pm),
+    ]
+
+
+LEGEND = (
+    "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
+    "complex: Recall. Rows marked published are copied from Lin et al., 2025 (arXiv 2504.07521), "
+    "with the judge their source states."
+)
+
+
+def render_markdown(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
+    """The paper layout as a Markdown table, a legend, and the warnings as quoted notes."""
+
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join(["---"] * 4 + ["---:"] * (len(HEADERS) - 4)) + "|",
+    ]
+    lines += ["| " + " | ".join(escape(c) for c in _cells(row)) + " |" for row in rows]
+    lines += ["", LEGEND]
+    for warning in warnings:
+        lines += ["", "> **Warning:** " + warning.replace("\n", "\n> ")]
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+CSV_HEADERS = (
+    "model",
+    "template",
+    "judge",
+    "source",
+    "metric",
+    *[f"{c.lower()}{s}" for c in CATEGORIES for s in ("", "_stderr")],
+    "overall",
+    "overall_stderr",
+    "basic_n",
+    "complex_recall",
+    "complex_recall_stderr",
+    "complex_n",
+)
+
+
+def render_csv(rows: Sequence[Row]) -> str:
+    """One line per row; value and stderr in separate columns, empty when unknown (warnings go to stderr)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADERS)
+    for row in rows:
+        basic, complex_ = row.basic, row.complex
+        metric = (basic or complex_).metric if not row.published else "published"  # type: ignore[union-attr]
+        cells = [row.model, row.template or "", row.judge_text, "published" if row.published else "run", metric]
+        for c in CATEGORIES:
+            m = basic.categories.get(c) if basic else None
+            cells += [_num(m.value if m else None), _num(m.stderr if m else None)]
+        cells += [
+            _num(basic.overall.value if basic else None),
+            _num(basic.overall.stderr if basic else None),
+            "" if not basic or basic.n is None else str(basic.n),
+            _num(complex_.overall.value if complex_ else None),
+            _num(complex_.overall.stderr if complex_ else None),
+            "" if not complex_ or complex_.n is None else str(complex_.n),
+        ]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "—": "--",
+}
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def render_latex(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
+    """A booktabs ``tabular``; published rows below a rule; warnings as ``%`` comments."""
+    lines = [f"% {LEGEND}"]
+    lines += ["% WARNING: " + line for w in warnings for line in w.splitlines()]
+    lines += [
+        r"\begin{tabular}{llll" + "r" * (len(HEADERS) - 4) + "}",
+        r"\toprule",
+        " & ".join(_latex(h) for h in HEADERS) + r" \\",
+        r"\midrule",
+    ]
+    previous_published = None
+    for row in rows:
+        if previous_published is False and row.published:
+            lines.append(r"\midrule")
+        previous_published = row.published
+        lines.append(" & ".join(_latex(c) for c in _cells(row)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- chart
+
+CHART_COLUMNS = (*CATEGORIES, "Overall", "Complex")
+
+
+def _short_judge(row: Row) -> str:
+    if row.published:
+        return f"published, {row.judge_text}"
+    provenance = row.entries[0].provenance
+    if provenance is None:
+        return row.judge_text
+    judge = provenance["judge"]
+    return f"{judge['kind']}:{judge['model']} ({judge['prompt']['template']} v{judge['prompt']['version']})"
+
+
+def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str = "EIBench recall per category") -> Path:
+    """Grouped bars: recall per category (and Overall, Complex) per row; published rows hatched.
+
+    The format follows the suffix (``.png`` or ``.svg``). SVG keeps text as text, so category and model
+    names stay searchable. Written atomically.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise ReportError(f"--chart {path}: the file name must end in .png or .svg")
+    if not rows:
+        raise ReportError("nothing to chart: no rows")
+    # Figure + the Agg canvas directly: no pyplot, no global backend switch, safe inside other programs.
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "eibench"}):
+        n = len(rows)
+        # legend under the axes, one line per row: the figure grows in height, not width
+        fig = Figure(figsize=(10.0, 4.2 + 0.22 * n), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        bar = 0.8 / n
+        for i, row in enumerate(rows):
+            values, errors = [], []
+            for column in CHART_COLUMNS:
+                if column == "Complex":
+                    measure = row.complex.overall if row.complex else None
+                elif column == "Overall":
+                    measure = row.basic.overall if row.basic else None
+                else:
+                    measure = row.basic.categories.get(column) if row.basic else None
+                values.append(measure.value if measure and measure.value is not None else math.nan)
+                errors.append(measure.stderr if measure and measure.stderr is not None else 0.0)
+            xs = [x - 0.4 + bar * (i + 0.5) for x in range(len(CHART_COLUMNS))]
+            label = f"{row.model} / {row.template or 'setting not stated'} — {_short_judge(row)}"
+            ax.bar(
+                xs,
+                values,
+                width=bar,
+                yerr=errors if any(errors) else None,
+                capsize=2,
+                label=label,
+                hatch="//" if row.published else None,
+                alpha=0.55 if row.published else 0.95,
+                edgecolor="black",
+                linewidth=0.5,
+            )
+        ax.set_xticks(range(len(CHART_COLUMNS)), CHART_COLUMNS)
+        ax.set_ylabel("recall (0 to 100)")
+        ax.set_ylim(0, 100)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+        fig.legend(loc="outside lower center", fontsize="small", ncols=1, frameon=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent or ".")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=fmt, dpi=120, metadata={"Date": None} if fmt == "svg" else None)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- summary
+
+
+def _measure_json(measure: Measure | None) -> dict[str, float | None] | None:
+    if measure is None:
+        return None
+    return {"value": measure.value, "stderr": measure.stderr}
+
+
+def _subset_json(entry: Entry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    out: dict[str, Any] = {
+        "recall": _measure_json(entry.overall),
+        "n": entry.n,
+        "trigger_recall": _measure_json(entry.trigger_recall),
+        "judge_failures": entry.judge_failures,
+        "source": entry.source,
+        "task": entry.task,
+    }
+    if entry.subset == "basic":
+        out["categories"] = {c: _measure_json(entry.categories.get(c)) for c in CATEGORIES}
+    return out
+
+
+def build_summary(rows: Sequence[Row], warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON summary for leaderboards (documented by ``published/summary.schema.json``)."""
+    entries = []
+    for row in rows:
+        first = row.entries[0]
+        entries.append(
+            {
+                "model": row.model,
+                "template": row.template,
+                "published": row.published,
+                "metric": "published" if row.published else first.metric,
+                "judge": {"label": row.judge_text, "paper_judge": first.judge if row.published else None},
+                "provenance": dict(first.provenance) if first.provenance is not None else None,
+                "basic": _subset_json(row.basic),
+                "complex": _subset_json(row.complex),
+            }
+        )
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "benchmark": "EIBench",
+        "generated_by": {"name": "lmms-eval-eibench", "version": __version__},
+        "categories": list(CATEGORIES),
+        "entries": entries,
+        "warnings": list(warnings),
+    }
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write via a temporary file in the same folder, so a failure never leaves half a report behind."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
