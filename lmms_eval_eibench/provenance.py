@@ -26,15 +26,20 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
         "kind": "openai",
         "model": "gpt-3.5-turbo",
         "prompt": {"template": "judge_paper", "version": "1"},
-        "decoding": {"temperature": 0.1}
+        "decoding": {"temperature": 0.1, "max_tokens": 512},
+        "options": {"trust_judge_total": false},
+        "endpoint": "https://api.openai.com/v1"
       },
       "model_prompt": {"template": "model_user", "version": "1"},
       "generation": {"max_new_tokens": 512, "temperature": 0},
       "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."}
     }
 
-``model_prompt``, ``generation`` and ``dataset`` members may be ``null`` when not known; ``judge`` is
-always complete. No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
+``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
+when not known; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
+that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
+user info, query and fragment removed. ``dataset.manifest_sha256`` is the built dataset's manifest
+fingerprint (``lmms_eval_eibench.dataset.fingerprint()``). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
 refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
 """
 
@@ -56,6 +61,7 @@ __all__ = [
     "ProvenanceError",
     "build_provenance",
     "check_provenance",
+    "judge_fields_from_engine",
     "judge_identity",
     "judge_label",
     "merge_provenance",
@@ -118,6 +124,19 @@ def _settings(name: str, value: Mapping[str, Any] | None) -> dict[str, Any] | No
     return out
 
 
+def _endpoint(value: str | None) -> str | None:
+    """A base URL without user info, query or fragment: where the judge ran, never how to log in."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(_require_text("judge_endpoint", value))
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def build_provenance(
     *,
     judge_kind: str,
@@ -125,6 +144,8 @@ def build_provenance(
     judge_prompt: str,
     judge_prompt_version: str,
     judge_decoding: Mapping[str, Any],
+    judge_options: Mapping[str, Any] | None = None,
+    judge_endpoint: str | None = None,
     model_prompt: str | None = None,
     model_prompt_version: str | None = None,
     generation: Mapping[str, Any] | None = None,
@@ -138,7 +159,9 @@ def build_provenance(
     ``judge_kind`` is the judge's kind (``openai``, ``hf``, ``embedding``), ``judge_model`` its model id,
     ``judge_prompt``/``judge_prompt_version`` the judge template name and its declared version, and
     ``judge_decoding`` the judge's decoding settings (temperature, top_p, max_tokens...; ``{}`` for a
-    judge that does not decode, like the embedding judge). ``model_prompt``/``model_prompt_version`` and
+    judge that does not decode, like the embedding judge); ``judge_options`` other verdict-affecting
+    settings and ``judge_endpoint`` the judge's base URL (credentials are stripped from it).
+    ``model_prompt``/``model_prompt_version`` and
     ``generation`` describe how the evaluated model was prompted and decoded, when known.
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
     hash) pin the data. Raises :class:`ProvenanceError` naming the bad argument.
@@ -167,6 +190,8 @@ def build_provenance(
                 "version": _require_text("judge_prompt_version", str(judge_prompt_version)),
             },
             "decoding": _settings("judge_decoding", judge_decoding),
+            "options": _settings("judge_options", judge_options),
+            "endpoint": _endpoint(judge_endpoint),
         },
         "model_prompt": (
             None
@@ -213,6 +238,8 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             judge_prompt=judge["prompt"].get("template"),
             judge_prompt_version=judge["prompt"].get("version"),
             judge_decoding=judge.get("decoding"),
+            judge_options=judge.get("options"),
+            judge_endpoint=judge.get("endpoint"),
             model_prompt=model_prompt.get("template"),
             model_prompt_version=model_prompt.get("version"),
             generation=record.get("generation"),
@@ -229,16 +256,52 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
 
 
 def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
-    """What must match for two recalls to be comparable: judge kind, model, prompt template, version, decoding."""
+    """What must match for two recalls to be comparable: judge kind, model, prompt template, version, and
+    decoding (with the other verdict-affecting options folded in). The endpoint is left out on purpose:
+    the same model behind another URL judges the same way."""
     judge = record["judge"]
-    decoding = json.dumps(judge.get("decoding") or {}, sort_keys=True, separators=(",", ":"))
+    settings = {**(judge.get("options") or {}), **(judge.get("decoding") or {})}
+    decoding = json.dumps(settings, sort_keys=True, separators=(",", ":"))
     return (judge["kind"], judge["model"], judge["prompt"]["template"], str(judge["prompt"]["version"]), decoding)
+
+
+def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, Any]:
+    """``build_provenance`` keyword arguments from a judge engine's ``provenance()`` dict.
+
+    Maps the engine's flat shape (``judge``, ``model``, ``prompt_template``/``prompt``, ``prompt_version``,
+    ``decoding``, ``base_url``, other scalar settings) onto the record's ``judge`` member, so callers write
+    ``build_provenance(**judge_fields_from_engine(engine.provenance()), model_prompt=..., ...)``. Keys that
+    describe the run rather than the verdict (``metric``, ``cache``) are dropped.
+    """
+    source = dict(engine_provenance)
+    kind = source.pop("judge", None) or source.pop("kind", None)
+    template = source.pop("prompt_template", None) or source.get("prompt")
+    source.pop("prompt", None)
+    if isinstance(template, str) and template.endswith(".j2"):
+        template = template[: -len(".j2")]
+    version = source.pop("prompt_version", None)
+    decoding = source.pop("decoding", None)
+    endpoint = source.pop("base_url", None) or source.pop("endpoint", None)
+    model = source.pop("model", None)
+    for run_detail in ("metric", "cache"):
+        source.pop(run_detail, None)
+    options = {k: v for k, v in source.items() if isinstance(v, _SCALAR)}
+    return {
+        "judge_kind": kind,
+        "judge_model": model,
+        "judge_prompt": template,
+        "judge_prompt_version": None if version is None else str(version),
+        "judge_decoding": {} if decoding is None else decoding,
+        "judge_options": options or None,
+        "judge_endpoint": endpoint,
+    }
 
 
 def judge_label(record: Mapping[str, Any]) -> str:
     """A short human label, e.g. ``openai:gpt-3.5-turbo, judge_paper v1, temperature=0.1``."""
     kind, model, template, version, _ = judge_identity(record)
-    decoding = record["judge"].get("decoding") or {}
+    judge = record["judge"]
+    decoding = {**(judge.get("options") or {}), **(judge.get("decoding") or {})}
     settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(decoding.items()))
     return f"{kind}:{model}, {template} v{version}" + (f", {settings}" if settings else "")
 

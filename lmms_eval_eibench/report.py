@@ -29,6 +29,7 @@ from lmms_eval_eibench.provenance import (
     PROVENANCE_METRIC,
     ProvenanceError,
     check_provenance,
+    judge_identity,
     judge_label,
 )
 
@@ -502,9 +503,8 @@ def _comparison_key(entry: Entry, published_judges: Mapping[str, Mapping[str, An
         return (judge["model"], f"{judge['prompt']} (paper)", json.dumps(judge.get("decoding") or {}, sort_keys=True))
     if entry.provenance is None:
         return None
-    j = entry.provenance["judge"]
-    prompt = f"{j['prompt']['template']} v{j['prompt']['version']}"
-    return (f"{j['kind']}:{j['model']}", prompt, json.dumps(j.get("decoding") or {}, sort_keys=True))
+    kind, model, template, version, settings = judge_identity(entry.provenance)
+    return (f"{kind}:{model}", f"{template} v{version}", json.dumps(json.loads(settings), sort_keys=True))
 
 
 def _row_name(row: Row) -> str:

