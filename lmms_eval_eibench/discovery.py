@@ -1,0 +1,76 @@
+"""Zero-flag discovery: makes lmms-eval find ``tasks/eibench`` without ``--include_path``.
+
+lmms-eval 0.7.3 indexes tasks only from its own folder and ``--include_path`` (its ``LMMS_EVAL_PLUGINS`` variable
+is read after the task index is built), and it has no task entry point. It does load the ``lmms_eval.models``
+entry points when ``lmms_eval.models`` is imported, which its CLI and ``simple_evaluate`` do before building the
+task index. Our entry point, ``register``, contributes no model (it returns ``[]``) and wraps
+``TaskManager.initialize_tasks`` so that every index that includes lmms-eval's own tasks also includes ours.
+
+This relies on an internal method, hence the pin ``lmms-eval>=0.7.3,<0.8`` and ``tests/test_lmms_discovery.py``,
+which fails loudly when a future lmms-eval breaks the hook. ``--include_path`` keeps working beside it (a
+checkout's ``tasks/`` indexes the same YAMLs; lmms-eval's own tasks win name clashes, so ours are all
+``eibench_*``). ``EIBENCH_NO_DISCOVERY=1`` turns the hook off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_MARK = "_eibench_tasks_hook"
+
+
+def tasks_dir() -> Path:
+    """The folder holding the EIBench task YAMLs: inside the installed wheel, else ``tasks/eibench`` of the
+    source checkout (editable installs)."""
+    package = Path(__file__).resolve().parent
+    packaged = package / "tasks" / "eibench"
+    return packaged if packaged.is_dir() else package.parent / "tasks" / "eibench"
+
+
+def _with_our_tasks(include_path: str | list | None) -> list[str]:
+    paths = [] if include_path is None else ([include_path] if isinstance(include_path, (str, os.PathLike))
+                                             else list(include_path))
+    ours = tasks_dir()
+    if not any(Path(str(p)).expanduser().resolve() == ours for p in paths):
+        paths.append(str(ours))
+    return [str(p) for p in paths]
+
+
+def install() -> bool:
+    """Wrap ``lmms_eval.tasks.TaskManager.initialize_tasks`` (once); True when the hook is active."""
+    from lmms_eval.tasks import TaskManager
+
+    original = TaskManager.initialize_tasks
+    if getattr(original, _MARK, False):
+        return True
+
+    def initialize_tasks(self, include_path=None, include_defaults=True):
+        # Only indexes that include lmms-eval's own tasks (every CLI run) get ours too; an index built with
+        # include_defaults=False asked for exactly its include_path.
+        if include_defaults and tasks_dir().is_dir():
+            include_path = _with_our_tasks(include_path)
+        return original(self, include_path=include_path, include_defaults=include_defaults)
+
+    initialize_tasks.__wrapped__ = original  # type: ignore[attr-defined]
+    initialize_tasks.__doc__ = original.__doc__
+    setattr(initialize_tasks, _MARK, True)
+    TaskManager.initialize_tasks = initialize_tasks
+    return True
+
+
+def register() -> list:
+    """The ``lmms_eval.models`` entry point: no models, and our tasks join lmms-eval's task index.
+
+    Never raises: lmms-eval loads all model entry points in one ``try``, so an error here would also drop other
+    plugins' models. A failure is reported on stderr instead.
+    """
+    if os.environ.get("EIBENCH_NO_DISCOVERY", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return []
+    try:
+        install()
+    except Exception as err:  # pragma: no cover - exercised only by an incompatible lmms-eval
+        print(f"lmms-eval-eibench: could not register the EIBench tasks with lmms-eval ({type(err).__name__}: "
+              f"{err}); pass --include_path {tasks_dir()} instead", file=sys.stderr)
+    return []

@@ -1,0 +1,427 @@
+"""lmms-eval hooks for the EIBench tasks (``tasks/eibench/*.yaml`` reach them through a thin ``utils.py``).
+
+How a run flows through here:
+
+1. Task construction (before the model generates): ``docs_*`` swap lmms-eval's stub dataset for the real split
+   (``EIBENCH_DATASET`` / the default folder / a Hub repo), checking images and captions with one clear message;
+   ``JudgeFilter.__init__`` builds the judge engine and runs its preflight, so a missing key fails in seconds.
+2. Generation: ``doc_to_visual`` / ``doc_to_text`` render the versioned Jinja2 prompts.
+3. ``JudgeFilter.apply`` sees every response of the task at once (lmms-eval applies filters to all of a task's
+   instances before any per-document scoring) and judges them in one concurrent, cached ``judge_many`` call.
+4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
+   into metrics plus a logged ``eibench_verdict``. A failed judgement adds to ``eibench_judge_failures`` and is
+   left out of every recall metric (the key is simply not returned), never scored.
+
+Nothing here imports lmms_eval: the filter is duck-typed (lmms-eval only calls ``apply(resps, docs)``), so the
+lm-eval task can share these functions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .prompts import render, template_version
+
+if TYPE_CHECKING:  # heavy: imported only inside functions
+    import datasets
+    from PIL import Image as PILImage
+
+    from .judges import JudgeEngine, Verdict
+
+
+
+def _warn(message: str) -> None:
+    """Warn through lmms-eval's logger (loguru) when present, else the standard one."""
+    try:
+        from loguru import logger
+    except ImportError:  # the lm-eval side
+        logging.getLogger("lmms_eval_eibench").warning(message)
+    else:
+        logger.warning(message)
+
+FAILURES = "eibench_judge_failures"
+BASIC_CATEGORY_KEYS = ("happy", "angry", "sadness", "excitement")
+TEMPLATES = ("user", "cot", "caption", "caption_text")
+CAPTION_TEMPLATES = ("caption", "caption_text")
+
+
+class EIBenchTaskError(RuntimeError):
+    """The task cannot run as configured (dataset, images, captions); the message says how to fix it."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Documents
+
+
+def _captions_howto() -> str:
+    return ("Produce captions with any lmms-eval model: `lmms-eval --model MODEL --tasks eibench_captions "
+            "--log_samples --output_path OUT`, then `eibench captions OUT/<model>/<time>_samples_eibench_captions"
+            ".jsonl -o captions.jsonl`, then rebuild the dataset with `python hub_upload.py ... --captions "
+            "captions.jsonl` (see docs/lmms-eval.md, 'Captions').")
+
+
+def _load_split(subset: str) -> "datasets.Dataset":
+    from .dataset import DatasetNotFound, load_subset
+
+    try:
+        return load_subset(subset)
+    except DatasetNotFound as err:
+        raise EIBenchTaskError(f"EIBench: {err}") from None
+
+
+def check_images(split: "datasets.Dataset", subset: str) -> None:
+    """Every row needs its image: in the dataset, or under ``EIBENCH_IMAGE_ROOT`` (annotations-only builds)."""
+    missing_rows = split.data.column("image").null_count if "image" in split.column_names else len(split)
+    if not missing_rows:
+        return
+    root = config.image_root()
+    if root is None:
+        raise EIBenchTaskError(
+            f"EIBench {subset}: {missing_rows} of {len(split)} rows have no image (an annotations-only dataset, "
+            f"{config.dataset_location()}). Set {config.IMAGE_ROOT_ENV} to the folder holding the official relative "
+            f"paths (EmoSet-118k/image/..., CAER-S/train/...), or rebuild the dataset with images: "
+            f"`python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES`.")
+    absent = [p for p in dict.fromkeys(split["image_path"]) if not (root / p).is_file()]
+    if absent:
+        raise EIBenchTaskError(
+            f"EIBench {subset}: {len(absent)} images missing under {config.IMAGE_ROOT_ENV}={root}, e.g. "
+            f"{root / absent[0]}. Point {config.IMAGE_ROOT_ENV} at the folder holding EmoSet-118k/ and CAER-S/.")
+
+
+def check_captions(split: "datasets.Dataset", subset: str) -> None:
+    """Caption templates refuse a dataset whose caption column is (partly) empty."""
+    column = split.data.column("caption") if "caption" in split.column_names else None
+    missing = len(split) if column is None else column.null_count + sum(
+        1 for c in column.to_pylist() if c is not None and not c.strip())
+    if missing:
+        raise EIBenchTaskError(
+            f"EIBench {subset}: {missing} of {len(split)} rows have no caption in {config.dataset_location()}; "
+            f"the caption tasks need one per image. {_captions_howto()}")
+
+
+def _fail_loudly(build: Any) -> Any:
+    """Run a dataset step; log its error once in plain words (lmms-eval retries ``download`` and wraps errors)."""
+    try:
+        return build()
+    except EIBenchTaskError as err:
+        _log_once(str(err))
+        raise
+
+
+_LOGGED: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        print(f"\nERROR: {message}\n", file=sys.stderr, flush=True)
+
+
+def task_docs(subset: str, template: str) -> "datasets.Dataset":
+    """The documents of one EIBench task: the real split, checked for what the template needs."""
+    def build() -> "datasets.Dataset":
+        split = _load_split(subset)
+        if template in CAPTION_TEMPLATES:
+            check_captions(split, subset)
+        if template != "caption_text":  # the text-only setting never shows the image
+            check_images(split, subset)
+        return split
+    return _fail_loudly(build)
+
+
+def caption_request_docs() -> "datasets.Dataset":
+    """One document per distinct image of both subsets (what the caption column is keyed by)."""
+    def build() -> "datasets.Dataset":
+        import datasets
+
+        parts = []
+        for subset in ("basic", "complex"):
+            split = _load_split(subset)
+            check_images(split, subset)
+            parts.append(split)
+        merged = datasets.concatenate_datasets(parts)
+        first: dict[str, int] = {}
+        for index, path in enumerate(merged["image_path"]):
+            first.setdefault(path, index)
+        unique = merged.select(sorted(first.values()))
+        return unique.select_columns(["image", "image_path", "source", "folder_emotion"])
+    return _fail_loudly(build)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prompts and images
+
+
+def _prompt_kwargs(kwargs: Mapping[str, Any] | None) -> dict[str, str]:
+    kwargs = kwargs or {}
+    return {"pre_prompt": str(kwargs.get("pre_prompt") or ""), "post_prompt": str(kwargs.get("post_prompt") or "")}
+
+
+def prompt(template: str, doc: Mapping[str, Any], kwargs: Mapping[str, Any] | None = None) -> str:
+    """The model prompt of ``template`` for ``doc`` (``kwargs``: a model's pre_prompt / post_prompt)."""
+    variables = {"question": doc.get("question", ""), **_prompt_kwargs(kwargs)}
+    if template in CAPTION_TEMPLATES:
+        caption = doc.get("caption")
+        if not caption:
+            raise EIBenchTaskError(f"EIBench sample {doc.get('id')!r} has no caption. {_captions_howto()}")
+        variables["caption"] = caption
+    return render(template, **variables)
+
+
+def prompt_versions() -> dict[str, str]:
+    """Version of every model prompt template (recorded in results)."""
+    return {name: template_version(name) for name in (*TEMPLATES, "caption_request")}
+
+
+def doc_to_visual(doc: Mapping[str, Any]) -> list["PILImage.Image"]:
+    """The sample's image as RGB: from the dataset, or from ``EIBENCH_IMAGE_ROOT`` for annotations-only builds."""
+    from PIL import Image
+
+    image = doc.get("image")
+    if image is None:
+        root = config.image_root()
+        path = (root / doc["image_path"]) if root is not None else None
+        if path is None or not path.is_file():
+            raise EIBenchTaskError(
+                f"EIBench sample {doc.get('id', doc.get('image_path'))!r}: no image in the dataset and none at "
+                f"{path or '(EIBENCH_IMAGE_ROOT not set)'}; set {config.IMAGE_ROOT_ENV} to the folder holding "
+                f"the official relative paths.")
+        image = Image.open(path)
+    elif isinstance(image, Mapping):  # undecoded {"bytes", "path"}
+        import io
+
+        image = Image.open(io.BytesIO(image["bytes"])) if image.get("bytes") else Image.open(image["path"])
+    return [image.convert("RGB")]
+
+
+def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
+    """The caption-only text setting shows no image."""
+    return []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The judge: one engine per process and settings, verdicts looked up by (sample id, answer)
+
+_ENGINES: dict[Any, "JudgeEngine"] = {}
+_ENGINES_LOCK = threading.Lock()
+_VERDICTS: dict[tuple[str, str], "Verdict"] = {}
+_VERDICTS_LOCK = threading.Lock()
+
+
+def engine() -> "JudgeEngine":
+    """The judge engine of the current EIBENCH_* settings (built once per process and settings)."""
+    from .judges import JudgeSettings, build_engine
+
+    settings = JudgeSettings.from_env()
+    with _ENGINES_LOCK:
+        if settings not in _ENGINES:
+            _ENGINES[settings] = build_engine(settings)
+        return _ENGINES[settings]
+
+
+def answer_text(results: Any) -> str:
+    """The model's answer from what lmms-eval hands over (a string, or a list holding one)."""
+    while isinstance(results, (list, tuple)):
+        results = results[0] if results else ""
+    return "" if results is None else str(results).strip()
+
+
+def judge_item(doc: Mapping[str, Any], answer: str):
+    from .judges import JudgeItem
+
+    return JudgeItem(id=str(doc["id"]), answer=answer, ground_truth=doc["ground_truth"],
+                     triggers=tuple(doc["triggers"]), category=doc.get("category"))
+
+
+def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list["Verdict"]:
+    """Judge many (document, answer) pairs in one concurrent, cached call and remember the verdicts."""
+    items = [judge_item(doc, answer) for doc, answer in zip(docs, answers)]
+    verdicts = engine().judge_many(items)
+    with _VERDICTS_LOCK:
+        for item, verdict in zip(items, verdicts):
+            _VERDICTS[(item.id, item.answer)] = verdict
+    return verdicts
+
+
+def verdict_for(doc: Mapping[str, Any], answer: str) -> "Verdict":
+    """The verdict judged for this exact (sample, answer), judging it now if the filter did not see it
+    (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
+    with _VERDICTS_LOCK:
+        verdict = _VERDICTS.get((str(doc["id"]), answer))
+    if verdict is None:
+        verdict = judge_documents([doc], [answer])[0]
+    return verdict
+
+
+def _predict_only() -> bool:
+    """Whether lmms-eval runs with --predict_only (no judging, no preflight).
+
+    lmms-eval switches a task to its "bypass" metric only after constructing it, so the flag is read from the
+    ``simple_evaluate`` call on the stack (CLI and Python API alike), else from the command line.
+    """
+    frame = inspect.currentframe()
+    try:
+        while frame is not None:
+            if frame.f_code.co_name == "simple_evaluate" and "predict_only" in frame.f_locals:
+                return bool(frame.f_locals["predict_only"])
+            frame = frame.f_back
+    finally:
+        del frame
+    return any(arg in ("--predict_only", "-x") for arg in sys.argv[1:])
+
+
+def _constructing_task() -> Any:
+    """The lmms-eval task whose constructor is building this filter (``ConfigurableTask.__init__`` builds its
+    filters after loading its dataset), or None."""
+    frame = inspect.currentframe()
+    try:
+        for _ in range(8):
+            frame = frame.f_back if frame is not None else None
+            if frame is None:
+                return None
+            owner = frame.f_locals.get("self")
+            if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "dataset"):
+                return owner
+        return None
+    finally:
+        del frame
+
+
+def _task_instances(resps: list) -> list | None:
+    """The instances whose responses ``resps`` are (lmms-eval's ``FilterEnsemble.apply`` builds
+    ``resps = [inst.resps for inst in instances]`` and passes only ``resps`` to its filters).
+
+    Filters get no document ids, so we read the caller's ``instances`` and accept them only if they are exactly
+    the lists we were given (identity, element by element). None when lmms-eval's internals changed.
+    """
+    frame = inspect.currentframe()
+    try:
+        for _ in range(4):
+            frame = frame.f_back if frame is not None else None
+            if frame is None:
+                return None
+            candidate = frame.f_locals.get("instances")
+            if (isinstance(candidate, list) and len(candidate) == len(resps)
+                    and all(getattr(inst, "resps", None) is resp for inst, resp in zip(candidate, resps))):
+                return candidate
+        return None
+    finally:
+        del frame
+
+
+class JudgeFilter:
+    """The first step of each EIBench task's filter pipeline: judges all of a task's answers at once.
+
+    YAML: ``filter_list: [{name: none, filter: [{function: !function utils.JudgeFilter}, {function: take_first}]}]``.
+    Responses pass through unchanged; verdicts go to the lookup table that ``process_results`` reads.
+    """
+
+    def __init__(self, **_: Any) -> None:
+        if not _predict_only():
+            engine().preflight()  # task construction happens before generation: fail in seconds, not hours
+        task = _constructing_task()
+        if task is not None:  # lmms-eval copies each task's config for the results file before generation
+            record_provenance(task)
+
+    def apply(self, resps: list, docs: Any) -> list:
+        found = _task_instances(resps)
+        if _predict_only():
+            return resps
+        if found is None:
+            _warn("EIBench: could not match responses to documents (lmms-eval internals changed?); "
+                        "judging one document at a time in process_results instead")
+            return resps
+        instances = found
+        columns = ["id", "ground_truth", "triggers", "category", "image_path", "subset"]
+        table = docs.select_columns([c for c in columns if c in docs.column_names]) if hasattr(docs, "select_columns") else docs
+        pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in instances]
+        judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
+        return resps
+
+
+def record_provenance(task: Any) -> None:
+    """Add the prompt template's version, the judge and the dataset identity to the task's ``metadata``, which
+    lmms-eval writes into the results file's ``configs``."""
+    from .dataset import fingerprint
+
+    metadata = task.config.metadata if isinstance(task.config.metadata, dict) else {}
+    template = metadata.get("prompt_template")
+    if template:
+        metadata["prompt_version"] = template_version(template)
+    metadata["dataset"] = {"location": config.dataset_location(), "fingerprint": fingerprint()}
+    if not _predict_only():
+        metadata["judge"] = engine().provenance()
+    task.config.metadata = metadata
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics
+
+
+def sample_metrics(doc: Mapping[str, Any], verdict: "Verdict", metric: str, subset: str) -> dict[str, Any]:
+    """One document's metrics; every document of a subset returns the same keys.
+
+    ``<metric>``: ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}``, where a failed judgement has
+    no ``score`` (skipped by ``recall_mean`` and by lmms-eval's CLT / clustered stderr, counted by
+    ``eibench_judge_failures``). The verdict (reason, raw judge text) rides in this item so it lands in
+    ``--log_samples`` without adding a non-metric key to the results file. Category (basic) and trigger items are
+    None where they do not apply. Same key set for every document matters: lmms-eval reports a task's
+    ``samples`` as the item count of its last metric, and groups weigh subtasks by it.
+    """
+    judged = not verdict.failed and verdict.recall is not None
+    item: dict[str, Any] = {"image_path": doc["image_path"], "verdict": verdict.to_log()}
+    if judged:
+        item["score"] = 100.0 * verdict.recall
+    out: dict[str, Any] = {metric: item}
+    if subset == "basic":
+        category = str(doc.get("category") or "").lower()
+        for name in BASIC_CATEGORY_KEYS:
+            out[f"{metric}_{name}"] = item["score"] if judged and category == name else None
+    out[f"{metric}_trigger"] = {"covered": verdict.covered, "total": verdict.total} if judged else None
+    out[FAILURES] = 0 if judged else 1
+    return out
+
+
+def process_results(doc: Mapping[str, Any], results: Any, subset: str) -> dict[str, Any]:
+    """lmms-eval's per-document hook: look the verdict up (judged by ``JudgeFilter``) and report metrics."""
+    verdict = verdict_for(doc, answer_text(results))
+    return sample_metrics(doc, verdict, engine().metric_name, subset)
+
+
+def recall_mean(items: Sequence[Any]) -> float:
+    """Mean per-sample recall (0-100) over judged samples; NaN when none was judged.
+
+    Items are ``{"score": ...}`` dicts (no ``score``: a judge failure) or numbers / None (category metrics)."""
+    scores = [item.get("score") if isinstance(item, Mapping) else item for item in items]
+    scores = [score for score in scores if score is not None]
+    return sum(scores) / len(scores) if scores else float("nan")
+
+
+def trigger_recall(items: Sequence[Mapping[str, Any] | None]) -> float:
+    """Micro recall (0-100): covered ground-truth triggers over all ground-truth triggers of judged samples."""
+    judged = [item for item in items if item is not None]
+    total = sum(item["total"] for item in judged)
+    return 100.0 * sum(item["covered"] for item in judged) / total if total else float("nan")
+
+
+def failure_count(items: Sequence[int]) -> int:
+    """How many samples the judge failed on (left out of every recall metric)."""
+    return int(sum(items))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The caption-request task
+
+
+def caption_results(doc: Mapping[str, Any], results: Any) -> dict[str, Any]:
+    """``eibench_captions``: the caption is the logged response; the metric is its length in words."""
+    caption = answer_text(results)
+    return {"eibench_caption_words": len(caption.split()), "eibench_caption": {"image_path": doc["image_path"],
+                                                                               "caption": caption}}
