@@ -1,0 +1,815 @@
+"""Coarse-to-Fine Self-Ask (CFSA) as an lmms-eval model (`--model eibench_cfsa`) over any other lmms-eval model.
+
+CFSA answers an emotion question in steps (the EIBench paper's method; its prompts were never published, so the
+templates `prompts/cfsa_*.j2` are ours):
+
+1. rewrite the question so it is grounded in the image (`cfsa_rewrite`);
+2. answer the fixed general questions about the image (blocks of `cfsa_general`, answered with `cfsa_answer`);
+3. write K scenario-specific follow-up questions from the question and those answers (`cfsa_followup`, one per
+   focus block of `cfsa_focus`), then answer them (`cfsa_answer`);
+4. summarize the emotional triggers as a numbered list with brief explanations (`cfsa_summary`), written by the
+   base model (with the image) or by an OpenAI-compatible LLM (text only).
+
+The base model is asked in rounds: every round's requests for all samples go to the base model's
+`generate_until` in one call (so a base model that batches, batches across samples). Steps 1 and 2 do not depend
+on each other and share the first round: 4 rounds in all (3 when the LLM summarizes, 2 + summary when K = 0).
+Base-model calls per sample: `1 + G + 2K + 1` (G general questions, K follow-ups; the last `1` moves to the LLM
+when it summarizes); see `calls_per_sample`.
+
+Every question and answer of a sample is logged into lmms-eval's `--log_samples` line under `input` (see
+`attach_transcript` for why there). A sample whose round fails (the base model raises, or answers nothing) stops
+there: its response is a `[eibench_cfsa failed ...]` line (`failure_reason` recognizes it), its transcript says
+which step failed and why, and an error is logged; with `cfsa_on_failure=raise` the run stops instead.
+
+Importing this module is cheap: lmms_eval (and with it torch) is imported when lmms-eval asks for the model class
+`CFSA` (a lazily built attribute) or calls `manifest()`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .prompts import render, render_block, template_blocks, template_version
+
+__all__ = [
+    "MODEL_ID",
+    "CFSA_VERSION",
+    "TEMPLATES",
+    "API_KEY_ENV",
+    "FAILED_PREFIX",
+    "CFSAConfigError",
+    "CFSAFailure",
+    "CFSASettings",
+    "Transcript",
+    "general_questions",
+    "focuses",
+    "calls_per_sample",
+    "parse_followup",
+    "failure_reason",
+    "run_cfsa",
+    "OpenAISummarizer",
+    "attach_transcript",
+    "manifest",
+]
+
+log = logging.getLogger("lmms_eval_eibench.cfsa")
+
+MODEL_ID = "eibench_cfsa"
+CFSA_VERSION = "1"  # the method's wiring (steps, rounds, parsing); each template carries its own version too
+TEMPLATES = ("cfsa_rewrite", "cfsa_general", "cfsa_answer", "cfsa_focus", "cfsa_followup", "cfsa_summary")
+API_KEY_ENV = "EIBENCH_CFSA_API_KEY"
+FAILED_PREFIX = "[eibench_cfsa failed"
+SETTING_PREFIX = "cfsa_"
+
+
+class CFSAConfigError(ValueError):
+    """A CFSA setting is wrong or missing; the message names the setting and how to fix it."""
+
+
+class CFSAFailure(RuntimeError):
+    """A CFSA round failed for some samples and `cfsa_on_failure=raise` asked to stop the run."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Settings
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise CFSAConfigError(f"{SETTING_PREFIX}{name}={value!r}: expected true or false")
+
+
+@dataclass(frozen=True)
+class CFSASettings:
+    """CFSA's own settings, given in `--model_args` with the `cfsa_` prefix (e.g. `cfsa_scenario_questions=2`).
+
+    The summarizer's API key is never a setting (model args are written into results files): it is read from
+    the environment variable named by `summarizer_api_key_env` (default `EIBENCH_CFSA_API_KEY`, falling back
+    to `OPENAI_API_KEY`).
+    """
+
+    scenario_questions: int = 3
+    round_max_new_tokens: int = 256
+    summarizer: str = "base"
+    summarizer_model: str | None = None
+    summarizer_base_url: str | None = None
+    summarizer_api_key_env: str = API_KEY_ENV
+    summarizer_max_tokens: int = 1024
+    summarizer_temperature: float = 0.0
+    summarizer_timeout: float = 120.0
+    summarizer_concurrency: int = 4
+    summarizer_retries: int = 3
+    on_failure: str = "mark"
+    base_force_simple: bool = False
+
+    def __post_init__(self) -> None:
+        max_k = len(focuses())
+        if not 0 <= self.scenario_questions <= max_k:
+            raise CFSAConfigError(
+                f"{SETTING_PREFIX}scenario_questions={self.scenario_questions}: must be 0 to {max_k} "
+                f"(one per focus block of prompts/cfsa_focus.j2)"
+            )
+        for name in ("round_max_new_tokens", "summarizer_max_tokens", "summarizer_concurrency"):
+            if getattr(self, name) < 1:
+                raise CFSAConfigError(f"{SETTING_PREFIX}{name}={getattr(self, name)}: must be at least 1")
+        if self.summarizer_retries < 0 or self.summarizer_timeout <= 0:
+            raise CFSAConfigError(
+                f"{SETTING_PREFIX}summarizer_retries must be >= 0 and {SETTING_PREFIX}summarizer_timeout > 0"
+            )
+        if self.summarizer not in ("base", "openai"):
+            raise CFSAConfigError(
+                f"{SETTING_PREFIX}summarizer={self.summarizer!r}: use 'base' (the wrapped model writes the "
+                f"summary, default) or 'openai' (an OpenAI-compatible LLM: also set {SETTING_PREFIX}summarizer_model "
+                f"and {SETTING_PREFIX}summarizer_base_url)"
+            )
+        if self.summarizer == "openai":
+            missing = [n for n in ("summarizer_model", "summarizer_base_url") if not getattr(self, n)]
+            if missing:
+                raise CFSAConfigError(
+                    f"{SETTING_PREFIX}summarizer=openai needs "
+                    + " and ".join(f"{SETTING_PREFIX}{n}" for n in missing)
+                    + " (e.g. cfsa_summarizer_model=gpt-4o-mini,cfsa_summarizer_base_url=https://api.openai.com/v1)"
+                )
+        if self.on_failure not in ("mark", "raise"):
+            raise CFSAConfigError(
+                f"{SETTING_PREFIX}on_failure={self.on_failure!r}: use 'mark' (a failed sample's response says it "
+                f"failed, the run goes on) or 'raise' (the run stops)"
+            )
+
+    @classmethod
+    def from_model_args(cls, model_args: Mapping[str, Any]) -> tuple[CFSASettings, dict[str, Any]]:
+        """Split `--model_args` into CFSA settings (`cfsa_*`) and the base model's arguments (everything else)."""
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        base_args: dict[str, Any] = {}
+        for key, value in model_args.items():
+            if not key.startswith(SETTING_PREFIX):
+                base_args[key] = value
+                continue
+            name = key[len(SETTING_PREFIX):]
+            if name in ("summarizer_api_key", "api_key"):
+                # Model args are copied into results files and logs: a key there would leak.
+                raise CFSAConfigError(
+                    f"{key} is not accepted in --model_args (they are written into results files); put the key "
+                    f"in the environment variable {API_KEY_ENV} (or name another with "
+                    f"{SETTING_PREFIX}summarizer_api_key_env)"
+                )
+            if name not in known:
+                raise CFSAConfigError(
+                    f"unknown CFSA setting {key!r}; known: " + ", ".join(SETTING_PREFIX + n for n in known)
+                )
+            values[name] = _convert(name, value, known[name].type)
+        return cls(**values), base_args
+
+    def summarizer_identity(self) -> str:
+        if self.summarizer == "base":
+            return "base"
+        return f"openai:{self.summarizer_model}@{public_url(self.summarizer_base_url or '')}"
+
+
+def _convert(name: str, value: Any, annotation: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            return _as_bool(value, name)
+    except (TypeError, ValueError):
+        raise CFSAConfigError(f"{SETTING_PREFIX}{name}={value!r}: expected {kind}") from None
+    return None if value is None else str(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The plan: questions, focuses, cost
+
+
+def general_questions() -> list[tuple[str, str]]:
+    """The fixed general questions `(name, text)`: the blocks of `cfsa_general.j2`, in file order."""
+    return [(name, render_block("cfsa_general", name).strip()) for name in template_blocks("cfsa_general")]
+
+
+def focuses() -> list[tuple[str, str]]:
+    """What follow-up question i looks into `(name, text)`: the blocks of `cfsa_focus.j2`, in file order."""
+    return [(name, render_block("cfsa_focus", name).strip()) for name in template_blocks("cfsa_focus")]
+
+
+def calls_per_sample(settings: CFSASettings) -> dict[str, int]:
+    """Calls one sample costs when nothing fails: base-model requests, summarizer requests, base-model rounds.
+
+    base = 1 (rewrite) + G (general) + K (follow-up questions) + K (their answers) + 1 (summary, if the base
+    model summarizes); summarizer = 1 when an OpenAI-compatible LLM summarizes. A failed sample stops early.
+    """
+    g, k = len(general_questions()), settings.scenario_questions
+    by_base = settings.summarizer == "base"
+    return {
+        "base": 1 + g + 2 * k + (1 if by_base else 0),
+        "summarizer": 0 if by_base else 1,
+        "base_rounds": 1 + (2 if k else 0) + (1 if by_base else 0),
+    }
+
+
+def prompt_versions() -> dict[str, str]:
+    return {name: template_version(name) for name in TEMPLATES}
+
+
+_LEADER = re.compile(
+    r"^(?:[-*\u2022]+\s*|\(?\d{1,2}[.):]\s*|(?:follow[- ]?up\s+)?question\s*\d*\s*[:.)-]\s*)", re.IGNORECASE
+)
+_QUOTES = "\"'`*\u201c\u201d\u2018\u2019 \t"
+
+
+def parse_followup(text: str) -> str | None:
+    """The follow-up question in a model's reply: its first non-empty line without list markers, a
+    "Question:" label or quotes. `None` when nothing is left."""
+    for line in text.splitlines():
+        line = line.strip(_QUOTES)
+        for _ in range(3):  # e.g. "1. Question: ..." carries two leaders
+            stripped = _LEADER.sub("", line).strip(_QUOTES)
+            if stripped == line:
+                break
+            line = stripped
+        if line:
+            return line
+    return None
+
+
+def failure_reason(response: Any) -> str | None:
+    """Why CFSA failed on this sample, if `response` is CFSA's failure line; else `None`.
+
+    Scorers call it to count a failed sample as a failure instead of scoring the failure line as an answer.
+    """
+    text = response
+    while isinstance(text, (list, tuple)):
+        text = text[0] if text else ""
+    if isinstance(text, str) and text.lstrip().startswith(FAILED_PREFIX):
+        return text.strip()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One sample's record
+
+
+@dataclass
+class Transcript:
+    """Everything CFSA asked and was answered for one sample, in order, plus cost and outcome."""
+
+    request: str
+    grounded_question: str | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    answer: str | None = None
+    failure: dict[str, str] | None = None
+    base_calls: int = 0
+    summarizer_calls: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
+    def fail(self, step: str, error: str) -> None:
+        if self.failure is None:
+            self.failure = {"step": step, "error": error}
+
+    def observations(self, *steps: str) -> list[dict[str, str]]:
+        return [{"question": s["question"], "answer": s["answer"]} for s in self.steps if s["step"] in steps]
+
+    def add_tokens(self, counts: Any) -> None:
+        if counts is None:
+            return
+        for name in ("input_tokens", "output_tokens"):
+            value = getattr(counts, name, None)
+            if value is not None:
+                setattr(self, name, (getattr(self, name) or 0) + int(value))
+
+    def response(self) -> str:
+        """What lmms-eval scores: the summary, or the failure line."""
+        if self.failure is not None:
+            return f"{FAILED_PREFIX} at step '{self.failure['step']}': {self.failure['error']}]"
+        return self.answer or ""
+
+    def to_log(self, settings: CFSASettings, base: str) -> dict[str, Any]:
+        return {
+            "status": "failed" if self.failed else "ok",
+            **({"failure": self.failure} if self.failure else {}),
+            "steps": self.steps,
+            "calls": {"base": self.base_calls, "summarizer": self.summarizer_calls},
+            "method": {
+                "name": "cfsa",
+                "version": CFSA_VERSION,
+                "base": base,
+                "summarizer": settings.summarizer_identity(),
+                "scenario_questions": settings.scenario_questions,
+                "round_max_new_tokens": settings.round_max_new_tokens,
+                "templates": prompt_versions(),
+            },
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The rounds (plain Python: the base model and the summarizer are passed in as functions)
+
+# ask(step, [(sample index, prompt), ...]) -> one answer per item: (text, token counts or None), or the exception
+# that made the base model fail that item. One call = one base-model round.
+AskFn = Callable[[str, Sequence[tuple[int, str]]], list[Any]]
+# summarize([prompt, ...]) -> one reply text or exception per prompt (an OpenAI-compatible LLM, text only).
+SummarizeFn = Callable[[Sequence[str]], list[Any]]
+
+
+def _record_answers(
+    transcripts: list[Transcript], step: str, items: Sequence[tuple[int, str]], outputs: Sequence[Any],
+    caller: str = "base",
+) -> list[str | None]:
+    """Count the calls, take each item's text, and fail samples whose item raised or came back empty."""
+    if len(outputs) != len(items):
+        raise RuntimeError(f"CFSA step {step!r}: {len(items)} requests but {len(outputs)} answers")
+    texts: list[str | None] = []
+    for (index, _), output in zip(items, outputs):
+        transcript = transcripts[index]
+        if caller == "base":
+            transcript.base_calls += 1
+        else:
+            transcript.summarizer_calls += 1
+        if isinstance(output, BaseException):
+            transcript.fail(step, f"{type(output).__name__}: {output}")
+            texts.append(None)
+            continue
+        text, counts = output if isinstance(output, tuple) else (output, None)
+        transcript.add_tokens(counts)
+        if not isinstance(text, str) or not text.strip():
+            # lmms-eval models return "" when generation raised inside them (e.g. llava_hf logs and moves on).
+            transcript.fail(step, f"the {caller} model returned an empty answer")
+            texts.append(None)
+            continue
+        texts.append(text)
+    return texts
+
+
+def _check(transcripts: list[Transcript], settings: CFSASettings, step: str, labels: Sequence[str]) -> None:
+    failed = [(i, t.failure) for i, t in enumerate(transcripts) if t.failure and t.failure["step"] == step]
+    for index, failure in failed:
+        log.error("CFSA: %s failed at step %r: %s", labels[index], step, failure["error"])
+    if failed and settings.on_failure == "raise":
+        index, failure = failed[0]
+        raise CFSAFailure(
+            f"CFSA step {step!r} failed for {len(failed)} of {len(transcripts)} samples (first: {labels[index]}: "
+            f"{failure['error']}); "
+            f"set cfsa_on_failure=mark to keep going and mark those samples as failed"
+        )
+
+
+def run_cfsa(
+    requests: Sequence[str], ask: AskFn, settings: CFSASettings, summarize: SummarizeFn | None = None,
+    labels: Sequence[str] | None = None,
+) -> list[Transcript]:
+    """Answer every request through CFSA, one base-model round per step, and return the transcripts.
+
+    `labels` name the samples in error messages (default: "sample <index>")."""
+    transcripts = [Transcript(request=r) for r in requests]
+    labels = list(labels) if labels is not None else [f"sample {i}" for i in range(len(requests))]
+    general = general_questions()
+    chosen_focuses = focuses()[: settings.scenario_questions]
+
+    def alive() -> list[int]:
+        return [i for i, t in enumerate(transcripts) if not t.failed]
+
+    # Round 1: the rewrite and the general questions need nothing from each other.
+    items: list[tuple[int, str]] = []
+    kinds: list[tuple[str, str, str]] = []  # (step, name, question) per item
+    for i in alive():
+        items.append((i, render("cfsa_rewrite", question=transcripts[i].request)))
+        kinds.append(("rewrite", "rewrite", transcripts[i].request))
+        for name, question in general:
+            items.append((i, render("cfsa_answer", question=question)))
+            kinds.append(("general", name, question))
+    if items:
+        texts = _record_answers(transcripts, "observe", items, ask("observe", items))
+        for (i, _), (step, name, question), text in zip(items, kinds, texts):
+            if text is None:
+                continue
+            transcripts[i].steps.append({"step": step, "name": name, "question": question, "answer": text})
+            if step == "rewrite":
+                transcripts[i].grounded_question = text.strip()
+        _check(transcripts, settings, "observe", labels)
+
+    if chosen_focuses:
+        # Round 2: one follow-up question per focus, written from the grounded question and the general answers.
+        items, names = [], []
+        for i in alive():
+            observations = transcripts[i].observations("general")
+            for name, focus in chosen_focuses:
+                prompt = render(
+                    "cfsa_followup", question=transcripts[i].grounded_question, observations=observations, focus=focus
+                )
+                items.append((i, prompt))
+                names.append(name)
+        if items:
+            texts = _record_answers(transcripts, "followup", items, ask("followup", items))
+            for (i, _), name, text in zip(items, names, texts):
+                if text is None:
+                    continue
+                question = parse_followup(text)
+                if question is None:
+                    transcripts[i].fail("followup", f"no question in the reply for focus {name!r}")
+                    continue
+                transcripts[i].steps.append({"step": "followup", "name": name, "reply": text, "question": question})
+            _check(transcripts, settings, "followup", labels)
+
+        # Round 3: answer the follow-up questions.
+        items, names, questions = [], [], []
+        for i in alive():
+            for s in transcripts[i].steps:
+                if s["step"] == "followup":
+                    items.append((i, render("cfsa_answer", question=s["question"])))
+                    names.append(s["name"])
+                    questions.append(s["question"])
+        if items:
+            texts = _record_answers(transcripts, "scenario", items, ask("scenario", items))
+            for (i, _), name, question, text in zip(items, names, questions, texts):
+                if text is not None:
+                    transcripts[i].steps.append({"step": "scenario", "name": name, "question": question, "answer": text})
+            _check(transcripts, settings, "scenario", labels)
+
+    # Round 4: the summary, by the base model (with the image) or by the LLM (text only).
+    by_base = settings.summarizer == "base"
+    items = []
+    for i in alive():
+        t = transcripts[i]
+        prompt = render(
+            "cfsa_summary", request=t.request, question=t.grounded_question,
+            observations=t.observations("general", "scenario"), with_image=by_base,
+        )  # fmt: skip
+        items.append((i, prompt))
+    if items:
+        if by_base:
+            texts = _record_answers(transcripts, "summary", items, ask("summary", items))
+        else:
+            if summarize is None:
+                raise CFSAConfigError("cfsa_summarizer=openai but no summarizer was built")
+            outputs = summarize([prompt for _, prompt in items])
+            texts = _record_answers(transcripts, "summary", items, outputs, caller="summarizer")
+        for (i, prompt), text in zip(items, texts):
+            if text is None:
+                continue
+            transcripts[i].answer = text
+            transcripts[i].steps.append({
+                "step": "summary", "name": settings.summarizer_identity(), "question": _summary_question(prompt),
+                "answer": text,
+            })  # fmt: skip
+        _check(transcripts, settings, "summary", labels)
+    return transcripts
+
+
+def _summary_question(prompt: str) -> str:
+    # The summary prompt repeats every answer above it; the log keeps only its instruction and the request.
+    marker = "\nUsing these findings"
+    return prompt[prompt.rfind(marker) + 1 :] if marker in prompt else prompt
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The OpenAI-compatible summarizer
+
+
+def public_url(url: str) -> str:
+    """A URL without user info, query or fragment (they may carry credentials)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class SummarizerError(RuntimeError):
+    """The summarizing LLM failed (after retries); the message never holds the API key."""
+
+
+class OpenAISummarizer:
+    """Writes CFSA's summary through an OpenAI-compatible `/chat/completions` endpoint (httpx, bounded threads)."""
+
+    def __init__(self, settings: CFSASettings, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        self.settings = settings
+        self.model = settings.summarizer_model
+        self.url = (settings.summarizer_base_url or "").rstrip("/") + "/chat/completions"
+        self._key = env.get(settings.summarizer_api_key_env) or env.get("OPENAI_API_KEY") or None
+        self._client: Any = None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key and len(self._key) >= 4 else text
+
+    def _http(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(timeout=self.settings.summarizer_timeout)
+        return self._client
+
+    def complete(self, prompt: str, max_tokens: int | None = None) -> str:
+        """One chat completion; retries transport errors, 429 and 5xx with backoff, then raises SummarizerError."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "temperature": self.settings.summarizer_temperature,
+            "max_tokens": max_tokens or self.settings.summarizer_max_tokens,
+        }
+        where = public_url(self.url)
+        attempts = self.settings.summarizer_retries + 1
+        last = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(2.0**attempt, 30.0) * 0.25)
+            try:
+                response = self._http().post(self.url, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__} talking to {where}: {exc}"
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                last = f"HTTP {response.status_code} from {where}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                raise SummarizerError(self._redact(
+                    f"HTTP {response.status_code} from {where} (model {self.model!r}): {response.text[:300]}"
+                ))  # fmt: skip
+            try:
+                content = response.json()["choices"][0]["message"]["content"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                raise SummarizerError(self._redact(
+                    f"unexpected reply from {where}: {response.text[:300]}"
+                )) from None  # fmt: skip
+            return content if isinstance(content, str) else ""
+        raise SummarizerError(self._redact(f"{last} (after {attempts} attempts)"))
+
+    def preflight(self) -> None:
+        """One tiny request before any generation, so a wrong URL, model or key fails in seconds, not hours."""
+        try:
+            self.complete("Reply with the word OK.", max_tokens=5)
+        except SummarizerError as exc:
+            raise CFSAConfigError(
+                f"the CFSA summarizer ({self.model} at {public_url(self.url)}) does not answer: {exc}. Check "
+                f"cfsa_summarizer_base_url, cfsa_summarizer_model and the key in ${self.settings.summarizer_api_key_env}"
+            ) from None
+
+    def summarize_many(self, prompts: Sequence[str]) -> list[Any]:
+        def one(prompt: str) -> Any:
+            try:
+                return self.complete(prompt)
+            except Exception as exc:  # noqa: BLE001 - recorded as this sample's failure, with its message
+                return exc
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.summarizer_concurrency) as pool:
+            return list(pool.map(one, prompts))
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# lmms-eval edge
+
+
+def attach_transcript(instance: Any, transcript_log: dict[str, Any]) -> None:
+    """Put a sample's transcript where `--log_samples` writes it: the line's `input` field.
+
+    lmms-eval 0.7.3 writes into a sample line `input` (the request's first argument), `resps`/`filtered_resps`
+    (the returned text) and whatever `process_results` returns; every other request argument is dropped. The
+    returned text is what the task scores, so it stays the final answer only; the request's first argument
+    (the task prompt) becomes `{"prompt": <task prompt>, "cfsa": [<transcript>, ...]}` (one transcript per
+    generation of the sample: several with `--repeats`). This happens after generation, when lmms-eval no
+    longer reads the prompt.
+    """
+    first = instance.arguments[0]
+    if isinstance(first, dict) and "cfsa" in first:
+        first["cfsa"].append(transcript_log)
+        return
+    instance.arguments = ({"prompt": first, "cfsa": [transcript_log]}, *instance.arguments[1:])
+
+
+def _task_prompt(first_argument: Any) -> str:
+    return first_argument["prompt"] if isinstance(first_argument, dict) and "prompt" in first_argument else first_argument
+
+
+def _under_response_cache() -> bool:
+    """Whether lmms-eval's `--use_cache` response cache is calling us (it would replay answers without
+    transcripts, and it keys requests by the prompt argument that `attach_transcript` replaces)."""
+    import sys
+
+    frame = sys._getframe(1)
+    try:
+        while frame is not None:
+            owner = frame.f_locals.get("self")
+            if frame.f_code.co_name == "execute" and type(owner).__name__ == "ResponseCache":
+                return True
+            frame = frame.f_back
+        return False
+    finally:
+        del frame
+
+
+def _user_turn(build_turn: Callable[..., list], doc_to_visual: Callable | None, text: str, doc: Any, **_: Any) -> list:
+    """`doc_to_messages` for a chat base model: the sample's visuals and one CFSA prompt as one user turn."""
+    visuals = doc_to_visual(doc) if doc_to_visual is not None else []
+    return build_turn(visuals or [], text)
+
+
+def _build_model_class() -> type:
+    from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts, unwrap_generation_output
+    from lmms_eval.api.model import lmms
+    from lmms_eval.api.task import ConfigurableMessagesTask
+    from lmms_eval.models import get_model
+
+    class CFSA(lmms):
+        """lmms-eval model `eibench_cfsa`: Coarse-to-Fine Self-Ask over the base model named by `base=`."""
+
+        is_simple = True  # tasks hand us (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
+
+        def __init__(
+            self, base: str | None = None, batch_size: Any = None, max_batch_size: Any = None, device: Any = None,
+            **model_args: Any,
+        ) -> None:  # fmt: skip
+            super().__init__()
+            if not base:
+                raise CFSAConfigError(
+                    "eibench_cfsa needs a base model: --model_args base=<lmms-eval model>,<its arguments>,... "
+                    "(e.g. base=llava_hf,pretrained=llava-hf/llava-1.5-7b-hf)"
+                )
+            if base == MODEL_ID:
+                raise CFSAConfigError("eibench_cfsa cannot wrap itself: choose another base= model")
+            self.settings, base_args = CFSASettings.from_model_args(model_args)
+            self.base_name = str(base)
+            passed_on = {"batch_size": batch_size, "max_batch_size": max_batch_size, "device": device}
+            base_args = {**{k: v for k, v in passed_on.items() if v is not None}, **base_args}
+            base_cls = get_model(self.base_name, force_simple=self.settings.base_force_simple)
+            self.base = base_cls(**base_args)
+            self.base.task_dict = self.task_dict  # lmms-eval fills ours in place; the base looks docs up in it
+            self._rank = self.base.rank
+            self._world_size = self.base.world_size
+            self.summarizer = OpenAISummarizer(self.settings) if self.settings.summarizer == "openai" else None
+            if self.summarizer is not None:
+                self.summarizer.preflight()
+            cost = calls_per_sample(self.settings)
+            log.info("CFSA over %s: %d base calls + %d summarizer calls per sample, in %d base rounds",
+                     self.base_name, cost["base"], cost["summarizer"], cost["base_rounds"])  # fmt: skip
+
+        def __getattr__(self, name: str) -> Any:
+            # lmms-eval reads e.g. `accelerator` and `device` from the model in multi-process runs: the base's.
+            base = self.__dict__.get("base")
+            if base is None or name.startswith("__"):
+                raise AttributeError(name)
+            return getattr(base, name)
+
+        # -- requests to the base model ---------------------------------------------------------------------
+
+        def _base_instance(self, sample: tuple, prompt: str, gen_kwargs: dict, idx: int) -> Any:
+            _, _, doc_to_visual, doc_id, task, split = sample
+            if self.base.is_simple:
+                arguments = (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
+            else:
+                doc_to_messages = partial(_user_turn, ConfigurableMessagesTask._build_user_turn, doc_to_visual, prompt)
+                arguments = (prompt, doc_to_messages, gen_kwargs, doc_id, task, split)
+            return Instance(
+                request_type="generate_until", arguments=arguments, idx=idx,
+                metadata={"task": task, "doc_id": doc_id, "repeats": 1},
+            )  # fmt: skip
+
+        def _round_gen_kwargs(self) -> dict:
+            return {"max_new_tokens": self.settings.round_max_new_tokens, "temperature": 0, "do_sample": False,
+                    "num_beams": 1}  # fmt: skip
+
+        def _call_base(self, instances: list) -> list[Any]:
+            outputs = self.base.generate_until(instances)
+            if len(outputs) != len(instances):
+                raise RuntimeError(f"{self.base_name} returned {len(outputs)} answers for {len(instances)} requests")
+            return [unwrap_generation_output(o) for o in outputs]
+
+        def _ask(self, samples: list[tuple], step: str, items: Sequence[tuple[int, str]]) -> list[Any]:
+            def build() -> list:
+                out = []
+                for k, (index, prompt) in enumerate(items):
+                    sample = samples[index]
+                    # The summary is the task's answer: it gets the task's generation settings.
+                    gen_kwargs = copy.deepcopy(sample[1]) if step == "summary" else self._round_gen_kwargs()
+                    out.append(self._base_instance(sample, prompt, gen_kwargs or {}, k))
+                return out
+
+            log.info("CFSA round %r: %d requests to %s", step, len(items), self.base_name)
+            try:
+                return self._call_base(build())
+            except Exception as exc:  # noqa: BLE001 - find out which samples it was, one sample at a time
+                by_sample: dict[int, list[int]] = {}
+                for k, (index, _) in enumerate(items):
+                    by_sample.setdefault(index, []).append(k)
+                if len(by_sample) == 1:
+                    return [exc] * len(items)
+                log.warning("CFSA round %r: %s raised %s: %s; retrying sample by sample to isolate the failure",
+                            step, self.base_name, type(exc).__name__, exc)  # fmt: skip
+            fresh = build()  # the failed call may have consumed its requests' generation settings
+            results: list[Any] = [None] * len(items)
+            for positions in by_sample.values():
+                try:
+                    outputs = self._call_base([fresh[k] for k in positions])
+                except Exception as exc:  # noqa: BLE001 - this sample's failure, recorded in its transcript
+                    outputs = [exc] * len(positions)
+                for k, output in zip(positions, outputs):
+                    results[k] = output
+            return results
+
+        # -- lmms-eval interface ----------------------------------------------------------------------------
+
+        def generate_until(self, requests: list) -> list:
+            if _under_response_cache():
+                raise CFSAConfigError(
+                    "eibench_cfsa does not work with --use_cache: cached answers would come back without their "
+                    "CFSA transcripts. Run without --use_cache."
+                )
+            samples = []
+            for request in requests:
+                args = request.args
+                if len(args) != 6 or not (args[2] is None or callable(args[2])):
+                    raise CFSAConfigError(
+                        f"eibench_cfsa got a request it cannot read from task {request.task_name!r}: it serves "
+                        f"generate_until tasks in lmms-eval's (prompt, gen_kwargs, doc_to_visual, doc_id, task, "
+                        f"split) layout"
+                    )
+                samples.append((_task_prompt(args[0]), *args[1:]))
+            summarize = self.summarizer.summarize_many if self.summarizer is not None else None
+            labels = [f"task {s[4]} doc {s[3]}" for s in samples]
+            transcripts = run_cfsa(
+                [s[0] for s in samples], partial(self._ask, samples), self.settings, summarize=summarize,
+                labels=labels,
+            )
+            results = []
+            for request, sample, transcript in zip(requests, samples, transcripts):
+                attach_transcript(request, transcript.to_log(self.settings, self.base_name))
+                counts = None
+                if transcript.input_tokens is not None or transcript.output_tokens is not None:
+                    counts = TokenCounts(input_tokens=transcript.input_tokens, output_tokens=transcript.output_tokens)
+                results.append(GenerationResult(text=transcript.response(), token_counts=counts))
+            n_failed = sum(t.failed for t in transcripts)
+            if n_failed:
+                log.error("CFSA: %d of %d samples failed; their responses start with %r and their transcripts "
+                          "say where and why", n_failed, len(samples), FAILED_PREFIX)  # fmt: skip
+            return results
+
+        def generate_until_multi_round(self, requests: list) -> list:
+            raise NotImplementedError("eibench_cfsa answers generate_until tasks only")
+
+        def loglikelihood(self, requests: list) -> list:
+            raise NotImplementedError(
+                "eibench_cfsa answers generate_until tasks only (CFSA is a generation method); run "
+                "loglikelihood / multiple-choice tasks with the base model directly"
+            )
+
+        def clean(self) -> None:
+            self.base.clean()
+            if self.summarizer is not None:
+                self.summarizer.close()
+
+    CFSA.__module__ = __name__
+    CFSA.__qualname__ = "CFSA"
+    return CFSA
+
+
+_MODEL_CLASS: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # `lmms_eval_eibench.cfsa.CFSA` is built on first access so that importing this module stays cheap.
+    global _MODEL_CLASS
+    if name == "CFSA":
+        if _MODEL_CLASS is None:
+            _MODEL_CLASS = _build_model_class()
+        return _MODEL_CLASS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def manifest() -> Any:
+    """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa` (class built on first use)."""
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return ModelManifest(model_id=MODEL_ID, simple_class_path=f"{__name__}.CFSA")
