@@ -7,12 +7,14 @@ lmms-eval hooks and ``eibench score`` pass their settings in.
 
 Where it goes (for callers):
 
-- lmms-eval results: as the value of the metric :data:`PROVENANCE_METRIC` (``eibench_provenance``), i.e.
-  ``results["results"][<task>]["eibench_provenance,none"]``. lmms-eval 0.7.3 snapshots each task's YAML
-  config (``configs[<task>]``, including ``metadata``) *before* the run, so settings chosen at run time
-  (``EIBENCH_JUDGE``...) can only reach the results file through a metric value: ``process_results``
-  returns ``{"eibench_provenance": <record>}`` per document and the metric's ``aggregation`` function
-  returns the one record (see :func:`merge_provenance`).
+- lmms-eval results: in the task's metadata, ``results["configs"][<task>]["metadata"]["eibench_provenance"]``.
+  lmms-eval 0.7.3 copies each task's config (``TaskOutput.from_taskdict``, a deep copy) when ``evaluate()``
+  starts, i.e. after task construction and before generation; so the record must be put into
+  ``task.config.metadata`` during task construction (the EIBench tasks do it when their filter is built)
+  and later changes never reach the file. Readers also accept the tasks' flat metadata shape
+  (:func:`provenance_from_task_metadata`) and, as an alternative route, the value of a metric
+  ``eibench_provenance`` (``results["results"][<task>]["eibench_provenance,none"]``, one record per task
+  via :func:`merge_provenance` as the aggregation).
 - ``eibench score --json``: under the top-level key :data:`PROVENANCE_KEY` (``provenance``).
 
 Record shape (``schema_version`` 1; keys are stable, new keys may be added, none removed or renamed):
@@ -30,7 +32,7 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
         "options": {"trust_judge_total": false},
         "endpoint": "https://api.openai.com/v1"
       },
-      "model_prompt": {"template": "model_user", "version": "1"},
+      "model_prompt": {"template": "user", "version": "1"},
       "generation": {"max_new_tokens": 512, "temperature": 0},
       "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."}
     }
@@ -65,6 +67,7 @@ __all__ = [
     "judge_identity",
     "judge_label",
     "merge_provenance",
+    "provenance_from_task_metadata",
 ]
 
 PROVENANCE_SCHEMA_VERSION = 1
@@ -114,13 +117,17 @@ def _settings(name: str, value: Mapping[str, Any] | None) -> dict[str, Any] | No
                 "(pass only decoding settings such as temperature, top_p, max_tokens)"
             )
         item = value[key]
-        if not isinstance(item, _SCALAR):
-            raise ProvenanceError(
-                f"provenance: {name}.{key} must be a string, number, boolean or null, got {type(item).__name__}"
-            )
-        if isinstance(item, float) and not math.isfinite(item):
-            raise ProvenanceError(f"provenance: {name}.{key} must be finite, got {item!r}")
-        out[key] = item
+        # lists of scalars are allowed: generation settings such as `until` (stop strings) are lists
+        items = list(item) if isinstance(item, (list, tuple)) else [item]
+        for element in items:
+            if not isinstance(element, _SCALAR):
+                raise ProvenanceError(
+                    f"provenance: {name}.{key} must be a string, number, boolean, null or a list of them, "
+                    f"got {type(element).__name__}"
+                )
+            if isinstance(element, float) and not math.isfinite(element):
+                raise ProvenanceError(f"provenance: {name}.{key} must be finite, got {element!r}")
+        out[key] = items if isinstance(item, (list, tuple)) else item
     return out
 
 
@@ -328,3 +335,30 @@ def merge_provenance(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     if merged is None:
         raise ProvenanceError("provenance: no documents to merge (did process_results return eibench_provenance?)")
     return merged
+
+
+def provenance_from_task_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record from an EIBench task's lmms-eval ``metadata`` (as ``lmms.record_provenance`` fills it).
+
+    Reads ``metadata["eibench_provenance"]`` when present (the record itself); otherwise converts the flat
+    shape ``{prompt_template, prompt_version, dataset: {location, fingerprint}, judge: <engine provenance>}``.
+    None when the metadata holds no judge (e.g. a ``--predict_only`` run): there is nothing to record.
+    """
+    if not isinstance(metadata, Mapping):
+        return None
+    if metadata.get(PROVENANCE_METRIC) is not None:
+        return check_provenance(metadata[PROVENANCE_METRIC], where=f"metadata.{PROVENANCE_METRIC}")
+    judge = metadata.get("judge")
+    if not isinstance(judge, Mapping):
+        return None
+    dataset = metadata.get("dataset") if isinstance(metadata.get("dataset"), Mapping) else {}
+    template = metadata.get("prompt_template")
+    version = metadata.get("prompt_version")
+    return build_provenance(
+        **judge_fields_from_engine(judge),
+        model_prompt=template if isinstance(template, str) and version is not None else None,
+        model_prompt_version=str(version) if isinstance(template, str) and version is not None else None,
+        dataset_source=dataset.get("location") or dataset.get("source"),
+        dataset_revision=dataset.get("revision"),
+        dataset_manifest_sha256=dataset.get("fingerprint") or dataset.get("manifest_sha256"),
+    )

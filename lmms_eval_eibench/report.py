@@ -31,6 +31,7 @@ from lmms_eval_eibench.provenance import (
     check_provenance,
     judge_identity,
     judge_label,
+    provenance_from_task_metadata,
 )
 
 __all__ = [
@@ -185,7 +186,7 @@ def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, 
         return match["subset"], _SUFFIX_TEMPLATE[match["suffix"]]
     subset = config.get("dataset_name")
     metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
-    template = metadata.get("eibench_template")
+    template = metadata.get("prompt_template", metadata.get("eibench_template"))
     if subset in ("basic", "complex"):
         return subset, template if isinstance(template, str) else None
     raise ReportError(
@@ -201,6 +202,14 @@ def _provenance(value: Any, where: str) -> dict[str, Any] | None:
         return check_provenance(value, where=where)
     except ProvenanceError as exc:
         raise ReportError(str(exc)) from None
+
+
+def _metadata_provenance(metadata: Any, where: str) -> dict[str, Any] | None:
+    """The record from a task's ``configs[task]["metadata"]`` (where the EIBench tasks put it), if any."""
+    try:
+        return provenance_from_task_metadata(metadata)
+    except ProvenanceError as exc:
+        raise ReportError(f"{where}: {str(exc).removeprefix('provenance: ')}") from None
 
 
 def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
@@ -247,9 +256,9 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
             n = counts.get("effective", metrics.get("samples"))
             failures = _number(keyed.get("eibench_judge_failures"), f"{where}.eibench_judge_failures")
             trigger = f"{metric}_trigger"
-            provenance = keyed.get(PROVENANCE_METRIC)
-            if provenance is None and isinstance(config.get("metadata"), Mapping):
-                provenance = config["metadata"].get(PROVENANCE_METRIC)
+            provenance = _provenance(keyed.get(PROVENANCE_METRIC), f"{where}.{PROVENANCE_METRIC}")
+            if provenance is None:
+                provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
             entries.append(
                 Entry(
                     model=model,
@@ -263,7 +272,7 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                         _measure(keyed[trigger], f"{where}.{trigger}", stderr_of(trigger)) if trigger in keyed else None
                     ),
                     judge_failures=int(failures) if failures is not None else None,
-                    provenance=_provenance(provenance, f"{where}.{PROVENANCE_METRIC}"),
+                    provenance=provenance,
                     source=str(path),
                     task=task,
                 )

@@ -18,24 +18,25 @@ from lmms_eval_eibench.provenance import (
     judge_identity,
     judge_label,
     merge_provenance,
+    provenance_from_task_metadata,
 )
 
 SHA = "ab" * 32
 
 
 def paper_gpt(**overrides):
-    arguments = dict(
-        judge_kind="openai",
-        judge_model="gpt-3.5-turbo",
-        judge_prompt="judge_paper",
-        judge_prompt_version="1",
-        judge_decoding={"temperature": 0.1, "max_tokens": 512},
-        model_prompt="model_user",
-        model_prompt_version="1",
-        generation={"max_new_tokens": 512, "temperature": 0},
-        dataset_source="local",
-        dataset_manifest_sha256=SHA,
-    )
+    arguments = {
+        "judge_kind": "openai",
+        "judge_model": "gpt-3.5-turbo",
+        "judge_prompt": "judge_paper",
+        "judge_prompt_version": "1",
+        "judge_decoding": {"temperature": 0.1, "max_tokens": 512},
+        "model_prompt": "user",
+        "model_prompt_version": "1",
+        "generation": {"max_new_tokens": 512, "temperature": 0},
+        "dataset_source": "local",
+        "dataset_manifest_sha256": SHA,
+    }
     arguments.update(overrides)
     return build_provenance(**arguments)
 
@@ -53,7 +54,7 @@ def test_record_has_the_documented_shape():
             "options": {"trust_judge_total": False},
             "endpoint": "http://127.0.0.1:8000/v1",
         },
-        "model_prompt": {"template": "model_user", "version": "1"},
+        "model_prompt": {"template": "user", "version": "1"},
         "generation": {"max_new_tokens": 512, "temperature": 0},
         "dataset": {"source": "local", "revision": None, "manifest_sha256": SHA},
     }
@@ -97,7 +98,7 @@ def test_endpoint_loses_credentials_query_and_fragment():
         ({"judge_kind": ""}, "judge_kind must be a non-empty string"),
         ({"judge_model": None}, "judge_model must be a non-empty string"),
         ({"judge_decoding": None}, "judge_decoding is required"),
-        ({"judge_decoding": {"temperature": [0.1]}}, "judge_decoding.temperature must be a string, number"),
+        ({"judge_decoding": {"temperature": {"value": 0.1}}}, "judge_decoding.temperature must be a string, number"),
         ({"judge_decoding": {"temperature": float("nan")}}, "judge_decoding.temperature must be finite"),
         ({"generation": "greedy"}, "generation must be a mapping"),
         ({"model_prompt_version": None}, "model_prompt and model_prompt_version go together"),
@@ -180,3 +181,45 @@ def test_importing_provenance_and_report_stays_cheap():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_task_metadata_as_the_eibench_tasks_write_it():
+    # the shape lmms_eval_eibench.lmms.record_provenance puts into configs[task]["metadata"]
+    metadata = {
+        "version": 1,
+        "prompt_template": "user",
+        "prompt_version": "1",
+        "dataset": {"location": "/data/eibench", "fingerprint": SHA},
+        "judge": {
+            "metric": "eibench_semantic_recall",
+            "judge": "embedding",
+            "model": "all-MiniLM-L6-v2",
+            "prompt": "embedding_coverage",
+            "prompt_template": "embedding_coverage",
+            "prompt_version": "1",
+            "decoding": {},
+            "threshold": 0.62,
+            "cache": "/root/.cache/verdicts.sqlite3",
+        },
+    }
+    record = provenance_from_task_metadata(metadata)
+    assert record["judge"] == {
+        "kind": "embedding",
+        "model": "all-MiniLM-L6-v2",
+        "prompt": {"template": "embedding_coverage", "version": "1"},
+        "decoding": {},
+        "options": {"threshold": 0.62},
+        "endpoint": None,
+    }
+    assert record["model_prompt"] == {"template": "user", "version": "1"}
+    assert record["dataset"] == {"source": "/data/eibench", "revision": None, "manifest_sha256": SHA}
+    # a record stored as such wins; predict-only metadata (no judge) has nothing to record
+    assert provenance_from_task_metadata({"eibench_provenance": paper_gpt(), "judge": metadata["judge"]}) == paper_gpt()
+    assert provenance_from_task_metadata({"version": 1, "prompt_template": "user"}) is None
+
+
+def test_generation_settings_may_hold_lists_of_scalars():
+    record = paper_gpt(generation={"until": ["\n\n"], "max_new_tokens": 512})
+    assert record["generation"] == {"max_new_tokens": 512, "until": ["\n\n"]}
+    with pytest.raises(ProvenanceError, match="generation.until must be a string, number, boolean, null or a list"):
+        paper_gpt(generation={"until": [{"stop": 1}]})
