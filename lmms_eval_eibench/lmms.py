@@ -47,6 +47,7 @@ def _warn(message: str) -> None:
         logger.warning(message)
 
 FAILURES = "eibench_judge_failures"
+CAPTION_METRIC = "eibench_caption_words"
 BASIC_CATEGORY_KEYS = ("happy", "angry", "sadness", "excitement")
 TEMPLATES = ("user", "cot", "caption", "caption_text")
 CAPTION_TEMPLATES = ("caption", "caption_text")
@@ -421,7 +422,12 @@ def failure_count(items: Sequence[int]) -> int:
 
 
 def caption_results(doc: Mapping[str, Any], results: Any) -> dict[str, Any]:
-    """``eibench_captions``: the caption is the logged response; the metric is its length in words."""
+    """``eibench_captions``: one item per image holding the caption (so ``--log_samples`` carries
+    ``{"image_path", "caption"}`` for ``eibench captions``) and its length, the task's metric."""
     caption = answer_text(results)
-    return {"eibench_caption_words": len(caption.split()), "eibench_caption": {"image_path": doc["image_path"],
-                                                                               "caption": caption}}
+    return {CAPTION_METRIC: {"image_path": doc["image_path"], "caption": caption, "words": len(caption.split())}}
+
+
+def caption_words(items: Sequence[Mapping[str, Any]]) -> float:
+    """Mean caption length in words (a sanity check that the model described the images)."""
+    return sum(item["words"] for item in items) / len(items) if items else float("nan")

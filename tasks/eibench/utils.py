@@ -5,6 +5,7 @@ from lmms_eval_eibench import lmms
 from lmms_eval_eibench.lmms import (  # noqa: F401  (re-exported for the YAMLs)
     JudgeFilter,
     caption_results,
+    caption_words,
     doc_to_no_visual,
     doc_to_visual,
     failure_count,
