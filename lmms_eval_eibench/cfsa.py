@@ -185,6 +185,8 @@ class CFSASettings:
 
 def _convert(name: str, value: Any, annotation: Any) -> Any:
     kind = str(annotation)
+    if kind == "bool":
+        return _as_bool(value, name)
     try:
         if kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -192,8 +194,6 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
-        if kind == "bool":
-            return _as_bool(value, name)
     except (TypeError, ValueError):
         raise CFSAConfigError(f"{SETTING_PREFIX}{name}={value!r}: expected {kind}") from None
     return None if value is None else str(value)

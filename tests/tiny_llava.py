@@ -193,6 +193,8 @@ from PIL import Image
 
 
 def doc_to_visual(doc):
+    if doc["image_file"]:  # a doc whose image must be read from disk (tests point it at a missing file)
+        return [Image.open(doc["image_file"]).convert("RGB")]
     return [Image.new("RGB", (40, 32), doc["colour"])]
 
 
@@ -213,20 +215,26 @@ _QUESTIONS = [
 ]
 
 
-def write_image_task(folder: Path, name: str = "tiny_image_qa", *, n_docs: int = 2, max_new_tokens: int = 8) -> Path:
+def write_image_task(
+    folder: Path, name: str = "tiny_image_qa", *, n_docs: int = 2, max_new_tokens: int = 8,
+    unreadable: tuple[int, ...] = (),
+) -> Path:
     """Write a local `generate_until` lmms-eval task (`name`) into `folder` and return the folder.
 
     Pass the folder as `--include_path`. Each doc is a solid-colour image and an emotion question; the
-    metric `answered` is 1 when the response is not empty. `n_docs` is at most 4.
+    metric `answered` is 1 when the response is not empty. `n_docs` is at most 4. The docs listed in
+    `unreadable` point at an image file that does not exist, so `doc_to_visual` raises for them (a
+    real-world failure for a model to handle).
     """
     import json
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
-        {"colour": colour, "question": question, "answer": "n/a"}
-        for colour, question in _QUESTIONS[:n_docs]
-    ]
+        {"colour": colour, "question": question, "answer": "n/a",
+         "image_file": str(folder / f"missing-{i}.png") if i in unreadable else None}
+        for i, (colour, question) in enumerate(_QUESTIONS[:n_docs])
+    ]  # fmt: skip
     (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (folder / f"{name}_utils.py").write_text(_TASK_UTILS, encoding="utf-8")
     (folder / f"{name}.yaml").write_text(
