@@ -550,7 +550,7 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             )
         ]
         for (judge, prompt, decoding), names in by_key.items():
-            lines.append(f"  - {judge}, prompt {prompt}, decoding {decoding}: {'; '.join(dict.fromkeys(names))}")
+            lines.append(f"  - {judge}, prompt {prompt}, settings {decoding}: {'; '.join(dict.fromkeys(names))}")
         warnings.append("\n".join(lines))
     if unknown and (by_key or len(unknown) > 1):
         published = [name for name in dict.fromkeys(unknown) if name.endswith("(published)")]

@@ -310,41 +310,72 @@ def _eibench_tasks_ready() -> str | None:
     return None
 
 
-@pytest.mark.slow
-def test_report_on_a_real_lmms_eval_run(sample_dataset_dir, tmp_path, capsys):
-    """lmms-eval --model dummy --tasks eibench_basic --limit 4, embedding judge, then `eibench report` on it."""
+def _lmms_eval_dummy(out: Path, dataset: Path, cache: Path, **judge_env: str) -> dict:
+    """`lmms-eval --model dummy --tasks eibench_basic --limit 4` with the given judge; the results JSON."""
     import os
     import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "EIBENCH_DATASET": str(dataset),
+        "EIBENCH_CACHE_DIR": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        **judge_env,
+    }
+    command = [str(Path(sys.executable).with_name("lmms-eval")), "--model", "dummy", "--tasks", "eibench_basic"]
+    command += ["--limit", "4", "--output_path", str(out), "--log_samples", "--verbosity", "DEBUG"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=out.parent, check=False)
+    results_files = sorted(out.rglob("*_results.json"))
+    # lmms-eval 0.7.3 can exit 0 on failure: the results file is the proof
+    assert results_files, f"no results file (exit {done.returncode}):\n{done.stderr[-3000:]}"
+    return json.loads(results_files[-1].read_text())
+
+
+@pytest.fixture(scope="module")
+def real_runs(sample_dataset_dir, tmp_path_factory):
+    """Two real lmms-eval runs of one model: judged by the embedding judge, and by an OpenAI-compatible judge
+    (paper prompt) served on 127.0.0.1 by tests/judge_server.py."""
     import sys
 
     reason = _eibench_tasks_ready()
     if reason:
         pytest.skip(reason)
-    out = tmp_path / "out"
-    env = {
-        **os.environ,
-        "EIBENCH_DATASET": str(sample_dataset_dir),
-        "EIBENCH_JUDGE": "embedding",
-        "EIBENCH_CACHE_DIR": str(tmp_path / "verdicts"),
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    lmms_eval = Path(sys.executable).with_name("lmms-eval")
-    command = [str(lmms_eval), "--model", "dummy", "--tasks", "eibench_basic", "--limit", "4"]
-    command += ["--output_path", str(out), "--verbosity", "DEBUG"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
-    results_files = sorted(out.rglob("*_results.json"))
-    # lmms-eval 0.7.3 can exit 0 on failure: the results file is the proof
-    assert results_files, f"no results file (exit {done.returncode}):\n{done.stderr[-3000:]}"
-    results = json.loads(results_files[-1].read_text())
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from judge_server import judge_server
+
+    root = tmp_path_factory.mktemp("real-runs")
+    embedding = _lmms_eval_dummy(root / "embedding", sample_dataset_dir, root / "verdicts", EIBENCH_JUDGE="embedding")
+    with judge_server() as judge:
+        llm = _lmms_eval_dummy(
+            root / "openai",
+            sample_dataset_dir,
+            root / "verdicts",
+            EIBENCH_JUDGE="openai",
+            EIBENCH_JUDGE_MODEL=judge.model,
+            EIBENCH_JUDGE_BASE_URL=judge.base_url,
+            EIBENCH_JUDGE_API_KEY=judge.api_key,
+            EIBENCH_JUDGE_PROMPT="paper",
+        )
+        api_key = judge.api_key
+    return {"root": root, "embedding": embedding, "openai": llm, "api_key": api_key}
+
+
+@pytest.mark.slow
+def test_report_on_a_real_lmms_eval_run(real_runs, tmp_path, capsys):
+    """lmms-eval --model dummy --tasks eibench_basic --limit 4, embedding judge, then `eibench report` on it."""
+    results = real_runs["embedding"]
     task = results["results"]["eibench_basic"]
     metric = next(m for m in ("eibench_semantic_recall", "eibench_recall") if f"{m},none" in task)
     assert results["n-samples"]["eibench_basic"]["effective"] == 4
 
     summary = tmp_path / "summary.json"
     chart = tmp_path / "recall.svg"
-    code, table, err = run_report(capsys, out, "--with-paper", "--summary", summary, "--chart", chart)
+    code, table, err = run_report(
+        capsys, real_runs["root"] / "embedding", "--with-paper", "--summary", summary, "--chart", chart
+    )
     assert code == 0, err
     row = next(line for line in table.splitlines() if line.startswith("| dummy | user |"))
     assert f"| {task[f'{metric},none']:.2f}" in row and "| run |" in row
@@ -361,5 +392,34 @@ def test_report_on_a_real_lmms_eval_run(sample_dataset_dir, tmp_path, capsys):
     assert entry["metric"] == metric and entry["basic"]["n"] == 4
     assert entry["provenance"]["judge"]["kind"] == "embedding"
     assert entry["provenance"]["model_prompt"]["template"] == "user"
-    assert entry["provenance"]["dataset"]["manifest_sha256"] == results["configs"]["eibench_basic"]["metadata"]["dataset"]["fingerprint"]
+    fingerprint = results["configs"]["eibench_basic"]["metadata"]["dataset"]["fingerprint"]
+    assert entry["provenance"]["dataset"]["manifest_sha256"] == fingerprint
     assert "Sadness" in chart.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_bar_two_real_runs_with_different_judges(real_runs, tmp_path, capsys):
+    """The issue's bar on real results files: paper layout, published rows, and the judges-differ warning."""
+    root = real_runs["root"]
+    png = tmp_path / "recall.png"
+    code, table, err = run_report(capsys, root / "embedding", root / "openai", "--with-paper", "--chart", png)
+    assert code == 0, err
+    assert table.splitlines()[0].startswith("| Model | Template | Judge | Source | Happy | Angry | Sadness |")
+    runs = [line for line in table.splitlines() if line.startswith("| dummy | user |")]
+    assert len(runs) == 2  # one row per judge, not merged
+    assert any("| embedding:" in line for line in runs)
+    assert any("| openai:fake-judge, judge_paper v" in line for line in runs)
+    openai_task = real_runs["openai"]["results"]["eibench_basic"]
+    assert any(f"| {openai_task['eibench_recall,none']:.2f}" in line for line in runs)
+    assert "| Claude-3-haiku | not stated | judge not stated | published |" in table and "63.24" in table
+    assert "| ChatGPT-4o | not stated | judge not stated | published |" in table and "39.27" in table
+    assert "judged by different judges" in err and "judged by different judges" in table
+    # the judge's API key reaches neither the results files nor the report
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl"):
+            assert real_runs["api_key"] not in path.read_text(encoding="utf-8", errors="replace"), path
+    assert real_runs["api_key"] not in table + err
+    from PIL import Image
+
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 600
