@@ -371,3 +371,15 @@ def test_summarizer_with_a_wrong_key_fails_before_generation_without_leaking_it(
     message = str(info.value)
     assert "HTTP 401" in message and "EIBENCH_CFSA_API_KEY" in message
     assert "sk-wrong-key-987654" not in message  # the server echoes the key back; we redact it
+
+
+@pytest.mark.slow
+def test_use_cache_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    task_dir = write_image_task(tmp_path / "tasks", n_docs=1)
+    out = tmp_path / "out"
+    cmd = [str(LMMS_EVAL), "--model", "eibench_cfsa", "--model_args", "base=dummy", "--tasks", "tiny_image_qa",
+           "--include_path", str(task_dir), "--use_cache", str(tmp_path / "cache"), "--log_samples",
+           "--output_path", str(out), "--verbosity", "DEBUG"]  # fmt: skip
+    proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert "eibench_cfsa does not work with --use_cache" in proc.stdout + proc.stderr
+    assert not list(out.glob("**/*_results.json"))  # nothing half-written
