@@ -22,6 +22,7 @@ import inspect
 import logging
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,15 @@ if TYPE_CHECKING:  # heavy: imported only inside functions
 
     from .judges import JudgeEngine, Verdict
 
+
+
+def _info(message: str) -> None:
+    try:
+        from loguru import logger
+    except ImportError:
+        logging.getLogger("lmms_eval_eibench").info(message)
+    else:
+        logger.info(message)
 
 
 def _warn(message: str) -> None:
@@ -343,7 +353,12 @@ class JudgeFilter:
         columns = ["id", "ground_truth", "triggers", "category", "image_path", "subset"]
         table = docs.select_columns([c for c in columns if c in docs.column_names]) if hasattr(docs, "select_columns") else docs
         pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in instances]
-        judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
+        started = time.perf_counter()
+        verdicts = judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
+        judge = engine().judge
+        _info(f"EIBench: judged {len(verdicts)} answers of {instances[0].task_name if instances else '?'} in "
+              f"{time.perf_counter() - started:.2f} s ({judge.kind} judge, concurrency {judge.concurrency}, "
+              f"{sum(v.cached for v in verdicts)} from cache, {sum(v.failed for v in verdicts)} failed)")
         return resps
 
 
