@@ -581,8 +581,11 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             prov = entry.provenance or {}
             if prov.get("model_prompt"):
                 versions.setdefault(prov["model_prompt"]["template"], set()).add(str(prov["model_prompt"]["version"]))
-            if prov.get("dataset"):
-                datasets.add(json.dumps(prov["dataset"], sort_keys=True))
+            dataset = prov.get("dataset") or {}
+            # the manifest fingerprint (or Hub revision) identifies the data; its location does not
+            identity = dataset.get("manifest_sha256") or dataset.get("revision")
+            if identity:
+                datasets.add(identity)
     for template, seen in sorted(versions.items()):
         if len(seen) > 1:
             warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")

@@ -360,6 +360,17 @@ def real_runs(sample_dataset_dir, tmp_path_factory):
             EIBENCH_JUDGE_PROMPT="paper",
         )
         api_key = judge.api_key
+    # the first run's answers re-judged offline by `eibench score --json`
+    import os
+    import subprocess
+
+    samples = max((root / "embedding").rglob("*_samples_eibench_basic.jsonl"))
+    env = {**os.environ, "EIBENCH_DATASET": str(sample_dataset_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    command = [str(Path(sys.executable).with_name("eibench")), "score", str(samples), "--subset", "basic"]
+    command += ["--judge", "embedding", "--json", "--no-progress", "--cache-dir", str(root / "verdicts")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (root / "score.json").write_text(done.stdout)
     return {"root": root, "embedding": embedding, "openai": llm, "api_key": api_key}
 
 
@@ -423,3 +434,16 @@ def test_bar_two_real_runs_with_different_judges(real_runs, tmp_path, capsys):
 
     with Image.open(png) as image:
         assert image.format == "PNG" and image.width > 600
+
+
+@pytest.mark.slow
+def test_report_reads_a_real_score_json(real_runs, capsys):
+    """`eibench score --json` output beside the lmms-eval results it re-judged: same judge, same data."""
+    root = real_runs["root"]
+    score = json.loads((root / "score.json").read_text())
+    code, table, err = run_report(capsys, root / "score.json", root / "embedding")
+    assert code == 0, err
+    rows = [line for line in table.splitlines() if "| user | embedding:" in line]
+    assert len(rows) == 2, table  # the lmms-eval run and its offline re-judging
+    assert any(line.startswith("| score | user |") and f"| {score['overall']:.2f}" in line for line in rows)
+    assert "warning" not in err  # one judge, one dataset manifest: nothing to warn about
