@@ -42,24 +42,24 @@ from urllib.parse import urlsplit, urlunsplit
 from .prompts import render, render_block, template_blocks, template_version
 
 __all__ = [
-    "MODEL_ID",
-    "CFSA_VERSION",
-    "TEMPLATES",
     "API_KEY_ENV",
+    "CFSA_VERSION",
     "FAILED_PREFIX",
+    "MODEL_ID",
+    "TEMPLATES",
     "CFSAConfigError",
     "CFSAFailure",
     "CFSASettings",
-    "Transcript",
-    "general_questions",
-    "focuses",
-    "calls_per_sample",
-    "parse_followup",
-    "failure_reason",
-    "run_cfsa",
     "OpenAISummarizer",
+    "Transcript",
     "attach_transcript",
+    "calls_per_sample",
+    "failure_reason",
+    "focuses",
+    "general_questions",
     "manifest",
+    "parse_followup",
+    "run_cfsa",
 ]
 
 log = logging.getLogger("lmms_eval_eibench.cfsa")
@@ -638,7 +638,12 @@ def _user_turn(build_turn: Callable[..., list], doc_to_visual: Callable | None, 
 
 
 def _build_model_class() -> type:
-    from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts, unwrap_generation_output
+    from lmms_eval.api.instance import (
+        GenerationResult,
+        Instance,
+        TokenCounts,
+        unwrap_generation_output,
+    )
     from lmms_eval.api.model import lmms
     from lmms_eval.api.task import ConfigurableMessagesTask
     from lmms_eval.models import get_model
@@ -677,10 +682,11 @@ def _build_model_class() -> type:
                      self.base_name, cost["base"], cost["summarizer"], cost["base_rounds"])  # fmt: skip
 
         def __getattr__(self, name: str) -> Any:
-            # lmms-eval reads e.g. `accelerator` and `device` from the model in multi-process runs: the base's.
+            # lmms-eval reads these from the model in multi-process runs: they are the base model's. Nothing
+            # else is passed through, so e.g. an agentic request type never reaches the base model unasked.
             base = self.__dict__.get("base")
-            if base is None or name.startswith("__"):
-                raise AttributeError(name)
+            if base is None or name not in ("accelerator", "device"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             return getattr(base, name)
 
         # -- requests to the base model ---------------------------------------------------------------------

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge_server import judge_server  # noqa: E402
-from tiny_llava import build_tiny_llava, write_image_task  # noqa: E402
+from judge_server import judge_server
+from tiny_llava import build_tiny_llava, write_image_task
 
-from lmms_eval_eibench import cfsa  # noqa: E402
-from lmms_eval_eibench.cfsa import (  # noqa: E402
+from lmms_eval_eibench import cfsa
+from lmms_eval_eibench.cfsa import (
     FAILED_PREFIX,
     CFSAConfigError,
     CFSAFailure,
@@ -29,7 +29,7 @@ from lmms_eval_eibench.cfsa import (  # noqa: E402
     parse_followup,
     run_cfsa,
 )
-from lmms_eval_eibench.prompts import template_version  # noqa: E402
+from lmms_eval_eibench.prompts import template_version
 
 REPO = Path(__file__).resolve().parents[1]
 LMMS_EVAL = Path(sys.executable).with_name("lmms-eval")
@@ -117,7 +117,7 @@ class ScriptedBase:
             if failure is not None:
                 out.append(failure)
             elif step == "followup":
-                out.append(("1. Why is sample %d's person %d smiling?" % (index, len(prompt)), None))
+                out.append((f"1. Why is sample {index}'s person {len(prompt)} smiling?", None))
             else:
                 out.append((f"answer {index}/{len(prompt)}", type("Counts", (), {"output_tokens": 3})()))
         return out
@@ -225,7 +225,7 @@ def test_bar_dummy_on_eibench_basic(sample_dataset_dir: Path, tmp_path: Path) ->
         }  # fmt: skip
         cmd = [str(LMMS_EVAL), "--model", "eibench_cfsa", "--model_args", "base=dummy", "--tasks", "eibench_basic",
                "--limit", "2", "--log_samples", "--output_path", str(out), "--verbosity", "DEBUG"]  # fmt: skip
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
         judged = list(judge.stats.prompts_answered)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = _results(out)
@@ -380,6 +380,21 @@ def test_use_cache_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     cmd = [str(LMMS_EVAL), "--model", "eibench_cfsa", "--model_args", "base=dummy", "--tasks", "tiny_image_qa",
            "--include_path", str(task_dir), "--use_cache", str(tmp_path / "cache"), "--log_samples",
            "--output_path", str(out), "--verbosity", "DEBUG"]  # fmt: skip
-    proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
     assert "eibench_cfsa does not work with --use_cache" in proc.stdout + proc.stderr
     assert not list(out.glob("**/*_results.json"))  # nothing half-written
+
+
+@pytest.mark.slow
+def test_the_model_serves_generate_until_only_and_never_hands_requests_to_the_base_unasked() -> None:
+    model = _cfsa_model(base="dummy", cfsa_scenario_questions=1)
+    assert model.is_simple and model.base_name == "dummy" and (model.rank, model.world_size) == (0, 1)
+    assert not hasattr(model, "generate_until_agentic")  # lmms-eval would otherwise call the base directly
+    with pytest.raises(NotImplementedError, match="generate_until tasks only"):
+        model.loglikelihood([])
+    with pytest.raises(NotImplementedError):
+        model.generate_until_multi_round([])
+    with pytest.raises(CFSAConfigError, match="needs a base model"):
+        _cfsa_model(pretrained="x")
+    with pytest.raises(CFSAConfigError, match="unknown CFSA setting 'cfsa_k'"):
+        _cfsa_model(base="dummy", cfsa_k=2)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["build_tiny_llava", "write_image_task", "IMAGE_SIZE", "IMAGE_TOKENS_PER_IMAGE"]
+__all__ = ["IMAGE_SIZE", "IMAGE_TOKENS_PER_IMAGE", "build_tiny_llava", "write_image_task"]
 
 IMAGE_SIZE = 30
 PATCH_SIZE = 15
