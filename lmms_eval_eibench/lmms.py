@@ -275,7 +275,7 @@ def _predict_only() -> bool:
     """Whether lmms-eval runs with --predict_only (no judging, no preflight).
 
     lmms-eval switches a task to its "bypass" metric only after constructing it, so the flag is read from the
-    ``simple_evaluate`` call on the stack (CLI and Python API alike), else from the command line.
+    ``simple_evaluate`` call on the stack (the CLI goes through it too). Without one, tasks are judged.
     """
     frame = inspect.currentframe()
     try:
@@ -285,7 +285,7 @@ def _predict_only() -> bool:
             frame = frame.f_back
     finally:
         del frame
-    return any(arg in ("--predict_only", "-x") for arg in sys.argv[1:])
+    return False
 
 
 def _constructing_task() -> Any:

@@ -1,0 +1,185 @@
+"""The lmms-eval hooks as plain Python (fast): prompts, documents, metrics, and the judging filter driven by
+lmms-eval's own FilterEnsemble and Instance classes against the loopback judge."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from judge_server import FakeJudgeConfig, judge_server
+
+from lmms_eval_eibench import lmms
+from lmms_eval_eibench.judges import Verdict
+
+OFFICIAL = "You are a good expert of emotion understanding. Look at the image, {question}"
+
+
+def test_user_and_cot_prompts_are_the_official_wording_for_every_question(official_records):
+    records = list(official_records.basic) + list(official_records.complex)
+    assert len(records) == 1665
+    for record in records:
+        doc = record.as_row()
+        assert lmms.prompt("user", doc) == OFFICIAL.format(question=record.question)
+        assert lmms.prompt("cot", doc) == OFFICIAL.format(question=record.question) + " Let's think step by step."
+
+
+def test_model_specific_pre_and_post_prompt():
+    doc = {"question": "Why?", "caption": "A man."}
+    assert lmms.prompt("user", doc, {"pre_prompt": "<i>", "post_prompt": " Answer in English."}) == \
+        "<i>" + OFFICIAL.format(question="Why?") + " Answer in English."
+    text = lmms.prompt("caption_text", doc, {"pre_prompt": "", "post_prompt": ""})
+    assert "A man." in text and text.endswith("Why?")
+
+
+def test_caption_prompts_refuse_a_missing_caption():
+    with pytest.raises(lmms.EIBenchTaskError, match="eibench_captions"):
+        lmms.prompt("caption", {"id": "x", "question": "Why?", "caption": None})
+
+
+def verdict(recall: float | None, total: int = 4, covered: float | None = None) -> Verdict:
+    if recall is None:
+        return Verdict(id="x", recall=None, covered=None, total=total, failed=True, error="no verdict", raw="???")
+    return Verdict(id="x", recall=recall, covered=covered if covered is not None else recall * total, total=total,
+                   failed=False, reason="because", raw="{score: 1/4}")
+
+
+BASIC_DOC = {"id": "CAER-S/train/Happy/1.png", "image_path": "CAER-S/train/Happy/1.png", "category": "Happy"}
+COMPLEX_DOC = {"id": "EmoSet-118k/image/fear/f_1.jpg#1", "image_path": "EmoSet-118k/image/fear/f_1.jpg",
+               "category": None}
+
+
+def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
+    judged = lmms.sample_metrics(BASIC_DOC, verdict(0.25), "eibench_recall", "basic")
+    failed = lmms.sample_metrics(BASIC_DOC, verdict(None), "eibench_recall", "basic")
+    assert judged.keys() == failed.keys()
+    assert judged["eibench_recall"]["score"] == 25.0 and judged["eibench_recall_happy"] == 25.0
+    assert judged["eibench_recall_angry"] is None and judged["eibench_judge_failures"] == 0
+    assert judged["eibench_recall"]["verdict"]["reason"] == "because"
+    assert judged["eibench_recall_trigger"] == {"covered": 1.0, "total": 4}
+    assert "score" not in failed["eibench_recall"] and failed["eibench_recall_happy"] is None
+    assert failed["eibench_recall_trigger"] is None and failed["eibench_judge_failures"] == 1
+    assert failed["eibench_recall"]["verdict"]["raw"] == "???"
+
+
+def test_sample_metrics_complex_cluster_by_image_and_no_categories():
+    metrics = lmms.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
+    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger", "eibench_judge_failures"}
+    assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
+
+
+def test_aggregations_skip_failures_and_never_score_them():
+    items = [{"score": 50.0}, {"verdict": {}}, {"score": 100.0}]
+    assert lmms.recall_mean(items) == 75.0
+    assert lmms.recall_mean([None, 20.0, None]) == 20.0
+    assert math.isnan(lmms.recall_mean([{"verdict": {}}, None]))
+    assert lmms.trigger_recall([{"covered": 1, "total": 4}, None, {"covered": 3, "total": 4}]) == 50.0
+    assert math.isnan(lmms.trigger_recall([None]))
+    assert lmms.failure_count([0, 1, 1]) == 2
+
+
+@pytest.mark.parametrize("given, expected", [(" hi ", "hi"), (["a"], "a"), ([["b "]], "b"), ([], ""), (None, "")])
+def test_answer_text(given, expected):
+    assert lmms.answer_text(given) == expected
+
+
+def test_missing_dataset_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("EIBENCH_DATASET", str(tmp_path / "nowhere"))
+    with pytest.raises(lmms.EIBenchTaskError, match="hub_upload.py"):
+        lmms.task_docs("basic", "user")
+
+
+def test_dataset_without_captions_is_refused_with_the_instruction(monkeypatch, sample_dataset_dir):
+    monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
+    assert len(lmms.task_docs("basic", "user")) == 8
+    with pytest.raises(lmms.EIBenchTaskError, match="eibench_captions") as err:
+        lmms.task_docs("complex", "caption_text")
+    assert "4 of 4 rows have no caption" in str(err.value)
+
+
+def test_caption_request_docs_are_the_distinct_images(monkeypatch, sample_dataset_dir):
+    monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
+    docs = lmms.caption_request_docs()
+    paths = docs["image_path"]
+    assert len(paths) == len(set(paths)) and len(paths) >= 8
+    assert lmms.prompt("caption_request", docs[0]).startswith("Describe this image in detail")
+
+
+def test_annotations_only_dataset_takes_images_from_the_image_root(monkeypatch, tmp_path):
+    from lmms_eval_eibench.build import ImageRoots, build
+    from lmms_eval_eibench.records import find_annotation_root, load_records
+    from lmms_eval_eibench.sample import SAMPLE_DIR, write_images
+
+    built = tmp_path / "no-images"
+    build(None, built, ImageRoots(), no_images=True, log=lambda line: None)
+    monkeypatch.setenv("EIBENCH_DATASET", str(built))
+    monkeypatch.delenv("EIBENCH_IMAGE_ROOT", raising=False)
+    with pytest.raises(lmms.EIBenchTaskError, match="EIBENCH_IMAGE_ROOT"):
+        lmms.task_docs("basic", "user")
+    root = tmp_path / "images"
+    monkeypatch.setenv("EIBENCH_IMAGE_ROOT", str(root))
+    with pytest.raises(lmms.EIBenchTaskError, match="images missing under"):
+        lmms.task_docs("basic", "user")
+    write_images(load_records(find_annotation_root(SAMPLE_DIR)).image_paths(), root)
+    docs = lmms.task_docs("basic", "user")
+    image = lmms.doc_to_visual(docs[0])[0]
+    assert image.mode == "RGB" and image.size[0] > 0
+
+
+@pytest.fixture
+def loopback_judge(monkeypatch, tmp_path, sample_dataset_dir):
+    with judge_server(FakeJudgeConfig(latency=0.2)) as judge:
+        for name, value in {"EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_JUDGE": "openai",
+                            "EIBENCH_JUDGE_BASE_URL": judge.base_url, "EIBENCH_JUDGE_API_KEY": judge.api_key,
+                            "EIBENCH_JUDGE_MODEL": judge.model, "EIBENCH_CACHE_DIR": str(tmp_path / "verdicts"),
+                            "EIBENCH_JUDGE_CONCURRENCY": "8"}.items():
+            monkeypatch.setenv(name, value)
+        yield judge
+
+
+def test_filter_judges_every_answer_in_one_concurrent_call(loopback_judge):
+    """lmms-eval's own FilterEnsemble and Instance: the filter sees all responses, judges them together, and
+    process_results then only looks verdicts up (no further judge request)."""
+    from lmms_eval.api.filter import FilterEnsemble
+    from lmms_eval.api.instance import Instance
+    from lmms_eval.filters.selection import TakeFirstFilter
+
+    docs = lmms.task_docs("basic", "user")
+    instances = [Instance(request_type="generate_until", arguments=("ctx",), idx=0,
+                          metadata={"task": "eibench_basic", "doc_id": i, "repeats": 1}) for i in range(len(docs))]
+    for i, inst in enumerate(instances):
+        inst.resps.append(f" answer {i}: a friend, a birthday cake ")
+    FilterEnsemble(name="none", filters=[lmms.JudgeFilter(), TakeFirstFilter()]).apply(instances, docs)
+    assert loopback_judge.stats.chat_requests == len(docs)
+    assert loopback_judge.stats.max_in_flight > 1, "answers must be judged concurrently, not one at a time"
+
+    plain_docs = docs.remove_columns("image")
+    for inst in instances:
+        doc = plain_docs[inst.doc_id]
+        metrics = lmms.process_results(doc, [inst.filtered_resps["none"].strip()], "basic")
+        assert metrics["eibench_recall"]["verdict"]["id"] == doc["id"]
+        assert metrics["eibench_judge_failures"] == 0
+    assert loopback_judge.stats.chat_requests == len(docs), "process_results must reuse the filter's verdicts"
+
+
+def test_without_instances_process_results_judges_each_answer(loopback_judge):
+    docs = lmms.task_docs("complex", "user").remove_columns("image")
+    resps = [["an answer"] for _ in range(len(docs))]
+    assert lmms.JudgeFilter().apply(resps, docs) is resps  # no instances on the stack: nothing judged yet
+    assert loopback_judge.stats.chat_requests == 0
+    metrics = lmms.process_results(docs[0], ["an answer"], "complex")
+    assert loopback_judge.stats.chat_requests == 1 and not metrics["eibench_recall"]["verdict"]["failed"]
+
+
+def test_predict_only_skips_the_preflight(monkeypatch):
+    from lmms_eval_eibench.judges import PreflightError
+
+    monkeypatch.setenv("EIBENCH_JUDGE", "openai")
+    monkeypatch.setenv("EIBENCH_JUDGE_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", "sk-test-unused")
+
+    def simple_evaluate(predict_only: bool):  # stands where lmms-eval's simple_evaluate is on the stack
+        return lmms.JudgeFilter()
+
+    assert simple_evaluate(predict_only=True) is not None
+    with pytest.raises(PreflightError):
+        simple_evaluate(predict_only=False)
