@@ -4,6 +4,7 @@ the tiny random `llava_hf` and an OpenAI-compatible summarizer on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -308,7 +309,9 @@ def test_tiny_llava_through_cfsa_end_to_end(tiny_llava: Path, tmp_path: Path, fo
 
 
 @pytest.mark.slow
-def test_unreadable_image_fails_that_sample_clearly(tiny_llava: Path, tmp_path: Path) -> None:
+def test_unreadable_image_fails_that_sample_clearly(
+    tiny_llava: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """llava_hf raises on the doc whose image cannot be read: CFSA isolates it (sample by sample), marks it
     failed with the reason, and the other samples go on through every round."""
     model = _cfsa_model(
@@ -316,7 +319,11 @@ def test_unreadable_image_fails_that_sample_clearly(tiny_llava: Path, tmp_path: 
         cfsa_scenario_questions=1, cfsa_round_max_new_tokens=4,
     )  # fmt: skip
     counter = CallCounter(model.base)
-    results = _evaluate(model, write_image_task(tmp_path / "tasks", n_docs=3, unreadable=(1,)))
+    with caplog.at_level(logging.ERROR, logger="lmms_eval_eibench.cfsa"):
+        results = _evaluate(model, write_image_task(tmp_path / "tasks", n_docs=3, unreadable=(1,)))
+    errors = [r.getMessage() for r in caplog.records if r.name == "lmms_eval_eibench.cfsa"]
+    assert any(m.startswith("CFSA: task tiny_image_qa doc 1 failed at step 'observe': FileNotFoundError") for m in errors)
+    assert any(m.startswith("CFSA: 1 of 3 samples failed") for m in errors)
     samples = {s["doc_id"]: s for s in results["samples"]["tiny_image_qa"]}
     failed = samples[1]
     (transcript,) = failed["arguments"][0]["cfsa"]
