@@ -31,9 +31,12 @@ def covered_by_fake_judge(answer: str, triggers: list[str]) -> int:
     return sum(bool(set(re.findall(r"[a-z]{5,}", t.lower())) & words) for t in triggers)
 
 
-def run_lmms(tasks: str, out: Path, env: dict[str, str], *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_lmms(tasks: str, out: Path, env: dict[str, str], *extra: str, check: bool = True, model: str = "dummy",
+             model_args: str | None = None) -> subprocess.CompletedProcess:
     """Run the lmms-eval CLI like a user would (no --include_path); return the finished process."""
-    cmd = [LMMS_EVAL, "--model", "dummy", "--tasks", tasks, "--output_path", str(out), "--verbosity", "DEBUG", *extra]
+    cmd = [LMMS_EVAL, "--model", model, "--tasks", tasks, "--output_path", str(out), "--verbosity", "DEBUG", *extra]
+    if model_args:
+        cmd += ["--model_args", model_args]
     full_env = {**os.environ, **env}
     proc = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=600)
     if check:
@@ -201,3 +204,30 @@ def test_captions_workflow_then_caption_tasks(sample_dataset_dir, judge, tmp_pat
         for sample in samples_of(out2, task):
             row = rows[sample["eibench_recall"]["verdict"]["id"]]
             assert caption in sample["input"] and row["question"] in sample["input"]
+
+
+@pytest.mark.parametrize("force_simple", [False, True], ids=["chat", "simple"])
+def test_tiny_llava_hf_produces_scored_samples(sample_dataset_dir, tmp_path_factory, tmp_path, force_simple):
+    """A real vision-language model path: lmms-eval's llava_hf on a tiny random checkpoint built from configs."""
+    from tiny_llava import build_tiny_llava
+
+    model_dir = tmp_path_factory.getbasetemp() / "tiny-llava"
+    if not model_dir.exists():
+        build_tiny_llava(model_dir)
+    out = tmp_path / "out"
+    extra = ["--force_simple"] if force_simple else []
+    run_lmms("eibench_basic,eibench_complex_cot", out,
+             {"EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_JUDGE": "embedding",
+              "EIBENCH_CACHE_DIR": str(tmp_path / "cache")},
+             "--limit", "3", "--log_samples", "--gen_kwargs", "max_new_tokens=24", *extra,
+             model="llava_hf", model_args=f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32")
+    results = results_of(out)
+    assert results["config"]["model_backend"].endswith("(simple)" if force_simple else "(chat)")
+    for task in ("eibench_basic", "eibench_complex_cot"):
+        assert 0.0 <= results["results"][task]["eibench_semantic_recall,none"] <= 100.0
+        samples = samples_of(out, task)
+        assert len(samples) == 3
+        for sample in samples:
+            assert isinstance(sample["filtered_resps"], str)
+            assert not sample["eibench_semantic_recall"]["verdict"]["failed"]
+            assert sample["input"].startswith("You are a good expert of emotion understanding. Look at the image, ")
