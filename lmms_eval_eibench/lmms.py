@@ -271,7 +271,7 @@ def verdict_for(doc: Mapping[str, Any], answer: str) -> "Verdict":
     return verdict
 
 
-def _predict_only() -> bool:
+def predict_only() -> bool:
     """Whether lmms-eval runs with --predict_only (no judging, no preflight).
 
     lmms-eval switches a task to its "bypass" metric only after constructing it, so the flag is read from the
@@ -335,16 +335,21 @@ class JudgeFilter:
     """
 
     def __init__(self, **_: Any) -> None:
-        if not _predict_only():
+        if not predict_only():
             engine().preflight()  # task construction happens before generation: fail in seconds, not hours
         task = _constructing_task()
         if task is not None:  # lmms-eval copies each task's config for the results file before generation
             record_provenance(task)
 
     def apply(self, resps: list, docs: Any) -> list:
-        found = _task_instances(resps)
-        if _predict_only():
+        if predict_only():
             return resps
+        if isinstance(docs, (list, tuple)) and len(docs) == len(resps):
+            # lm-eval hands each response its own document (its FilterEnsemble zips instance.resps, instance.doc)
+            pairs = [(doc, answer_text(resp)) for doc, resp in zip(docs, resps)]
+            self._judge(pairs, "the task")
+            return resps
+        found = _task_instances(resps)
         if found is None:
             _warn("EIBench: could not match responses to documents (lmms-eval internals changed?); "
                         "judging one document at a time in process_results instead")
@@ -353,13 +358,17 @@ class JudgeFilter:
         columns = ["id", "ground_truth", "triggers", "category", "image_path", "subset"]
         table = docs.select_columns([c for c in columns if c in docs.column_names]) if hasattr(docs, "select_columns") else docs
         pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in instances]
+        self._judge(pairs, instances[0].task_name if instances else "the task")
+        return resps
+
+    @staticmethod
+    def _judge(pairs: list[tuple[Mapping[str, Any], str]], task_name: str) -> None:
         started = time.perf_counter()
         verdicts = judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
         judge = engine().judge
-        _info(f"EIBench: judged {len(verdicts)} answers of {instances[0].task_name if instances else '?'} in "
-              f"{time.perf_counter() - started:.2f} s ({judge.kind} judge, concurrency {judge.concurrency}, "
-              f"{sum(v.cached for v in verdicts)} from cache, {sum(v.failed for v in verdicts)} failed)")
-        return resps
+        _info(f"EIBench: judged {len(verdicts)} answers of {task_name} in {time.perf_counter() - started:.2f} s "
+              f"({judge.kind} judge, concurrency {judge.concurrency}, {sum(v.cached for v in verdicts)} from cache, "
+              f"{sum(v.failed for v in verdicts)} failed)")
 
 
 def record_provenance(task: Any) -> None:
@@ -372,7 +381,7 @@ def record_provenance(task: Any) -> None:
     if template:
         metadata["prompt_version"] = template_version(template)
     metadata["dataset"] = {"location": config.dataset_location(), "fingerprint": fingerprint()}
-    if not _predict_only():
+    if not predict_only():
         metadata["judge"] = engine().provenance()
     task.config.metadata = metadata
 

@@ -46,6 +46,9 @@ def test_wheel_holds_the_task_yamls(wheel):
     for path in (REPO / "tasks" / "eibench").iterdir():
         if path.is_file() and path.suffix != ".pyc":
             assert f"lmms_eval_eibench/tasks/eibench/{path.name}" in names, path.name
+    for path in (REPO / "lmms_eval_eibench" / "lm_eval_tasks" / "eibench").iterdir():
+        if path.is_file() and path.suffix != ".pyc":
+            assert f"lmms_eval_eibench/lm_eval_tasks/eibench/{path.name}" in names, path.name
     for template in ("user", "cot", "caption", "caption_text", "caption_request"):
         assert f"lmms_eval_eibench/prompts/{template}.j2" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
