@@ -15,7 +15,8 @@ Endpoints: `GET /v1/models` and `POST /v1/chat/completions`, both requiring
 real servers do, so tests can check that clients redact it).
 
 Verdicts are a deterministic function of the request, so two runs can be compared:
-a ground-truth trigger counts as covered when one of its words of 5+ letters occurs in the answer.
+a ground-truth trigger counts as covered when the answer contains it verbatim or one of its words
+of 5+ letters.
 The server reads the answer and triggers back out of the EIBench judge prompts (paper wording and
 the structured JSON prompt) and replies in kind: `{score: c/t}` plus an explanation, or a JSON
 verdict per trigger. `reply_style="echo"` makes paper replies quote the prompt's example and the
@@ -81,8 +82,9 @@ _TRIGGER_LINE_RE = re.compile(r"^\s*(\d+)\.\s*(.*\S)\s*$")
 
 
 def _covered(answer: str, triggers: list[str]) -> list[bool]:
-    answer_words = set(_WORD_RE.findall(answer.lower()))
-    return [bool(set(_WORD_RE.findall(t.lower())) & answer_words) for t in triggers]
+    text = answer.lower()
+    answer_words = set(_WORD_RE.findall(text))
+    return [t.lower().strip(" .") in text or bool(set(_WORD_RE.findall(t.lower())) & answer_words) for t in triggers]
 
 
 def _parse_paper(user: str) -> tuple[str, list[str]] | None:
