@@ -81,10 +81,21 @@ def _captions_howto() -> str:
 def _load_split(subset: str) -> "datasets.Dataset":
     from .dataset import DatasetNotFound, load_subset
 
+    location = config.dataset_location()
     try:
         return load_subset(subset)
     except DatasetNotFound as err:
         raise EIBenchTaskError(f"EIBench: {err}") from None
+    except Exception as err:
+        if Path(location).expanduser().is_dir():
+            raise
+        # a Hub repo id: the usual causes are a typo, no login for a private/gated repo, or no network
+        raise EIBenchTaskError(
+            f"EIBench: could not load config {subset!r} of the Hugging Face dataset {location!r} "
+            f"({type(err).__name__}: {err}). Check the repo id in {config.DATASET_ENV}, log in "
+            f"(`huggingface-cli login` or HF_TOKEN) for a private or gated repo, and that the Hub is reachable "
+            f"(HF_HUB_OFFLINE unset); or point {config.DATASET_ENV} at a local folder built by hub_upload.py."
+        ) from err
 
 
 def check_images(split: "datasets.Dataset", subset: str) -> None:

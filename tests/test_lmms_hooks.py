@@ -88,6 +88,13 @@ def test_missing_dataset_names_the_fix(monkeypatch, tmp_path):
         lmms.task_docs("basic", "user")
 
 
+def test_unreachable_hub_dataset_says_what_to_check(monkeypatch):
+    monkeypatch.setenv("EIBENCH_DATASET", "some-org/eibench-private")  # HF_HUB_OFFLINE=1 in tests: unreachable
+    with pytest.raises(lmms.EIBenchTaskError, match="some-org/eibench-private") as err:
+        lmms.task_docs("basic", "user")
+    assert "huggingface-cli login" in str(err.value) and "EIBENCH_DATASET" in str(err.value)
+
+
 def test_dataset_without_captions_is_refused_with_the_instruction(monkeypatch, sample_dataset_dir):
     monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
     assert len(lmms.task_docs("basic", "user")) == 8
