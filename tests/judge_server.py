@@ -10,6 +10,9 @@
         judge.stats.by_status            # {200: n, 500: n, 429: n, ...}
         judge.stats.prompts_answered     # user messages that got a 200 verdict, in order
 
+Run it in another process with `python tests/judge_server.py --latency 0.1 ...` (prints the base URL;
+`GET /_stats` returns the counters as JSON).
+
 Endpoints: `GET /v1/models` and `POST /v1/chat/completions`, both requiring
 `Authorization: Bearer <api_key>` (401 otherwise, with the offending key echoed in the body as some
 real servers do, so tests can check that clients redact it).
@@ -194,6 +197,7 @@ class FakeJudge:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body in two writes meet delayed ACKs: +40 ms
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
@@ -227,6 +231,14 @@ class FakeJudge:
                 return False
 
             def do_GET(self) -> None:
+                if self.path.rstrip("/") == "/_stats":  # counters for a client in another process
+                    with judge._lock:
+                        st = judge.stats
+                        body = {"chat_requests": st.chat_requests, "models_requests": st.models_requests,
+                                "max_in_flight": st.max_in_flight, "by_status": dict(st.by_status),
+                                "faults": dict(st.faults), "answered": len(st.prompts_answered)}
+                    self._send(200, body)
+                    return
                 if self.path.rstrip("/") != "/v1/models":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -328,12 +340,24 @@ def judge_server(config: FakeJudgeConfig | None = None, **overrides: object) -> 
         judge.stop()
 
 
-if __name__ == "__main__":  # manual use: python tests/judge_server.py [latency]
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """Serve in the foreground; prints the base URL on the first line of stdout."""
+    import argparse
 
-    with judge_server(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as running:
-        print(f"fake judge at {running.base_url} model={running.model} key={running.api_key}", flush=True)
+    parser = argparse.ArgumentParser(description="fake OpenAI-compatible EIBench judge on 127.0.0.1")
+    for name in ("latency", "error_500", "rate_429", "retry_after", "hang", "hang_seconds", "garbage"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(FakeJudgeConfig, name))
+    parser.add_argument("--model", default=FakeJudgeConfig.model)
+    parser.add_argument("--api-key", default=FakeJudgeConfig.api_key)
+    parser.add_argument("--reply-style", default="plain", choices=("plain", "echo"))
+    config = FakeJudgeConfig(**vars(parser.parse_args(argv)))
+    with judge_server(config) as running:
+        print(running.base_url, flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
+
+
+if __name__ == "__main__":  # python tests/judge_server.py --latency 0.1  (GET /_stats for counters)
+    main()
