@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from judge_server import FakeJudge, FakeJudgeConfig, judge_server  # noqa: E402
+from judge_server import FakeJudge, FakeJudgeConfig, judge_server
 
 OFFICIAL_DIR = Path(os.environ.get("EIBENCH_OFFICIAL_DIR", REPO.parent / "shared" / "eibench"))
 BAR = 1.5

@@ -78,7 +78,7 @@ def _captions_howto() -> str:
             "captions.jsonl` (see docs/lmms-eval.md, 'Captions').")
 
 
-def _load_split(subset: str) -> "datasets.Dataset":
+def _load_split(subset: str) -> datasets.Dataset:
     from .dataset import DatasetNotFound, load_subset
 
     location = config.dataset_location()
@@ -98,7 +98,7 @@ def _load_split(subset: str) -> "datasets.Dataset":
         ) from err
 
 
-def check_images(split: "datasets.Dataset", subset: str) -> None:
+def check_images(split: datasets.Dataset, subset: str) -> None:
     """Every row needs its image: in the dataset, or under ``EIBENCH_IMAGE_ROOT`` (annotations-only builds)."""
     missing_rows = split.data.column("image").null_count if "image" in split.column_names else len(split)
     if not missing_rows:
@@ -117,7 +117,7 @@ def check_images(split: "datasets.Dataset", subset: str) -> None:
             f"{root / absent[0]}. Point {config.IMAGE_ROOT_ENV} at the folder holding EmoSet-118k/ and CAER-S/.")
 
 
-def check_captions(split: "datasets.Dataset", subset: str) -> None:
+def check_captions(split: datasets.Dataset, subset: str) -> None:
     """Caption templates refuse a dataset whose caption column is (partly) empty."""
     column = split.data.column("caption") if "caption" in split.column_names else None
     missing = len(split) if column is None else column.null_count + sum(
@@ -146,9 +146,9 @@ def _log_once(message: str) -> None:
         print(f"\nERROR: {message}\n", file=sys.stderr, flush=True)
 
 
-def task_docs(subset: str, template: str) -> "datasets.Dataset":
+def task_docs(subset: str, template: str) -> datasets.Dataset:
     """The documents of one EIBench task: the real split, checked for what the template needs."""
-    def build() -> "datasets.Dataset":
+    def build() -> datasets.Dataset:
         split = _load_split(subset)
         if template in CAPTION_TEMPLATES:
             check_captions(split, subset)
@@ -158,9 +158,9 @@ def task_docs(subset: str, template: str) -> "datasets.Dataset":
     return _fail_loudly(build)
 
 
-def caption_request_docs() -> "datasets.Dataset":
+def caption_request_docs() -> datasets.Dataset:
     """One document per distinct image of both subsets (what the caption column is keyed by)."""
-    def build() -> "datasets.Dataset":
+    def build() -> datasets.Dataset:
         import datasets
 
         parts = []
@@ -202,7 +202,7 @@ def prompt_versions() -> dict[str, str]:
     return {name: template_version(name) for name in (*TEMPLATES, "caption_request")}
 
 
-def doc_to_visual(doc: Mapping[str, Any]) -> list["PILImage.Image"]:
+def doc_to_visual(doc: Mapping[str, Any]) -> list[PILImage.Image]:
     """The sample's image as RGB: from the dataset, or from ``EIBENCH_IMAGE_ROOT`` for annotations-only builds."""
     from PIL import Image
 
@@ -231,13 +231,13 @@ def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
 # ---------------------------------------------------------------------------------------------------------------
 # The judge: one engine per process and settings, verdicts looked up by (sample id, answer)
 
-_ENGINES: dict[Any, "JudgeEngine"] = {}
+_ENGINES: dict[Any, JudgeEngine] = {}
 _ENGINES_LOCK = threading.Lock()
-_VERDICTS: dict[tuple[str, str], "Verdict"] = {}
+_VERDICTS: dict[tuple[str, str], Verdict] = {}
 _VERDICTS_LOCK = threading.Lock()
 
 
-def engine() -> "JudgeEngine":
+def engine() -> JudgeEngine:
     """The judge engine of the current EIBENCH_* settings (built once per process and settings)."""
     from .judges import JudgeSettings, build_engine
 
@@ -262,7 +262,7 @@ def judge_item(doc: Mapping[str, Any], answer: str):
                      triggers=tuple(doc["triggers"]), category=doc.get("category"))
 
 
-def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list["Verdict"]:
+def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
     """Judge many (document, answer) pairs in one concurrent, cached call and remember the verdicts."""
     items = [judge_item(doc, answer) for doc, answer in zip(docs, answers)]
     verdicts = engine().judge_many(items)
@@ -272,7 +272,7 @@ def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -
     return verdicts
 
 
-def verdict_for(doc: Mapping[str, Any], answer: str) -> "Verdict":
+def verdict_for(doc: Mapping[str, Any], answer: str) -> Verdict:
     """The verdict judged for this exact (sample, answer), judging it now if the filter did not see it
     (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
     with _VERDICTS_LOCK:
@@ -401,7 +401,7 @@ def record_provenance(task: Any) -> None:
 # Metrics
 
 
-def sample_metrics(doc: Mapping[str, Any], verdict: "Verdict", metric: str, subset: str) -> dict[str, Any]:
+def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
     """One document's metrics; every document of a subset returns the same keys.
 
     ``<metric>``: ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}``, where a failed judgement has

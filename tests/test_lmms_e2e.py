@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
-import re
-
 from judge_server import FakeJudgeConfig, judge_server
 
 pytestmark = pytest.mark.slow
