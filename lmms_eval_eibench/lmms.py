@@ -8,6 +8,9 @@ How a run flows through here:
 2. Generation: ``doc_to_visual`` / ``doc_to_text`` render the versioned Jinja2 prompts.
 3. ``JudgeFilter.apply`` sees every response of the task at once (lmms-eval applies filters to all of a task's
    instances before any per-document scoring) and judges them in one concurrent, cached ``judge_many`` call.
+   lmms-eval gives filters no document ids, so the filter reads the instances from its caller's frame
+   (``FilterEnsemble.apply``) and uses them only if they hold exactly the response lists it was given; otherwise
+   it warns and ``process_results`` judges each answer itself (correct, slower). lm-eval passes the documents.
 4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
    into metrics plus a logged ``eibench_verdict``. A failed judgement adds to ``eibench_judge_failures`` and is
    left out of every recall metric (the key is simply not returned), never scored.
@@ -58,6 +61,7 @@ def _warn(message: str) -> None:
 
 FAILURES = "eibench_judge_failures"
 CAPTION_METRIC = "eibench_caption_words"
+JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
 BASIC_CATEGORY_KEYS = ("happy", "angry", "sadness", "excitement")
 TEMPLATES = ("user", "cot", "caption", "caption_text")
 CAPTION_TEMPLATES = ("caption", "caption_text")
@@ -363,13 +367,12 @@ class JudgeFilter:
         found = _task_instances(resps)
         if found is None:
             _warn("EIBench: could not match responses to documents (lmms-eval internals changed?); "
-                        "judging one document at a time in process_results instead")
+                  "judging one document at a time in process_results instead")
             return resps
-        instances = found
-        columns = ["id", "ground_truth", "triggers", "category", "image_path", "subset"]
-        table = docs.select_columns([c for c in columns if c in docs.column_names]) if hasattr(docs, "select_columns") else docs
-        pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in instances]
-        self._judge(pairs, instances[0].task_name if instances else "the task")
+        # lmms-eval passes the task's whole split; instance.doc_id indexes it. Skip the image column (no decoding).
+        table = docs.select_columns([c for c in JUDGED_COLUMNS if c in docs.column_names])
+        pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in found]
+        self._judge(pairs, found[0].task_name if found else "the task")
         return resps
 
     @staticmethod
