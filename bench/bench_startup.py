@@ -50,7 +50,9 @@ def hidden_plugin_dir() -> Path:
 def run_once(extra_env: dict[str, str]) -> tuple[float, str]:
     env = {**os.environ, **extra_env}
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
+    # a neutral cwd: `python -c` puts the cwd first on sys.path, and a checkout's *.egg-info would be found there
+    proc = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=tempfile.gettempdir(), capture_output=True,
+                          text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"start-up probe failed:\n{proc.stderr[-3000:]}")
