@@ -148,14 +148,14 @@ def bench_embedding(basic: list, complex_items: list) -> list[tuple[str, bool]]:
         return time.perf_counter() - start, 100 * float(np.mean([v.recall for v in verdicts]))
 
     t_gt, r_gt = run(basic)  # cold: every trigger and span embedded for the first time
-    t_sh, r_sh = run(shuffled(basic))
+    t_sh, r_sh = run(shuffled(basic))  # warm: these answers are other samples' ground truth, already embedded
     t_cx, r_cx = run(complex_items)
     n_all = len(basic) + len(complex_items)
     print(f"\n== embedding judge (all-MiniLM-L6-v2 from {judge.model_source}), threshold {judge.threshold} ==")
-    print(f"model load {load:.1f} s (once per process)")
+    print(f"model load {load:.1f} s (once per process); {judge.threads} intra-op thread(s)")
     print(f"{'run':<36}{'samples':>8}{'seconds':>10}{'samples/s':>11}{'semantic recall':>17}")
     print(f"{'basic, ground truth as answer (cold)':<36}{len(basic):>8}{t_gt:>10.1f}{len(basic) / t_gt:>11.1f}{r_gt:>17.1f}")
-    print(f"{'basic, answers shuffled':<36}{len(basic):>8}{t_sh:>10.1f}{len(basic) / t_sh:>11.1f}{r_sh:>17.1f}")
+    print(f"{'basic, answers shuffled (warm)':<36}{len(basic):>8}{t_sh:>10.1f}{len(basic) / t_sh:>11.1f}{r_sh:>17.1f}")
     print(f"{'complex, ground truth as answer':<36}{len(complex_items):>8}{t_cx:>10.1f}{len(complex_items) / t_cx:>11.1f}{r_cx:>17.1f}")
     print(f"all {n_all} samples (ground truth as answer): {t_gt + t_cx:.1f} s, {n_all / (t_gt + t_cx):.1f} samples/s")
     print("calibration (lowest threshold at which same-category shuffled answers cover <= budget of triggers):")

@@ -373,9 +373,9 @@ def to_percent(value: float | None, digits: int | None = None) -> float | None:
 
 def metric_values(summary: RecallSummary, metric: str = "eibench_recall") -> dict[str, float | None]:
     """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ...,
-    `<m>_trigger`) plus `eibench_judge_failures` (a count)."""
+    `<m>_trigger`) plus `eibench_judge_failures` (a count). The stderr is `summary.overall_stderr`
+    (lmms-eval derives `<m>_stderr` itself)."""
     values: dict[str, float | None] = {metric: to_percent(summary.overall)}
-    values[f"{metric}_stderr"] = to_percent(summary.overall_stderr)
     for category, value in summary.per_category.items():
         values[f"{metric}_{category.lower()}"] = to_percent(value)
     values[f"{metric}_trigger"] = to_percent(summary.trigger_recall)

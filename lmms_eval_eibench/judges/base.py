@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from lmms_eval_eibench import prompts
 from lmms_eval_eibench.scoring import ParsedVerdict, SampleScore
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "JUDGE_PROMPTS",
     "redact",
     "public_url",
+    "judge_messages",
 ]
 
 JUDGE_KINDS = ("openai", "hf", "embedding")
@@ -60,6 +62,16 @@ class TransientJudgeError(Exception):
 
 class JudgeRequestError(Exception):
     """A request failure not worth retrying (rejected key, unknown model, bad request)."""
+
+
+def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
+    """The chat messages for `item` under judge prompt `prompt` (system + user)."""
+    template = f"judge_{prompt}"
+    variables = {"answer": item.answer, "ground_truth": item.ground_truth, "triggers": list(item.triggers)}
+    return [
+        {"role": "system", "content": prompts.render_block(template, "system", **variables)},
+        {"role": "user", "content": prompts.render_block(template, "user", **variables)},
+    ]
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -14,6 +14,7 @@ budget allows.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -28,6 +29,9 @@ METHOD_VERSION = "1"  # bump when span cutting or scoring changes (part of the c
 _MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _CLAUSE_MIN_WORDS = 8  # shorter sentences are one thought already; splitting them only costs time
 _MAX_SPANS = 256  # an endless answer must not make one sample cost minutes
+# One intra-op thread by default: on a shared CPU, OpenMP's spinning threads made 2 threads 2-5x *slower*
+# than 1 for this small model in our measurements (bench/bench_judge.py); EIBENCH_EMBEDDING_THREADS overrides.
+_THREADS_ENV = "EIBENCH_EMBEDDING_THREADS"
 _MEMO_SIZE = 50_000  # embeddings kept per judge: triggers recur across runs, templates and models
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -64,6 +68,10 @@ class EmbeddingJudge(Judge):
         self.threshold = DEFAULT_THRESHOLD if settings.threshold is None else float(settings.threshold)
         if not 0 < self.threshold <= 1:
             raise ValueError(f"embedding judge threshold {self.threshold} must be in (0, 1]")
+        try:
+            self.threads = max(1, int(os.environ.get(_THREADS_ENV, "1")))
+        except ValueError:
+            raise ValueError(f"{_THREADS_ENV}={os.environ[_THREADS_ENV]!r} is not a whole number") from None
         self._model: Any = None
         self._memo: dict[str, Any] = {}  # text -> unit vector (float32), insertion-ordered for eviction
         self._lock = threading.Lock()
@@ -137,9 +145,18 @@ class EmbeddingJudge(Judge):
             vectors = {t: self._memo[t] for t in texts if t in self._memo}
             new = [t for t in texts if t not in vectors]
             if new:
-                # sentence-transformers sorts by length inside encode, so padding stays small
-                encoded = model.encode(new, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                       show_progress_bar=False)
+                import torch
+
+                previous = torch.get_num_threads()
+                if self.threads != previous:
+                    torch.set_num_threads(self.threads)
+                try:
+                    # sentence-transformers sorts by length inside encode, so padding stays small
+                    encoded = model.encode(new, batch_size=128, normalize_embeddings=True, convert_to_numpy=True,
+                                           show_progress_bar=False)
+                finally:
+                    if self.threads != previous:
+                        torch.set_num_threads(previous)
                 for text, vector in zip(new, encoded):
                     vectors[text] = vector
                     self._memo[text] = vector

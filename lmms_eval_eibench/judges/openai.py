@@ -7,6 +7,7 @@ it is redacted from every error text.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -20,25 +21,18 @@ from lmms_eval_eibench.judges.base import (
     PreflightError,
     TransientJudgeError,
     Verdict,
+    judge_messages,
     public_url,
     redact,
 )
 from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries, parse_retry_after
 from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
 
-__all__ = ["OpenAIJudge", "judge_messages"]
+__all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
+
+log = logging.getLogger(__name__)
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
-
-
-def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
-    """The chat messages for `item` under judge prompt `prompt` (system + user)."""
-    template = f"judge_{prompt}"
-    variables = {"answer": item.answer, "ground_truth": item.ground_truth, "triggers": list(item.triggers)}
-    return [
-        {"role": "system", "content": prompts.render_block(template, "system", **variables)},
-        {"role": "user", "content": prompts.render_block(template, "user", **variables)},
-    ]
 
 
 def _server_message(response: Any) -> str:
@@ -160,7 +154,10 @@ class OpenAIJudge(Judge):
                 raise TransientJudgeError(f"{self._where()}: malformed chat completion") from None
             return content if isinstance(content, str) else ""
 
-        return call_with_retries(once, self.policy)
+        def on_retry(retry: int, error: Exception, pause: float) -> None:
+            log.debug("retry %d in %.2f s: %s", retry + 1, pause, error)  # messages are already redacted
+
+        return call_with_retries(once, self.policy, on_retry=on_retry)
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -174,6 +171,7 @@ class OpenAIJudge(Judge):
                 raw, n = self.complete(messages)
             except JudgeRequestError as exc:
                 return Verdict.failure(item, redact(str(exc), self._api_key), raw, attempts + 1)
+            raw = redact(raw, self._api_key)  # a server echoing the request must not put the key in the cache
             attempts += n
             try:
                 parsed = parse_verdict(
