@@ -58,9 +58,9 @@ def shuffled(items: list, seed: int = 0) -> list:
 class Server:
     """tests/judge_server.py in a child process (so its threads do not share our GIL)."""
 
-    def __init__(self, latency: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "judge_server.py"), "--latency", str(latency)],
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, latency: float, *faults: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "judge_server.py"), "--latency", str(latency),
+                                      *faults], stdout=subprocess.PIPE, text=True)
         self.base_url = self.proc.stdout.readline().strip()
         if not self.base_url.startswith("http"):
             raise RuntimeError("fake judge did not start")
@@ -74,12 +74,12 @@ class Server:
         self.proc.wait(timeout=10)
 
 
-def engine_for(server: Server, concurrency: int, cache_dir: str | None):
+def engine_for(server: Server, concurrency: int, cache_dir: str | None, timeout: float = 30):
     from lmms_eval_eibench.judges import JudgeSettings, build_engine
 
     settings = JudgeSettings.from_env(
         env={}, base_url=server.base_url, api_key="test-judge-key", model="fake-judge", concurrency=concurrency,
-        cache=cache_dir is not None, cache_dir=cache_dir, progress=False, timeout=30,
+        cache=cache_dir is not None, cache_dir=cache_dir, progress=False, timeout=timeout,
     )
     return build_engine(settings)
 
@@ -126,6 +126,22 @@ def bench_api(items: list, serial_subset: int) -> list[tuple[str, bool]]:
     bars.append((f"c16 >= 10x faster per sample than c1 ({per1 / (t16 / n):.1f}x)", per1 / (t16 / n) >= 10))
     bars.append((f"cached rerun makes zero requests ({requests_cached})", requests_cached == 0))
     bars.append(("identical verdicts, no failures", same and failed == 0))
+
+    # Injected faults: 20% HTTP 500, 10% 429 + Retry-After 0.5 s, 5% hanging past the 1 s timeout, 5% unparseable.
+    faulty = Server(LATENCY, "--error-500", "0.2", "--rate-429", "0.1", "--retry-after", "0.5", "--hang", "0.05",
+                    "--hang-seconds", "2", "--garbage", "0.05")
+    try:
+        tf, vf = timed(engine_for(faulty, 16, None, timeout=1.0), items)
+        stats = faulty.stats()
+    finally:
+        faulty.close()
+    agree = sum(1 for a, b in zip(vf, v16) if not a.failed and a.recall == b.recall)
+    failed_f = sum(v.failed for v in vf)
+    wrong = len(items) - agree - failed_f
+    print(f"\n== same {n} samples, c16, injected faults {stats['faults']} over {stats['chat_requests']} requests ==")
+    print(f"{tf:.1f} s; same verdict as the fault-free run: {agree}; counted as judge failures: {failed_f}; "
+          f"different verdict: {wrong}")
+    bars.append((f"faults: every sample has the fault-free verdict or is a counted failure ({wrong} differ)", wrong == 0))
     return bars
 
 
