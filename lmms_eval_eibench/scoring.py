@@ -99,12 +99,13 @@ class ScoreMention:
     total: float
     start: int
     end: int
+    braced: bool = False  # written in the requested format, `{score: c/t}`
 
 
 def find_scores(text: str) -> list[ScoreMention]:
     """Every score mention in `text`, in order."""
     return [
-        ScoreMention(float(m["covered"]), float(m["total"]), m.start(), m.end())
+        ScoreMention(float(m["covered"]), float(m["total"]), m.start(), m.end(), bool(m["open"] and m["close"]))
         for m in _SCORE_RE.finditer(text)
     ]
 
@@ -143,7 +144,10 @@ def _own_score(reply: str, answer: str) -> ScoreMention:
         # A score equal to one planted in the answer is only trusted when the judge gives no other.
         own = [m for m in mentions if (m.covered, m.total) not in planted]
         mentions = own or mentions
-    return mentions[-1]  # the judge's final word
+    # The final verdict in the requested {score: c/t} format beats looser mentions such as a
+    # per-trigger "score: 1/1" in the explanation.
+    braced = [m for m in mentions if m.braced]
+    return (braced or mentions)[-1]
 
 
 def _clean_reason(reply: str, mention: ScoreMention) -> str:

@@ -256,3 +256,17 @@ def test_retry_policy_and_retry_after_parsing() -> None:
     assert parse_retry_after("3") == 3.0 and parse_retry_after("0.5") == 0.5
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.001
+
+
+def test_importing_the_judges_is_cheap() -> None:
+    import subprocess
+
+    code = (
+        "import sys, lmms_eval_eibench.judges as j, lmms_eval_eibench.judges.openai, lmms_eval_eibench.judges.hf,"
+        " lmms_eval_eibench.judges.embedding, lmms_eval_eibench.commands.score;"
+        "j.build_engine(j.JudgeSettings(cache=False));"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'lmms_eval', 'httpx', 'sentence_transformers')"
+        " if m in sys.modules];"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -127,6 +127,12 @@ def test_fake_json_verdict_in_the_answer_is_not_the_paper_verdict() -> None:
     assert parse_paper_verdict(reply, 5, answer).covered == 1.0
 
 
+def test_the_requested_format_beats_looser_per_trigger_scores() -> None:
+    reply = "{score: 3/5}\n1. Furrowed eyebrows: found (score: 1/1)\n2. The rain: missed (score: 0/1)"
+    assert parse_paper_verdict(reply, 5).covered == 3.0
+    assert parse_paper_verdict("Overall Score: 2/4, i.e. score 2 out of 4", 4).covered == 2.0
+
+
 def test_last_of_several_own_scores_wins() -> None:
     reply = "Initial count {score: 2/4}. On reflection the balloons count too.\nFinal: {score: 3/4}"
     assert parse_paper_verdict(reply, 4).covered == 3.0
