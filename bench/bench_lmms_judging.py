@@ -27,27 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from judge_server import FakeJudge, FakeJudgeConfig, judge_server
+from judge_server import FakeJudgeConfig, judge_server
 
 OFFICIAL_DIR = Path(os.environ.get("EIBENCH_OFFICIAL_DIR", REPO.parent / "shared" / "eibench"))
 BAR = 1.5
-
-
-def reply_without_nagle_delay() -> None:
-    """Make the fake judge send replies at once (TCP_NODELAY on its sockets).
-
-    The stdlib HTTP server writes a reply's headers and body separately; with Nagle's algorithm on, the body waits
-    for the client's delayed ACK (~40 ms on Linux), adding ~40-50 ms to every request: an artefact of the test
-    server that no real judge endpoint has, and as large as the latency being simulated. `--keep-nagle` keeps it.
-    """
-    make_handler = FakeJudge._handler_class
-
-    def handler_class(self):
-        handler = make_handler(self)
-        handler.disable_nagle_algorithm = True  # socketserver.StreamRequestHandler option
-        return handler
-
-    FakeJudge._handler_class = handler_class
 
 
 def build_dataset(work: Path) -> Path:
@@ -68,11 +51,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--keep-nagle", action="store_true",
-                        help="leave the fake server's Nagle + delayed-ACK stall (~40 ms per request) in place")
     args = parser.parse_args()
-    if not args.keep_nagle:
-        reply_without_nagle_delay()
 
     with tempfile.TemporaryDirectory(prefix="bench-lmms-judging-") as tmp:
         work = Path(tmp)
@@ -115,8 +94,7 @@ def main() -> int:
     per_document = judged * args.latency / 4
     ratio = seconds / ideal
     print(f"lmms-eval run: {run_seconds:.1f} s in all; {judged} answers judged in one call")
-    print(f"judge server: {requests} chat requests, at most {in_flight} in flight, "
-          f"{'with' if args.keep_nagle else 'without'} its Nagle/delayed-ACK stall")
+    print(f"judge server: {requests} chat requests, at most {in_flight} in flight")
     print(f"judging: {seconds:.2f} s; ideal {judged} x {args.latency:g} s / {args.concurrency} = {ideal:.2f} s; "
           f"ratio {ratio:.2f} (bar {BAR}); per-document judging in lmms-eval's 4-thread pool would take "
           f">= {per_document:.2f} s")

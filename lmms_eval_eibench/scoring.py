@@ -22,22 +22,22 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "BASIC_CATEGORIES",
-    "VerdictParseError",
     "ParsedVerdict",
+    "RecallSummary",
+    "SampleScore",
     "ScoreMention",
+    "VerdictParseError",
     "find_scores",
+    "mean",
+    "metric_values",
+    "micro_recall",
     "parse_paper_verdict",
     "parse_structured_verdict",
     "parse_verdict",
     "sample_recall",
-    "SampleScore",
-    "RecallSummary",
-    "mean",
     "stderr",
-    "micro_recall",
     "summarize",
     "to_percent",
-    "metric_values",
 ]
 
 BASIC_CATEGORIES: tuple[str, ...] = ("Happy", "Angry", "Sadness", "Excitement")

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["FakeJudgeConfig", "FakeJudgeStats", "FakeJudge", "judge_server", "fake_verdict"]
+__all__ = ["FakeJudge", "FakeJudgeConfig", "FakeJudgeStats", "fake_verdict", "judge_server"]
 
 
 @dataclass
@@ -101,8 +101,8 @@ def _parse_paper(user: str) -> tuple[str, list[str]] | None:
 
 
 def _parse_structured(user: str) -> tuple[str, list[str]] | None:
-    match = re.search(r"Ground-truth triggers \(\d+\):\n(.*?)\n\n", user, re.S)
-    answer = re.search(r"<answer>\n(.*)\n</answer>", user, re.S)
+    match = re.search(r"Ground-truth triggers \(\d+\):\n(.*?)\n\n", user, re.DOTALL)
+    answer = re.search(r"<answer>\n(.*)\n</answer>", user, re.DOTALL)
     if not match or not answer:
         return None
     triggers = [m.group(2) for line in match.group(1).splitlines() if (m := _TRIGGER_LINE_RE.match(line))]

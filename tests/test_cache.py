@@ -15,10 +15,15 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge_server import judge_server  # noqa: E402
+from judge_server import judge_server
 
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, Verdict, build_engine  # noqa: E402
-from lmms_eval_eibench.judges.cache import CACHE_FILE, VerdictCache, default_cache_dir, verdict_key  # noqa: E402
+from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, Verdict, build_engine
+from lmms_eval_eibench.judges.cache import (
+    CACHE_FILE,
+    VerdictCache,
+    default_cache_dir,
+    verdict_key,
+)
 
 IDENTITY = {"judge": "openai", "model": "m", "prompt": "paper", "prompt_version": "1", "decoding": {"temperature": 0}}
 

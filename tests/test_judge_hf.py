@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, PreflightError, build_engine
+from lmms_eval_eibench.judges import (
+    JudgeItem,
+    JudgeSettings,
+    PreflightError,
+    build_engine,
+)
 from lmms_eval_eibench.judges.hf import HFJudge
 
 VERDICT_TOKEN = "{score: 1/2}"
@@ -73,8 +78,8 @@ def items(n: int = 5) -> list[JudgeItem]:
 
 
 def settings(model: Path, tmp_path: Path, **overrides) -> JudgeSettings:
-    values = dict(kind="hf", model=str(model), max_tokens=12, batch_size=3, cache_dir=str(tmp_path / "cache"),
-                  progress=False)
+    values = {"kind": "hf", "model": str(model), "max_tokens": 12, "batch_size": 3,
+              "cache_dir": str(tmp_path / "cache"), "progress": False}
     values.update(overrides)
     return JudgeSettings.from_env(env={}, **values)
 

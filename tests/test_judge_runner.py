@@ -11,19 +11,25 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from judge_server import FakeJudgeConfig, judge_server  # noqa: E402
+from judge_server import FakeJudgeConfig, judge_server
 
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, PreflightError, build_engine  # noqa: E402
-from lmms_eval_eibench.judges.runner import RetryPolicy, parse_retry_after  # noqa: E402
+from lmms_eval_eibench.judges import (
+    JudgeItem,
+    JudgeSettings,
+    PreflightError,
+    build_engine,
+)
+from lmms_eval_eibench.judges.runner import RetryPolicy, parse_retry_after
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
 
 
 def settings_for(judge, tmp_path: Path, **overrides) -> JudgeSettings:
-    values = dict(
-        base_url=judge.base_url, api_key=judge.api_key, model=judge.model, cache_dir=str(tmp_path / "cache"),
-        timeout=2.0, backoff_base=0.02, backoff_max=0.2, progress=False,
-    )
+    values = {
+        "base_url": judge.base_url, "api_key": judge.api_key, "model": judge.model,
+        "cache_dir": str(tmp_path / "cache"), "timeout": 2.0, "backoff_base": 0.02, "backoff_max": 0.2,
+        "progress": False,
+    }
     values.update(overrides)
     return JudgeSettings.from_env(env={}, **values)
 

@@ -37,8 +37,8 @@ __all__ = [
     "JudgeSettings",
     "PreflightError",
     "Verdict",
-    "build_judge",
     "build_engine",
+    "build_judge",
 ]
 
 

@@ -15,20 +15,20 @@ from lmms_eval_eibench import prompts
 from lmms_eval_eibench.scoring import ParsedVerdict, SampleScore
 
 __all__ = [
-    "JudgeError",
-    "JudgeConfigError",
-    "PreflightError",
-    "TransientJudgeError",
-    "JudgeRequestError",
-    "JudgeItem",
-    "Verdict",
-    "JudgeSettings",
-    "Judge",
     "JUDGE_KINDS",
     "JUDGE_PROMPTS",
-    "redact",
-    "public_url",
+    "Judge",
+    "JudgeConfigError",
+    "JudgeError",
+    "JudgeItem",
+    "JudgeRequestError",
+    "JudgeSettings",
+    "PreflightError",
+    "TransientJudgeError",
+    "Verdict",
     "judge_messages",
+    "public_url",
+    "redact",
 ]
 
 JUDGE_KINDS = ("openai", "hf", "embedding")

@@ -20,7 +20,7 @@ from typing import Any
 
 from lmms_eval_eibench.judges.base import JudgeItem, Verdict
 
-__all__ = ["default_cache_dir", "verdict_key", "VerdictCache", "CACHE_FILE"]
+__all__ = ["CACHE_FILE", "VerdictCache", "default_cache_dir", "verdict_key"]
 
 CACHE_FILE = "verdicts.sqlite3"
 _SCHEMA = 1

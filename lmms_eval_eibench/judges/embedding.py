@@ -20,9 +20,15 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.judges.base import Judge, JudgeItem, JudgeSettings, PreflightError, Verdict
+from lmms_eval_eibench.judges.base import (
+    Judge,
+    JudgeItem,
+    JudgeSettings,
+    PreflightError,
+    Verdict,
+)
 
-__all__ = ["EmbeddingJudge", "answer_spans", "calibrate_threshold", "DEFAULT_THRESHOLD", "METHOD_VERSION"]
+__all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]
 
 DEFAULT_THRESHOLD = 0.53  # calibrate_threshold(budget=0.15) on the 1,615 basic samples gave 0.528; docs/judging.md
 METHOD_VERSION = "1"  # bump when span cutting or scoring changes (part of the cache key)

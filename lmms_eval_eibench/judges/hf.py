@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmms_eval_eibench import prompts
-from lmms_eval_eibench.judges.base import Judge, JudgeItem, JudgeSettings, PreflightError, Verdict, judge_messages
+from lmms_eval_eibench.judges.base import (
+    Judge,
+    JudgeItem,
+    JudgeSettings,
+    PreflightError,
+    Verdict,
+    judge_messages,
+)
 from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
 
 __all__ = ["HFJudge"]

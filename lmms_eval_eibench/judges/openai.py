@@ -25,7 +25,11 @@ from lmms_eval_eibench.judges.base import (
     public_url,
     redact,
 )
-from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries, parse_retry_after
+from lmms_eval_eibench.judges.runner import (
+    RetryPolicy,
+    call_with_retries,
+    parse_retry_after,
+)
 from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers

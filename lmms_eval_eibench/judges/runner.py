@@ -16,10 +16,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lmms_eval_eibench.judges.base import Judge, JudgeItem, JudgeRequestError, TransientJudgeError, Verdict
+from lmms_eval_eibench.judges.base import (
+    Judge,
+    JudgeItem,
+    JudgeRequestError,
+    TransientJudgeError,
+    Verdict,
+)
 from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
 
-__all__ = ["RetryPolicy", "parse_retry_after", "call_with_retries", "JudgeEngine"]
+__all__ = ["JudgeEngine", "RetryPolicy", "call_with_retries", "parse_retry_after"]
 
 T = TypeVar("T")
 
@@ -180,7 +186,7 @@ class JudgeEngine:
         if self.cache is not None:
             self.cache.close()
 
-    def __enter__(self) -> JudgeEngine:
+    def __enter__(self) -> JudgeEngine:  # noqa: PYI034 - not meant to be subclassed
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -19,18 +19,18 @@ Only `jinja2` is imported, and only on first use.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "PROMPTS_DIR",
     "TemplateError",
-    "template_names",
-    "template_version",
-    "template_blocks",
     "render",
     "render_block",
+    "template_blocks",
+    "template_names",
+    "template_version",
 ]
 
 PROMPTS_DIR = Path(__file__).resolve().parent
@@ -77,7 +77,7 @@ def template_names() -> list[str]:
     return sorted(p.stem for p in PROMPTS_DIR.glob("*.j2"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def template_version(name: str) -> str:
     """The version a template declares in its `{# version: X #}` header."""
     path = PROMPTS_DIR / _file_name(name)
