@@ -73,7 +73,7 @@ def main() -> int:
                    "response=Her friend told a joke while the birthday cake arrived", "--tasks", "eibench_basic",
                    "--limit", str(args.docs), "--log_samples", "--output_path", str(out), "--verbosity", "DEBUG"]
             run_started = time.perf_counter()
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             run_seconds = time.perf_counter() - run_started
             requests, in_flight = judge.stats.chat_requests, judge.stats.max_in_flight
         log = proc.stdout + proc.stderr
