@@ -12,8 +12,9 @@ How a run flows through here:
    (``FilterEnsemble.apply``) and uses them only if they hold exactly the response lists it was given; otherwise
    it warns and ``process_results`` judges each answer itself (correct, slower). lm-eval passes the documents.
 4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
-   into metrics plus a logged ``eibench_verdict``. A failed judgement adds to ``eibench_judge_failures`` and is
-   left out of every recall metric (the key is simply not returned), never scored.
+   into metrics plus the logged verdict. A failed judgement adds to ``eibench_judge_failures``, a failed
+   generation (a CFSA failure line) to ``eibench_generation_failures`` without being judged; both are left out of
+   every recall metric, never scored.
 
 Nothing here imports lmms_eval: the filter is duck-typed (lmms-eval only calls ``apply(resps, docs)``), so the
 lm-eval task can share these functions.
@@ -60,6 +61,8 @@ def _warn(message: str) -> None:
         logger.warning(message)
 
 FAILURES = "eibench_judge_failures"
+# Samples whose model call failed (e.g. a CFSA round): never judged, never scored, counted apart from the judge's.
+GENERATION_FAILURES = "eibench_generation_failures"
 CAPTION_METRIC = "eibench_caption_words"
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
 BASIC_CATEGORY_KEYS = ("happy", "angry", "sadness", "excitement")
@@ -276,6 +279,13 @@ def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -
     return verdicts
 
 
+def generation_failure(answer: str) -> str | None:
+    """Why the model produced no answer for this sample (a failure line of the CFSA wrapper), else None."""
+    from .cfsa import failure_reason
+
+    return failure_reason(answer)
+
+
 def verdict_for(doc: Mapping[str, Any], answer: str) -> Verdict:
     """The verdict judged for this exact (sample, answer), judging it now if the filter did not see it
     (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
@@ -377,6 +387,7 @@ class JudgeFilter:
 
     @staticmethod
     def _judge(pairs: list[tuple[Mapping[str, Any], str]], task_name: str) -> None:
+        pairs = [(doc, answer) for doc, answer in pairs if generation_failure(answer) is None]
         started = time.perf_counter()
         verdicts = judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
         judge = engine().judge
@@ -404,7 +415,8 @@ def record_provenance(task: Any) -> None:
 # Metrics
 
 
-def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
+def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str,
+                   generation_failed: bool = False) -> dict[str, Any]:
     """One document's metrics; every document of a subset returns the same keys.
 
     ``<metric>``: ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}``, where a failed judgement has
@@ -424,14 +436,22 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
         for name in BASIC_CATEGORY_KEYS:
             out[f"{metric}_{name}"] = item["score"] if judged and category == name else None
     out[f"{metric}_trigger"] = {"covered": verdict.covered, "total": verdict.total} if judged else None
-    out[FAILURES] = 0 if judged else 1
+    out[FAILURES] = 0 if judged or generation_failed else 1
+    out[GENERATION_FAILURES] = 1 if generation_failed else 0
     return out
 
 
 def process_results(doc: Mapping[str, Any], results: Any, subset: str) -> dict[str, Any]:
-    """lmms-eval's per-document hook: look the verdict up (judged by ``JudgeFilter``) and report metrics."""
-    verdict = verdict_for(doc, answer_text(results))
-    return sample_metrics(doc, verdict, engine().metric_name, subset)
+    """lmms-eval's per-document hook: look the verdict up (judged by ``JudgeFilter``) and report metrics.
+    A sample whose generation failed is not judged: it is reported as a generation failure, never scored."""
+    answer = answer_text(results)
+    reason = generation_failure(answer)
+    if reason is not None:
+        from .judges import Verdict
+
+        failed = Verdict.failure(judge_item(doc, answer), f"generation failed: {reason}")
+        return sample_metrics(doc, failed, engine().metric_name, subset, generation_failed=True)
+    return sample_metrics(doc, verdict_for(doc, answer), engine().metric_name, subset)
 
 
 def recall_mean(items: Sequence[Any]) -> float:
@@ -451,7 +471,7 @@ def trigger_recall(items: Sequence[Mapping[str, Any] | None]) -> float:
 
 
 def failure_count(items: Sequence[int]) -> int:
-    """How many samples the judge failed on (left out of every recall metric)."""
+    """How many samples failed (judge or generation; left out of every recall metric)."""
     return int(sum(items))
 
 

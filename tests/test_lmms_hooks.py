@@ -63,7 +63,8 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
 
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
     metrics = lmms.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
-    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger", "eibench_judge_failures"}
+    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger", "eibench_judge_failures",
+                            "eibench_generation_failures"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
 
 
@@ -166,6 +167,24 @@ def test_filter_judges_every_answer_in_one_concurrent_call(loopback_judge):
         assert metrics["eibench_recall"]["verdict"]["id"] == doc["id"]
         assert metrics["eibench_judge_failures"] == 0
     assert loopback_judge.stats.chat_requests == len(docs), "process_results must reuse the filter's verdicts"
+
+
+def test_generation_failures_are_counted_never_judged_or_scored(loopback_judge):
+    """A CFSA failure line is not an answer: the filter skips it, process_results counts it apart."""
+    from lmms_eval_eibench.cfsa import FAILED_PREFIX
+
+    docs = lmms.task_docs("basic", "user").remove_columns("image")
+    failed_line = f"{FAILED_PREFIX} at step 'summary': base model raised]"
+    answers = [failed_line, "a friend telling a joke, a birthday cake"]
+    lmms.JudgeFilter._judge([(docs[0], answers[0]), (docs[1], answers[1])], "eibench_basic")
+    assert loopback_judge.stats.chat_requests == 1
+    failed, judged = (lmms.process_results(docs[i], [answers[i]], "basic") for i in range(2))
+    assert loopback_judge.stats.chat_requests == 1, "a failed generation must never be sent to the judge"
+    assert failed.keys() == judged.keys()
+    assert "score" not in failed["eibench_recall"] and failed["eibench_recall_trigger"] is None
+    assert failed["eibench_generation_failures"] == 1 and failed["eibench_judge_failures"] == 0
+    assert "generation failed" in failed["eibench_recall"]["verdict"]["error"]
+    assert judged["eibench_generation_failures"] == 0 and "score" in judged["eibench_recall"]
 
 
 def test_without_instances_process_results_judges_each_answer(loopback_judge):
