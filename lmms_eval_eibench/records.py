@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from .files import DuplicateKey, InputFileError, read_jsonl, refuse_duplicate_keys
+
 BASIC_QUESTIONS = Path("EI_Basic") / "user.jsonl"
 BASIC_GROUND_TRUTH = Path("EI_Basic") / "basic_ground_truth.json"
 COMPLEX_FILE = Path("EI_Complex") / "ec_complex.jsonl"
@@ -26,12 +28,8 @@ _TRIGGER_LINE = re.compile(r"^\s*(\d+)\s*[.)]\s*(.*?)\s*$")
 _REFUSAL = re.compile(r"(?i)\b(I'?m unable|I am unable|I'?m sorry|I cannot|I can'?t|as an AI)\b")
 
 
-class EIBenchDataError(ValueError):
+class EIBenchDataError(InputFileError):
     """An annotation file is malformed; the message names the file, the line (or key) and the fix."""
-
-    def __init__(self, where: str, problem: str, fix: str):
-        self.where, self.problem, self.fix = where, problem, fix
-        super().__init__(f"{where}: {problem}. Fix: {fix}")
 
 
 @dataclass(frozen=True)
@@ -167,40 +165,8 @@ def category_of(folder_emotion: str) -> str:
     return folder_emotion[:1].upper() + folder_emotion[1:].lower()
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str):
-        self.key = key
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A json ``object_pairs_hook``: json.loads would silently keep the last of two equal keys."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _DuplicateKey(key)
-        obj[key] = value
-    return obj
-
-
 def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) for every non-blank line of a JSONL file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EIBenchDataError(str(path), "file not found", "check --eibench points at the EIBench annotations") from None
-    except UnicodeDecodeError as err:
-        raise EIBenchDataError(str(path), f"not UTF-8 text ({err.reason})", "re-save the file as UTF-8") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            yield number, json.loads(line, object_pairs_hook=_refuse_duplicates)
-        except _DuplicateKey as dup:
-            raise EIBenchDataError(where, f"duplicate key {dup.key!r}", "keep one entry per key") from None
-        except json.JSONDecodeError as err:
-            raise EIBenchDataError(where, f"malformed JSON ({err.msg} at column {err.colno})",
-                                   "make every line one complete JSON object") from None
+    return read_jsonl(path, unique_keys=True, error=EIBenchDataError)
 
 
 def _single_item(obj: Any, where: str, shape: str) -> tuple[str, Any]:
@@ -253,14 +219,14 @@ def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
         warnings += _question_warnings(question, where)
 
     try:
-        truth = json.loads(truth_file.read_text(encoding="utf-8"), object_pairs_hook=_refuse_duplicates)
+        truth = json.loads(truth_file.read_text(encoding="utf-8"), object_pairs_hook=refuse_duplicate_keys)
     except FileNotFoundError:
         raise EIBenchDataError(str(truth_file), "file not found",
                                "check --eibench points at the EIBench annotations") from None
     except json.JSONDecodeError as err:
         raise EIBenchDataError(f"{truth_file}:{err.lineno}", f"malformed JSON ({err.msg})",
                                "make the file one JSON object mapping image path to ground truth") from None
-    except _DuplicateKey as dup:
+    except DuplicateKey as dup:
         raise EIBenchDataError(_where(truth_file, _key_lines(truth_file), dup.key), f"duplicate key {dup.key!r}",
                                "keep one ground truth per image") from None
     if not isinstance(truth, dict):

@@ -1,0 +1,87 @@
+"""Reading user files with errors that name file and line, and writing outputs atomically (never half a file).
+
+Every command reads JSONL (annotations, captions, samples, answers) and writes files; they share these helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class InputFileError(ValueError):
+    """Bad input: the message names the file and line (or key) and, when known, the fix."""
+
+    def __init__(self, where: str, problem: str, fix: str | None = None):
+        self.where, self.problem, self.fix = where, problem, fix
+        super().__init__(f"{where}: {problem}" + (f". Fix: {fix}" if fix else ""))
+
+
+class DuplicateKey(Exception):
+    """Raised by refuse_duplicate_keys; callers that know the file turn it into an InputFileError."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+
+def refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A json ``object_pairs_hook``: json.loads would silently keep the last of two equal keys."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def read_jsonl(path: str | os.PathLike[str], *, unique_keys: bool = False,
+               error: type[InputFileError] = InputFileError) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for every non-blank line; ``unique_keys`` refuses an object with a repeated
+    key. Raises ``error`` naming ``path:line``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(str(path), "file not found", "check the path") from None
+    except UnicodeDecodeError as err:
+        raise error(str(path), f"not UTF-8 text ({err.reason})", "save the file as UTF-8") from None
+    except OSError as err:
+        raise error(str(path), f"cannot read ({err.strerror or err})") from None
+    hook = refuse_duplicate_keys if unique_keys else None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            yield number, json.loads(line, object_pairs_hook=hook)
+        except DuplicateKey as dup:
+            raise error(where, f"duplicate key {dup.key!r}", "keep one entry per key") from None
+        except json.JSONDecodeError as err:
+            raise error(where, f"malformed JSON ({err.msg} at column {err.colno})",
+                        "make every line one complete JSON object") from None
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file, so a failure never leaves half a file behind."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
