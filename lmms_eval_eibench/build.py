@@ -204,11 +204,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, api: Any = None) -> int:
-    output = args.output
-    if output is None and args.repo_id is None and os.environ.get(config.DATASET_ENV):
-        output = Path(os.environ[config.DATASET_ENV])
+    from .dataset import looks_like_repo_id
+
+    output, configured = args.output, os.environ.get(config.DATASET_ENV)
     roots = ImageRoots(args.image_root, args.emoset_root, args.caer_root)
     try:
+        if output is None and args.repo_id is None and configured:
+            if looks_like_repo_id(configured):
+                raise EIBenchDataError(config.DATASET_ENV, f"names the Hub repo {configured!r}, not a folder",
+                                       f"pass --repo-id {configured} to upload there, or --output DIR")
+            output = Path(configured)
         summary = build(args.eibench, output, roots, no_images=args.no_images, captions_file=args.captions,
                         repo_id=args.repo_id, private=args.private, overwrite=args.overwrite, api=api,
                         log=lambda line: print(line, file=sys.stderr))

@@ -33,7 +33,7 @@ class DatasetNotFound(FileNotFoundError):
     """No built EIBench dataset where one was expected; the message says how to build or get it."""
 
 
-def features(with_images: bool = True) -> "datasets.Features":
+def features() -> "datasets.Features":
     """The columns of both configs (ARCHITECTURE.md). ``image`` is null in an annotations-only build."""
     import datasets
 
@@ -145,8 +145,11 @@ def write_card(folder: Path, records_by_subset: Mapping[str, list[Record]], spli
     (folder / CARD).write_text(text, encoding="utf-8")
 
 
-def _looks_like_repo_id(location: str) -> bool:
-    return bool(re.fullmatch(r"[\w.-]+/[\w.-]+", location)) and not location.startswith((".", "~"))
+def looks_like_repo_id(location: str) -> bool:
+    """``org/name`` that is not a local path (neither it nor its parent folder exists here)."""
+    path = Path(location).expanduser()
+    return (bool(re.fullmatch(r"[\w.-]+/[\w.-]+", location)) and not location.startswith((".", "~"))
+            and not path.exists() and not path.parent.is_dir())
 
 
 def resolve(dataset: str | os.PathLike | None = None) -> str:
@@ -159,7 +162,7 @@ def resolve(dataset: str | os.PathLike | None = None) -> str:
                 f"{path} is not a built EIBench dataset (no {CARD} with configs). Build it with "
                 f"`python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`.")
         return str(path)
-    if dataset is None and config.DATASET_ENV not in os.environ or not _looks_like_repo_id(location):
+    if not looks_like_repo_id(location):
         raise DatasetNotFound(
             f"No EIBench dataset at {path}. Build it with `python hub_upload.py --eibench EIBENCH_DIR "
             f"--image-root IMAGES` (writes {config.default_dataset_dir()}), or set {config.DATASET_ENV} to a "
@@ -177,9 +180,15 @@ def load_subset(subset: str, dataset: str | os.PathLike | None = None) -> "datas
 
 
 def fingerprint(dataset: str | os.PathLike | None = None) -> str | None:
-    """The manifest fingerprint of a local built dataset (None for a Hub repo or a folder without one)."""
+    """The manifest fingerprint identifying a build: read from a local folder, or from the ``manifest.json``
+    that ``hub_upload.py`` uploads with a Hub repo. None when there is no manifest or the Hub is unreachable."""
     try:
-        manifest = Path(resolve(dataset)) / MANIFEST
+        location = resolve(dataset)
+        manifest = Path(location) / MANIFEST
+        if not manifest.is_file() and looks_like_repo_id(location):
+            from huggingface_hub import hf_hub_download
+
+            manifest = Path(hf_hub_download(location, MANIFEST, repo_type="dataset"))
         return json.loads(manifest.read_text(encoding="utf-8"))["fingerprint"] if manifest.is_file() else None
-    except (DatasetNotFound, OSError, ValueError, KeyError):
+    except Exception:  # provenance is best effort: an offline run or a hand-made repo has no manifest to read
         return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from . import BASIC_CATEGORIES
 from .files import DuplicateKey, InputFileError, read_jsonl, refuse_duplicate_keys
 
 BASIC_QUESTIONS = Path("EI_Basic") / "user.jsonl"
@@ -203,7 +204,7 @@ def _where(path: Path, lines: dict[str, int], key: str) -> str:
 def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
     """Join ``user.jsonl`` and ``basic_ground_truth.json`` by image path."""
     questions_file, truth_file = root / BASIC_QUESTIONS, root / BASIC_GROUND_TRUTH
-    questions: dict[str, tuple[str, int]] = {}
+    questions: dict[str, tuple[str, int, str, str]] = {}  # path -> (question, line, source, folder)
     warnings: list[DataWarning] = []
     for number, obj in _json_lines(questions_file):
         where = f"{questions_file}:{number}"
@@ -214,8 +215,11 @@ def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
         if image_path in questions:
             raise EIBenchDataError(where, f"duplicate image path {image_path!r} (first on line {questions[image_path][1]})",
                                    "keep one question per image in EI_Basic/user.jsonl")
-        check_image_path(image_path, where)
-        questions[image_path] = (question, number)
+        source, folder = check_image_path(image_path, where)
+        if category_of(folder) not in BASIC_CATEGORIES:  # the metrics know these four only
+            raise EIBenchDataError(where, f"basic image {image_path!r} is not in a category folder",
+                                   f"basic images live in folders named for {', '.join(BASIC_CATEGORIES)}")
+        questions[image_path] = (question, number, source, folder)
         warnings += _question_warnings(question, where)
 
     try:
@@ -249,12 +253,11 @@ def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
                                f"add the image's question to {questions_file.name} or remove the ground truth")
 
     records = []
-    for image_path, (question, number) in questions.items():
+    for image_path, (question, _, source, folder) in questions.items():
         ground_truth = truth[image_path]
         where = _where(truth_file, key_lines, image_path)
         if not isinstance(ground_truth, str):
             raise EIBenchDataError(where, "ground truth is not a string", "write it as a numbered list string")
-        source, folder = check_image_path(image_path, f"{questions_file}:{number}")
         records.append(Record(
             id=image_path, subset="basic", image_path=image_path, question=question, ground_truth=ground_truth,
             triggers=parse_triggers(ground_truth, where, warnings), category=category_of(folder), source=source,

@@ -108,6 +108,8 @@ def _break(annotations: Path, images: Path, case: str) -> None:
     elif case == "missing-images":
         for path in sorted(images.rglob("*.jpg"))[:3]:
             path.unlink()
+    elif case == "unknown-category":
+        user.write_text("\n".join([lines[0].replace("CAER-S/train/Happy/", "CAER-S/train/Neutral/")] + lines[1:]))
     elif case == "unreadable-image":
         next(images.rglob("*.png")).write_bytes(b"not an image at all")
     else:
@@ -128,6 +130,7 @@ BAD_INPUTS = {
     "absolute-path": r"user\.jsonl:1: image path '/CAER-S/.*' is not a relative POSIX path",
     "missing-images": r"3 of 10 images are missing:\n  .*\.jpg",
     "unreadable-image": r"\.png: image cannot be read",
+    "unknown-category": r"user\.jsonl:1: basic image 'CAER-S/train/Neutral/.*' is not in a category folder",
 }
 
 
@@ -247,3 +250,48 @@ def test_import_is_cheap():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert float(out[0]) < 0.3
     assert out[1] == "[]"
+
+
+def test_dataset_location_local_or_hub(tmp_path, monkeypatch):
+    from lmms_eval_eibench import dataset
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(dataset.DatasetNotFound, match="No EIBench dataset at out/eibench"):
+        dataset.resolve("out/eibench")  # a typo'd local path is not mistaken for a Hub repo id
+    assert dataset.resolve("some-org/eibench") == "some-org/eibench"
+    with pytest.raises(dataset.DatasetNotFound, match="not a built EIBench dataset"):
+        dataset.resolve("out")
+
+
+def test_fingerprint_of_a_hub_repo_comes_from_its_uploaded_manifest(tmp_path, monkeypatch):
+    """The Hub is stood in for at its boundary (hf_hub_download) with what hub_upload.py would upload."""
+    import huggingface_hub
+
+    from lmms_eval_eibench import dataset
+
+    assert main(["--output", str(tmp_path / "built")]) == 0
+    calls = []
+
+    def fake_download(repo_id, filename, repo_type):
+        calls.append((repo_id, filename, repo_type))
+        return str(tmp_path / "built" / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    expected = json.loads((tmp_path / "built" / "manifest.json").read_text())["fingerprint"]
+    assert dataset.fingerprint("some-org/eibench") == expected
+    assert calls == [("some-org/eibench", "manifest.json", "dataset")]
+
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    assert dataset.fingerprint("some-org/eibench") is None
+
+
+def test_repo_id_in_environment_is_not_an_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EIBENCH_DATASET", "some-org/eibench")
+    assert main([]) == 2
+    assert "EIBENCH_DATASET: names the Hub repo 'some-org/eibench'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
