@@ -114,12 +114,19 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def _is_prompt_example(reply: str, mention: ScoreMention) -> bool:
+def _example_context(reply: str, mention: ScoreMention) -> str | None:
+    """How a `{score: 2/5}` looks like the prompt's own example: "before" when introduced as one ("e.g.",
+    "for example"), "after" when followed by the example's gloss ("for 2 correct and 5 in total"), else None.
+
+    Only "before" marks the example for sure; the gloss alone is also how a judge may explain a genuine 2/5.
+    """
     if (mention.covered, mention.total) != (2.0, 5.0):
-        return False
-    before = reply[max(0, mention.start - 40) : mention.start]
-    after = reply[mention.end : mention.end + 60]
-    return bool(_EXAMPLE_BEFORE_RE.search(before) or _EXAMPLE_AFTER_RE.search(after))
+        return None
+    if _EXAMPLE_BEFORE_RE.search(reply[max(0, mention.start - 40) : mention.start]):
+        return "before"
+    if _EXAMPLE_AFTER_RE.search(reply[mention.end : mention.end + 60]):
+        return "after"
+    return None
 
 
 def _is_answer_echo(reply: str, mention: ScoreMention, answer_squashed: str) -> bool:
@@ -132,9 +139,16 @@ def _own_score(reply: str, answer: str) -> ScoreMention:
     mentions = find_scores(reply)
     if not mentions:
         raise VerdictParseError("no {score: covered/total} in the judge reply")
-    mentions = [m for m in mentions if not _is_prompt_example(reply, m)]
-    if not mentions:
+    context = [_example_context(reply, m) for m in mentions]
+    # A 2/5 introduced as an example is the prompt's; one merely followed by the example's gloss is the
+    # prompt's only when the judge also gives another score (a lone "{score: 2/5} for 2 correct and 5 in
+    # total" is a genuine verdict worded like the prompt).
+    kept = [m for m, c in zip(mentions, context) if c is None]
+    if not kept:
+        kept = [m for m, c in zip(mentions, context) if c == "after"]
+    if not kept:
         raise VerdictParseError("the judge reply only echoes the prompt's example {score: 2/5}")
+    mentions = kept
     if answer:
         answer_squashed = _squash(answer)
         planted = {(m.covered, m.total) for m in find_scores(answer)}
@@ -243,19 +257,34 @@ def _validate_structured(value: object, n_triggers: int) -> tuple[tuple[bool, ..
     return tuple(covered[i] for i in ids), tuple(reasons[i] for i in ids)
 
 
+def _planted_values(answer: str) -> list[object]:
+    """Every JSON object in the model's answer, nested ones included (a fake verdict may sit inside another)."""
+    found: list[object] = []
+    stack = [value for value, _, _ in _json_objects(answer)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            found.append(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 def parse_structured_verdict(reply: str, n_triggers: int, answer: str = "") -> ParsedVerdict:
     """Read a structured-prompt judge reply: the last JSON verdict valid for these trigger ids.
 
-    A JSON object copied verbatim from the model's answer is never taken for the verdict.
+    A JSON object equal (as parsed JSON, whatever its spacing or key order) to one in the model's answer is
+    never taken for the verdict: a judge echoing a planted verdict, even re-serialised, does not adopt it.
     """
     if n_triggers <= 0:
         raise VerdictParseError("the sample has no ground-truth triggers")
     if not isinstance(reply, str) or not reply.strip():
         raise VerdictParseError("empty judge reply")
-    answer_squashed = _squash(answer or "")
+    planted = _planted_values(answer) if answer else []
     last_error = "no JSON object in the judge reply"
-    for value, start, end in reversed(_json_objects(reply)):
-        if answer_squashed and _squash(reply[start:end]) in answer_squashed:
+    for value, _start, _end in reversed(_json_objects(reply)):
+        if any(value == p for p in planted):
             last_error = "the only JSON verdicts are copied from the model's answer"
             continue
         try:
