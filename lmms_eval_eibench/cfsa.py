@@ -37,8 +37,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from .config import env_flag
+from .judges.base import public_url, quiet_http_logs
 from .prompts import render, render_block, template_blocks, template_version
 
 __all__ = [
@@ -85,14 +86,16 @@ class CFSAFailure(RuntimeError):
 
 
 def _as_bool(value: Any, name: str) -> bool:
+    """A boolean model arg, in the same words as the boolean environment settings (`config.env_flag`)."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise CFSAConfigError(f"{SETTING_PREFIX}{name}={value!r}: expected true or false")
+    setting = f"{SETTING_PREFIX}{name}"
+    try:
+        if str(value).strip():
+            return env_flag(setting, env={setting: str(value)})
+    except ValueError:
+        pass
+    raise CFSAConfigError(f"{setting}={value!r}: expected true or false")
 
 
 @dataclass(frozen=True)
@@ -491,15 +494,6 @@ def _summary_question(prompt: str) -> str:
 # The OpenAI-compatible summarizer
 
 
-def public_url(url: str) -> str:
-    """A URL without user info, query or fragment (they may carry credentials)."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 class SummarizerError(RuntimeError):
     """The summarizing LLM failed (after retries); the message never holds the API key."""
 
@@ -522,6 +516,7 @@ class OpenAISummarizer:
         if self._client is None:
             import httpx
 
+            quiet_http_logs()  # httpx logs request URLs (user info and query included) at INFO
             self._client = httpx.Client(timeout=self.settings.summarizer_timeout)
         return self._client
 

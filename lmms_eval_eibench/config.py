@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 DATASET_ENV = "EIBENCH_DATASET"
@@ -36,3 +37,18 @@ def verdict_cache_dir() -> Path:
     """The verdict cache folder (``$EIBENCH_CACHE_DIR`` or the user cache dir)."""
     value = os.environ.get(CACHE_DIR_ENV)
     return Path(value).expanduser() if value else user_cache_dir() / "verdicts"
+
+
+def env_flag(name: str, default: bool = False, *, env: Mapping[str, str] | None = None) -> bool:
+    """The boolean environment setting ``name`` (1/0, true/false, yes/no, on/off; unset or empty: ``default``).
+
+    Any other value raises ``ValueError`` naming the variable: a typo must not silently mean "off".
+    ``env`` replaces ``os.environ`` (settings read from a given mapping)."""
+    value = (os.environ if env is None else env).get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={value!r}: use 1/0, true/false, yes/no or on/off")

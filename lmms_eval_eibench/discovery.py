@@ -66,8 +66,13 @@ def register() -> list:
     Never raises: lmms-eval loads all model entry points in one ``try``, so an error here would also drop other
     plugins' models. A failure is reported on stderr instead.
     """
-    if os.environ.get("EIBENCH_NO_DISCOVERY", "").strip().lower() in {"1", "true", "yes", "on"}:
-        return []
+    from .config import env_flag
+
+    try:
+        if env_flag("EIBENCH_NO_DISCOVERY"):
+            return []
+    except ValueError as err:  # a typo must not silently disable the tasks, nor raise into lmms-eval
+        print(f"lmms-eval-eibench: {err}; registering the EIBench tasks anyway", file=sys.stderr)
     try:
         install()
     except Exception as err:  # pragma: no cover - exercised only by an incompatible lmms-eval

@@ -380,6 +380,29 @@ def test_summarizer_with_a_wrong_key_fails_before_generation_without_leaking_it(
     assert "sk-wrong-key-987654" not in message  # the server echoes the key back; we redact it
 
 
+def test_summarizer_url_with_user_info_never_reaches_the_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:  # as in a fresh process (another test may have raised them already)
+        lg.setLevel(logging.NOTSET)
+    caplog.set_level(logging.DEBUG)
+    secret = "pw-SENTINEL-cfsa-5180"
+    try:
+        with judge_server() as llm:
+            monkeypatch.setenv("EIBENCH_CFSA_API_KEY", llm.api_key)
+            url = llm.base_url.replace("http://", f"http://alice:{secret}@")
+            settings = CFSASettings(summarizer="openai", summarizer_model=llm.model, summarizer_base_url=url)
+            with pytest.raises(CFSAConfigError) as info:  # user info in the URL makes httpx send Basic auth: 401
+                cfsa.OpenAISummarizer(settings).preflight()
+            assert llm.stats.chat_requests == 1  # the request really went out
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+    assert secret not in str(info.value) and secret not in caplog.text
+
+
 @pytest.mark.slow
 def test_use_cache_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     task_dir = write_image_task(tmp_path / "tasks", n_docs=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sys
@@ -14,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import FakeJudgeConfig, judge_server
 
 from lmms_eval_eibench.judges import (
+    JudgeConfigError,
+    JudgeError,
     JudgeItem,
     JudgeSettings,
     PreflightError,
@@ -182,18 +185,102 @@ def test_rejected_key_fails_fast_naming_the_endpoint_and_never_the_key(items, tm
         assert time.monotonic() - start < 2
         message = str(error.value)
         assert judge.base_url in message and judge.model in message and "rejected the API key" in message
-        verdicts = engine.judge_many(items[:3])  # judging anyway: counted failures, not scores
-        assert all(v.failed for v in verdicts)
+        with pytest.raises(JudgeError) as judging:  # judging anyway stops too: no sample becomes a failure
+            engine.judge_many(items[:3])
         provenance = engine.provenance()
         engine.close()
     out, err = capsys.readouterr()
-    texts = [message, repr(error.value), out, err, caplog.text, repr(engine.judge.settings), str(provenance)]
-    texts += [str(v.to_log()) for v in verdicts]
+    texts = [message, repr(error.value), str(judging.value), out, err, caplog.text, repr(engine.judge.settings),
+             str(provenance)]
     assert all(SENTINEL_KEY not in text for text in texts)
-    assert "***" in verdicts[0].error  # the server echoed the key; we redacted it
+    assert "***" in str(judging.value)  # the server echoed the key; we redacted it
     for path in (tmp_path / "cache").rglob("*"):
         if path.is_file():
             assert SENTINEL_KEY.encode() not in path.read_bytes()
+
+
+def test_key_rejected_mid_run_stops_the_run_naming_endpoint_and_model(items, tmp_path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    with judge_server(api_key=SENTINEL_KEY) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, concurrency=4))
+        engine.preflight()
+        assert not any(v.failed for v in engine.judge_many(items[:5]))
+        judge.config.api_key = "sk-rotated-elsewhere"  # the key is revoked while the run goes on
+        before = judge.stats.chat_requests
+        with pytest.raises(JudgeError) as error:
+            engine.judge_many(items[5:60])
+        sent = judge.stats.chat_requests - before
+        engine.close()
+    message = str(error.value)
+    assert judge.base_url in message and judge.model in message and "HTTP 401" in message
+    assert SENTINEL_KEY not in message and SENTINEL_KEY not in caplog.text and "***" in message
+    assert sent <= 8  # stopped at once, not 55 requests each turned into a counted judge failure
+    assert len(engine.cache) == 5  # what was judged before stays cached; nothing else was stored
+
+
+def test_model_unknown_mid_run_stops_the_run(items, tmp_path) -> None:
+    with judge_server() as judge:
+        engine = build_engine(settings_for(judge, tmp_path, concurrency=2, cache=False))
+        engine.preflight()
+        judge.config.model = "renamed-judge"  # the server stops serving our model
+        with pytest.raises(JudgeError, match=r"HTTP 404.*EIBENCH_JUDGE_MODEL") as error:
+            engine.judge_many(items[:30])
+        assert judge.base_url in str(error.value) and "fake-judge" in str(error.value)
+        assert judge.stats.chat_requests <= 4
+
+
+def test_the_same_model_name_on_two_servers_does_not_share_verdicts(items, tmp_path) -> None:
+    with judge_server() as first, judge_server() as second:
+        build_engine(settings_for(first, tmp_path)).judge_many(items[:6])
+        assert first.stats.chat_requests == 6
+        build_engine(settings_for(second, tmp_path)).judge_many(items[:6])  # same model name, same cache
+        assert second.stats.chat_requests == 6
+        build_engine(settings_for(first, tmp_path)).judge_many(items[:6])
+        assert first.stats.chat_requests == 6  # its own verdicts are still cached
+
+
+def test_identity_and_provenance_name_the_endpoint_without_credentials(tmp_path) -> None:
+    from lmms_eval_eibench.judges import build_judge
+
+    url = f"https://alice:{SENTINEL_KEY}@judge.example:8443/v1?api_key={SENTINEL_KEY}#frag"
+    judge = build_judge(JudgeSettings.from_env(env={}, base_url=url, api_key=SENTINEL_KEY))
+    assert judge.identity()["base_url"] == "https://judge.example:8443/v1"
+    engine = build_engine(JudgeSettings.from_env(env={}, base_url=url, cache_dir=str(tmp_path / "c")))
+    provenance = json.dumps(engine.provenance())
+    assert SENTINEL_KEY not in provenance and "alice" not in provenance
+
+
+def test_provenance_says_whether_the_cache_is_used_not_where(tmp_path) -> None:
+    with judge_server() as judge:
+        cached = build_engine(settings_for(judge, tmp_path)).provenance()
+        uncached = build_engine(settings_for(judge, tmp_path, cache=False)).provenance()
+    assert cached["cache"] is True and uncached["cache"] is False
+    assert str(tmp_path) not in json.dumps(cached)
+
+
+@pytest.fixture
+def httpx_loggers_unset():
+    """httpx/httpcore loggers at NOTSET (as in a fresh process), restored afterwards."""
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.NOTSET)
+    yield
+    for lg, level in zip(loggers, levels):
+        lg.setLevel(level)
+
+
+def test_a_url_with_user_info_never_reaches_the_logs(httpx_loggers_unset, tmp_path, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "pw-SENTINEL-in-url-7391"
+    with judge_server() as judge:
+        url = judge.base_url.replace("http://", f"http://alice:{secret}@")
+        engine = build_engine(settings_for(judge, tmp_path, base_url=url, cache=False))
+        with pytest.raises(PreflightError) as error:  # user info in the URL makes httpx send Basic auth
+            engine.preflight()
+        assert judge.stats.models_requests == 1  # a request really went out
+    assert "127.0.0.1" in str(error.value) and secret not in str(error.value)
+    assert secret not in caplog.text
 
 
 def test_unknown_model_fails_preflight_listing_the_served_models(tmp_path) -> None:
@@ -245,11 +332,33 @@ def test_settings_from_env() -> None:
         ({"EIBENCH_JUDGE_TIMEOUT": "soon"}, "EIBENCH_JUDGE_TIMEOUT"),
         ({"EIBENCH_JUDGE_PROMPT": "fancy"}, "EIBENCH_JUDGE_PROMPT"),
         ({"EIBENCH_NO_CACHE": "perhaps"}, "EIBENCH_NO_CACHE"),
+        ({"EIBENCH_JUDGE_TRUST_TOTAL": "sometimes"}, "EIBENCH_JUDGE_TRUST_TOTAL='sometimes'"),
+        ({"EIBENCH_EMBEDDING_THRESHOLD": "high"}, "EIBENCH_EMBEDDING_THRESHOLD='high'"),
+        ({"EIBENCH_EMBEDDING_THRESHOLD": "1.5"}, "EIBENCH_EMBEDDING_THRESHOLD"),
+        ({"EIBENCH_EMBEDDING_THRESHOLD": "0"}, "EIBENCH_EMBEDDING_THRESHOLD"),
+        ({"EIBENCH_EMBEDDING_THREADS": "two"}, "EIBENCH_EMBEDDING_THREADS='two'"),
+        ({"EIBENCH_EMBEDDING_THREADS": "0"}, "EIBENCH_EMBEDDING_THREADS"),
     ],
 )
 def test_bad_settings_name_the_variable(env, message) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(JudgeConfigError, match=message):
         JudgeSettings.from_env(env=env)
+
+
+def test_trust_total_and_embedding_settings_from_env() -> None:
+    from lmms_eval_eibench.judges import build_judge
+
+    env = {"EIBENCH_JUDGE_TRUST_TOTAL": "yes", "EIBENCH_EMBEDDING_THRESHOLD": "0.61",
+           "EIBENCH_EMBEDDING_THREADS": "2"}
+    settings = JudgeSettings.from_env(env=env)
+    assert (settings.trust_judge_total, settings.threshold, settings.embedding_threads) == (True, 0.61, 2)
+    assert build_judge(settings).identity()["trust_judge_total"] is True  # part of the verdict cache key
+    embedding = build_judge(JudgeSettings.from_env(env=env, kind="embedding"))  # builds without loading the model
+    assert (embedding.threshold, embedding.threads) == (0.61, 2)
+    assert embedding.identity()["threshold"] == 0.61
+    assert JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "0"}, trust_judge_total=True).trust_judge_total
+    assert not JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "off"}).trust_judge_total
+    assert JudgeSettings.from_env(env={}).embedding_threads == 1
 
 
 def test_retry_policy_and_retry_after_parsing() -> None:

@@ -3,6 +3,7 @@ and the small base class every judge kind implements."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from abc import ABC, abstractmethod
@@ -28,6 +29,7 @@ __all__ = [
     "Verdict",
     "judge_messages",
     "public_url",
+    "quiet_http_logs",
     "redact",
 ]
 
@@ -61,7 +63,21 @@ class TransientJudgeError(Exception):
 
 
 class JudgeRequestError(Exception):
-    """A request failure not worth retrying (rejected key, unknown model, bad request)."""
+    """A request failure not worth retrying (rejected key, unknown model, bad request); `status` is the HTTP
+    status when the server answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def quiet_http_logs() -> None:
+    """Keep httpx/httpcore below INFO: httpx logs every request URL at INFO, user info and query included,
+    and those may carry credentials. Called where our HTTP clients are created."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
@@ -221,14 +237,15 @@ def _env_int(env: Mapping[str, str], name: str) -> int | None:
 
 
 def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
-    value = env.get(name, "").strip().lower()
-    if not value:
+    """The boolean setting `name`, None when unset (so a keyword override or the default applies)."""
+    from lmms_eval_eibench.config import env_flag
+
+    if not env.get(name, "").strip():
         return None
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise JudgeConfigError(f"{name}={value!r}: use 1/0, true/false, yes/no or on/off")
+    try:
+        return env_flag(name, env=env)
+    except ValueError as exc:
+        raise JudgeConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -257,6 +274,7 @@ class JudgeSettings:
     device: str | None = None
     dtype: str | None = None
     threshold: float | None = None
+    embedding_threads: int = 1
     trust_judge_total: bool = False
     cache: bool = True
     cache_dir: str | None = None
@@ -281,6 +299,14 @@ class JudgeSettings:
             raise JudgeConfigError("judge retry counts must be >= 0")
         if self.batch_size is not None and self.batch_size < 1:
             raise JudgeConfigError(f"judge batch size {self.batch_size} must be >= 1")
+        if self.threshold is not None and not 0 < self.threshold <= 1:
+            raise JudgeConfigError(
+                f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
+            )
+        if self.embedding_threads < 1:
+            raise JudgeConfigError(
+                f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
+            )
 
     @property
     def resolved_model(self) -> str:
@@ -298,7 +324,9 @@ class JudgeSettings:
 
         EIBENCH_JUDGE, EIBENCH_JUDGE_MODEL, EIBENCH_JUDGE_BASE_URL, EIBENCH_JUDGE_API_KEY
         (else OPENAI_API_KEY), EIBENCH_JUDGE_PROMPT, EIBENCH_JUDGE_CONCURRENCY, EIBENCH_JUDGE_TIMEOUT,
-        EIBENCH_JUDGE_TEMPERATURE, EIBENCH_CACHE_DIR, EIBENCH_NO_CACHE.
+        EIBENCH_JUDGE_TEMPERATURE, EIBENCH_JUDGE_TRUST_TOTAL, EIBENCH_EMBEDDING_THRESHOLD,
+        EIBENCH_EMBEDDING_THREADS, EIBENCH_CACHE_DIR, EIBENCH_NO_CACHE. A bad value raises
+        `JudgeConfigError` naming the variable.
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {
@@ -310,6 +338,9 @@ class JudgeSettings:
             "concurrency": _env_int(env, "EIBENCH_JUDGE_CONCURRENCY"),
             "timeout": _env_float(env, "EIBENCH_JUDGE_TIMEOUT"),
             "temperature": _env_float(env, "EIBENCH_JUDGE_TEMPERATURE"),
+            "trust_judge_total": _env_flag(env, "EIBENCH_JUDGE_TRUST_TOTAL"),
+            "threshold": _env_float(env, "EIBENCH_EMBEDDING_THRESHOLD"),
+            "embedding_threads": _env_int(env, "EIBENCH_EMBEDDING_THREADS"),
             "cache_dir": env.get("EIBENCH_CACHE_DIR", "").strip() or None,
         }
         no_cache = _env_flag(env, "EIBENCH_NO_CACHE")

@@ -14,7 +14,6 @@ budget allows.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -36,8 +35,8 @@ _MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _CLAUSE_MIN_WORDS = 8  # shorter sentences are one thought already; splitting them only costs time
 _MAX_SPANS = 256  # an endless answer must not make one sample cost minutes
 # One intra-op thread by default: on a shared CPU, OpenMP's spinning threads made 2 threads 2-5x *slower*
-# than 1 for this small model in our measurements (bench/bench_judge.py); EIBENCH_EMBEDDING_THREADS overrides.
-_THREADS_ENV = "EIBENCH_EMBEDDING_THREADS"
+# than 1 for this small model in our measurements (bench/bench_judge.py); EIBENCH_EMBEDDING_THREADS
+# (JudgeSettings.embedding_threads) overrides.
 _MEMO_SIZE = 50_000  # embeddings kept per judge: triggers recur across runs, templates and models
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -72,12 +71,7 @@ class EmbeddingJudge(Judge):
         super().__init__(settings)
         self.model_name = settings.resolved_model
         self.threshold = DEFAULT_THRESHOLD if settings.threshold is None else float(settings.threshold)
-        if not 0 < self.threshold <= 1:
-            raise ValueError(f"embedding judge threshold {self.threshold} must be in (0, 1]")
-        try:
-            self.threads = max(1, int(os.environ.get(_THREADS_ENV, "1")))
-        except ValueError:
-            raise ValueError(f"{_THREADS_ENV}={os.environ[_THREADS_ENV]!r} is not a whole number") from None
+        self.threads = settings.embedding_threads  # validated by JudgeSettings (EIBENCH_EMBEDDING_THREADS)
         self._model: Any = None
         self._memo: dict[str, Any] = {}  # text -> unit vector (float32), insertion-ordered for eviction
         self._lock = threading.Lock()

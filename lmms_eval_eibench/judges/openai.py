@@ -15,6 +15,7 @@ from typing import Any
 from lmms_eval_eibench import prompts
 from lmms_eval_eibench.judges.base import (
     Judge,
+    JudgeError,
     JudgeItem,
     JudgeRequestError,
     JudgeSettings,
@@ -23,6 +24,7 @@ from lmms_eval_eibench.judges.base import (
     Verdict,
     judge_messages,
     public_url,
+    quiet_http_logs,
     redact,
 )
 from lmms_eval_eibench.judges.runner import (
@@ -37,6 +39,9 @@ __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for ca
 log = logging.getLogger(__name__)
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+# A rejected key or an unknown model will fail every remaining sample the same way: the run stops rather than
+# counting each sample as a judge failure.
+_FATAL_STATUS = {401, 403, 404}
 
 
 def _server_message(response: Any) -> str:
@@ -75,15 +80,14 @@ class OpenAIJudge(Judge):
         return {
             "judge": self.kind,
             "model": self.model,
+            # the same model name on two servers may be two different models: they must not share verdicts
+            "base_url": self.url,  # credentials stripped (public_url)
             "prompt": self.prompt,
             "prompt_template": f"judge_{self.prompt}.j2",
             "prompt_version": prompts.template_version(f"judge_{self.prompt}"),
             "decoding": decoding,
             "trust_judge_total": self.settings.trust_judge_total,
         }
-
-    def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "base_url": self.url}
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -92,6 +96,7 @@ class OpenAIJudge(Judge):
             if self._client is None:
                 import httpx
 
+                quiet_http_logs()
                 headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
                 n = self.settings.concurrency
                 self._client = httpx.Client(
@@ -130,14 +135,16 @@ class OpenAIJudge(Judge):
         if status in (401, 403):
             raise JudgeRequestError(
                 f"{self._where()} rejected the API key (HTTP {status}); set EIBENCH_JUDGE_API_KEY "
-                f"(or OPENAI_API_KEY) to a key this endpoint accepts. Server said: {message}"
+                f"(or OPENAI_API_KEY) to a key this endpoint accepts. Server said: {message}",
+                status,
             )
         if status == 404:
             raise JudgeRequestError(
                 f"{self._where()}: HTTP 404 (unknown model or not an OpenAI-compatible /v1 URL; check "
-                f"EIBENCH_JUDGE_MODEL / --judge-model and EIBENCH_JUDGE_BASE_URL / --base-url). Server said: {message}"
+                f"EIBENCH_JUDGE_MODEL / --judge-model and EIBENCH_JUDGE_BASE_URL / --base-url). Server said: {message}",
+                status,
             )
-        raise JudgeRequestError(f"{self._where()}: HTTP {status} {message}")
+        raise JudgeRequestError(f"{self._where()}: HTTP {status} {message}", status)
 
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> tuple[str, int]:
         """The judge's reply text and the number of HTTP attempts it took (retries included)."""
@@ -174,6 +181,8 @@ class OpenAIJudge(Judge):
             try:
                 raw, n = self.complete(messages)
             except JudgeRequestError as exc:
+                if exc.status in _FATAL_STATUS:
+                    raise JudgeError(f"{redact(str(exc), self._api_key)}; the run stops") from None
                 return Verdict.failure(item, redact(str(exc), self._api_key), raw, attempts + 1)
             raw = redact(raw, self._api_key)  # a server echoing the request must not put the key in the cache
             attempts += n

@@ -104,8 +104,9 @@ class JudgeEngine:
         return self.judge.metric_name
 
     def provenance(self) -> dict[str, Any]:
-        """Judge kind, model, prompt template + version, decoding settings, cache use (never a key)."""
-        return {**self.judge.provenance(), "cache": str(self.cache.path) if self.cache is not None else None}
+        """Judge kind, model, prompt template + version, decoding settings, whether the verdict cache is used
+        (never a key; never the cache's path, which names the user's home)."""
+        return {**self.judge.provenance(), "cache": self.cache is not None}
 
     def preflight(self) -> None:
         """Check once that the judge can work (raises `PreflightError` naming URL and model)."""
