@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,34 @@ def test_batched_judging_reads_the_models_verdict(rigged_model, tmp_path) -> Non
 
     again = engine.judge_many(items())
     assert all(v.cached for v in again)
+
+
+def test_preflight_reads_config_tokenizer_and_template_but_not_the_weights(rigged_model, tmp_path) -> None:
+    engine = build_engine(settings(rigged_model, tmp_path, cache=False))
+    engine.preflight()
+    assert not engine.judge.loaded  # lmms-eval runs preflight beside the evaluated model, on every rank
+    assert not engine.judge_many(items(1))[0].failed
+    assert engine.judge.loaded  # loaded on the first batch
+
+    no_weights = tmp_path / "no-weights"
+    shutil.copytree(rigged_model, no_weights, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    lazy = build_engine(settings(no_weights, tmp_path, cache=False))
+    lazy.preflight()  # would fail if it touched the weights
+    with pytest.raises(PreflightError, match="weights.*no-weights"):
+        lazy.judge_many(items(1))
+
+
+def test_preflight_fails_on_a_model_without_chat_template(rigged_model, tmp_path) -> None:
+    plain = tmp_path / "no-template"
+    shutil.copytree(rigged_model, plain, ignore=shutil.ignore_patterns("chat_template.*"))
+    config_file = plain / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config.pop("chat_template", None)
+    config_file.write_text(json.dumps(config))
+    engine = build_engine(settings(plain, tmp_path, cache=False))
+    with pytest.raises(PreflightError, match="no chat template"):
+        engine.preflight()
+    assert not engine.judge.loaded
 
 
 def test_batch_size_does_not_change_greedy_verdicts(rigged_model, tmp_path) -> None:

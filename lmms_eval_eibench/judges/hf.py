@@ -2,7 +2,8 @@
 
 Batched generation with left padding, greedy by default (temperature > 0 samples with top_p 0.9,
 the paper's Llama-3 setting); device and dtype automatic (CUDA + bfloat16 when available, else
-CPU + float32) unless EIBench settings say otherwise. The model loads once, on first use.
+CPU + float32) unless EIBench settings say otherwise. Preflight reads only config, tokenizer and chat
+template; the weights load once, on the first batch to judge.
 """
 
 from __future__ import annotations
@@ -68,35 +69,67 @@ class HFJudge(Judge):
             "trust_judge_total": self.settings.trust_judge_total,
         }
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model weights are in memory (they load on the first `judge_batch`, not in preflight)."""
+        return self._model is not None
+
+    def _cannot_load(self, what: str, exc: Exception) -> PreflightError:
+        return PreflightError(
+            f"hf judge: cannot load the {what} of model {self.model_name!r} ({type(exc).__name__}: {exc}); set "
+            "EIBENCH_JUDGE_MODEL / --judge-model to a local folder or a Hub id you can download"
+        )
+
+    def _load_tokenizer(self) -> Any:
+        """Config and tokenizer (small files): enough to know the model exists and can chat."""
+        if self._tokenizer is None:
+            from transformers import AutoConfig, AutoTokenizer
+
+            try:
+                AutoConfig.from_pretrained(self.model_name)
+                tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            except Exception as exc:  # noqa: BLE001 - any loading problem means the judge cannot run
+                raise self._cannot_load("config or tokenizer", exc) from None
+            if tokenizer.chat_template is None:
+                raise PreflightError(f"hf judge: model {self.model_name!r} has no chat template; use an instruct/chat model")
+            try:
+                tokenizer.apply_chat_template([{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+                                              add_generation_prompt=True, tokenize=False)
+            except Exception as exc:  # noqa: BLE001 - a template that cannot render the judge's messages
+                raise PreflightError(
+                    f"hf judge: the chat template of model {self.model_name!r} cannot render a system + user "
+                    f"conversation ({type(exc).__name__}: {exc}); use a chat model whose template accepts both"
+                ) from None
+            tokenizer.padding_side = "left"  # generation continues from the right edge
+            if tokenizer.pad_token_id is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
     def _load(self) -> tuple[Any, Any]:
+        tokenizer = self._load_tokenizer()
         if self._model is None:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM
 
             cuda = torch.cuda.is_available()
             device = self.settings.device or ("cuda" if cuda else "cpu")
             dtype_name = self.settings.dtype or ("bfloat16" if device.startswith("cuda") else "float32")
             try:
                 dtype = getattr(torch, dtype_name)
-                tokenizer = AutoTokenizer.from_pretrained(self.model_name)
                 model = AutoModelForCausalLM.from_pretrained(self.model_name, dtype=dtype).to(device).eval()
             except Exception as exc:  # noqa: BLE001 - any loading problem means the judge cannot run
-                raise PreflightError(
-                    f"hf judge: cannot load model {self.model_name!r} ({type(exc).__name__}: {exc}); set "
-                    "EIBENCH_JUDGE_MODEL / --judge-model to a local folder or a Hub id you can download"
-                ) from None
-            if tokenizer.chat_template is None:
-                raise PreflightError(f"hf judge: model {self.model_name!r} has no chat template; use an instruct/chat model")
-            tokenizer.padding_side = "left"  # generation continues from the right edge
-            if tokenizer.pad_token_id is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            self._tokenizer, self._model = tokenizer, model
+                raise self._cannot_load("weights", exc) from None
+            self._model = model
             self.device, self.dtype = device, dtype_name
-        return self._tokenizer, self._model
+        return tokenizer, self._model
 
     def preflight(self) -> None:
+        """Config, tokenizer and chat template only. The weights (16 GB for the default 8B judge) load on the
+        first `judge_batch`: preflight runs when lmms-eval builds the task, in the evaluated model's process and
+        on every rank, where loading a second large model would cost memory and time before any answer exists."""
         with self._lock:
-            self._load()
+            self._load_tokenizer()
 
     def _stop_ids(self, tokenizer: Any) -> list[int]:
         ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
