@@ -13,8 +13,13 @@ How a run flows through here:
    it warns and ``process_results`` judges each answer itself (correct, slower). lm-eval passes the documents.
 4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
    into metrics plus the logged verdict. A failed judgement adds to ``eibench_judge_failures``, a failed
-   generation (a CFSA failure line) to ``eibench_generation_failures`` without being judged; both are left out of
+   generation (a CFSA failure line, or an empty answer: lmms-eval's ``llava_hf`` returns "" when generation
+   raises; see ``failures.py``) to ``eibench_generation_failures`` without being judged; both are left out of
    every recall metric, never scored.
+
+Provenance: when a task's filter is built (during task construction), ``record_provenance`` writes the
+provenance record (``provenance.build_provenance``: judge, model prompt + version, generation settings, dataset,
+plugin version) to ``metadata["eibench_provenance"]``, which lmms-eval copies into the results file's ``configs``.
 
 Nothing here imports lmms_eval: the filter is duck-typed (lmms-eval only calls ``apply(resps, docs)``), so the
 lm-eval task can share these functions.
@@ -23,16 +28,20 @@ lm-eval task can share these functions.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import config
+from . import BASIC_CATEGORIES, config, scoring
+from .failures import generation_failure
 from .prompts import render, template_version
+from .provenance import METADATA_KEY
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
@@ -61,11 +70,12 @@ def _warn(message: str) -> None:
         logger.warning(message)
 
 FAILURES = "eibench_judge_failures"
-# Samples whose model call failed (e.g. a CFSA round): never judged, never scored, counted apart from the judge's.
+# Samples whose model produced no answer (a CFSA failure line, an empty answer; see failures.py): never judged,
+# never scored, counted apart from the judge's failures.
 GENERATION_FAILURES = "eibench_generation_failures"
 CAPTION_METRIC = "eibench_caption_words"
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
-BASIC_CATEGORY_KEYS = ("happy", "angry", "sadness", "excitement")
+BASIC_CATEGORY_KEYS = tuple(category.lower() for category in BASIC_CATEGORIES)  # metric name suffixes
 TEMPLATES = ("user", "cot", "caption", "caption_text")
 CAPTION_TEMPLATES = ("caption", "caption_text")
 
@@ -211,8 +221,6 @@ def prompt_versions() -> dict[str, str]:
 
 def doc_to_visual(doc: Mapping[str, Any]) -> list[PILImage.Image]:
     """The sample's image as RGB: from the dataset, or from ``EIBENCH_IMAGE_ROOT`` for annotations-only builds."""
-    from PIL import Image
-
     image = doc.get("image")
     if image is None:
         root = config.image_root()
@@ -222,12 +230,20 @@ def doc_to_visual(doc: Mapping[str, Any]) -> list[PILImage.Image]:
                 f"EIBench sample {doc.get('id', doc.get('image_path'))!r}: no image in the dataset and none at "
                 f"{path or '(EIBENCH_IMAGE_ROOT not set)'}; set {config.IMAGE_ROOT_ENV} to the folder holding "
                 f"the official relative paths.")
-        image = Image.open(path)
-    elif isinstance(image, Mapping):  # undecoded {"bytes", "path"}
+        return _load_rgb(path)
+    if isinstance(image, Mapping):  # undecoded {"bytes", "path"}
         import io
 
-        image = Image.open(io.BytesIO(image["bytes"])) if image.get("bytes") else Image.open(image["path"])
+        return _load_rgb(io.BytesIO(image["bytes"]) if image.get("bytes") else image["path"])
     return [image.convert("RGB")]
+
+
+def _load_rgb(source: Any) -> list[PILImage.Image]:
+    """Decode an image file (path or bytes) to RGB and close it: thousands of samples must not leak handles."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        return [image.convert("RGB")]
 
 
 def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
@@ -236,11 +252,13 @@ def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The judge: one engine per process and settings, verdicts looked up by (sample id, answer)
+# The judge: one engine per process and settings, verdicts looked up by (judge identity, sample id, answer)
 
 _ENGINES: dict[Any, JudgeEngine] = {}
 _ENGINES_LOCK = threading.Lock()
-_VERDICTS: dict[tuple[str, str], Verdict] = {}
+# keyed by the judge's identity too: settings changed within one process (tests, notebooks, two tasks judged
+# differently) must never reuse a verdict of the previous judge
+_VERDICTS: dict[tuple[str, str, str], Verdict] = {}
 _VERDICTS_LOCK = threading.Lock()
 
 
@@ -253,6 +271,11 @@ def engine() -> JudgeEngine:
         if settings not in _ENGINES:
             _ENGINES[settings] = build_engine(settings)
         return _ENGINES[settings]
+
+
+def _judge_identity(judge_engine: JudgeEngine) -> str:
+    """Everything that determines a verdict besides the sample (what the verdict cache keys by), as text."""
+    return json.dumps(judge_engine.judge.identity(), sort_keys=True, default=str)
 
 
 def answer_text(results: Any) -> str:
@@ -271,29 +294,46 @@ def judge_item(doc: Mapping[str, Any], answer: str):
 
 def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
     """Judge many (document, answer) pairs in one concurrent, cached call and remember the verdicts."""
+    judge_engine = engine()
+    identity = _judge_identity(judge_engine)
     items = [judge_item(doc, answer) for doc, answer in zip(docs, answers)]
-    verdicts = engine().judge_many(items)
+    verdicts = judge_engine.judge_many(items)
     with _VERDICTS_LOCK:
         for item, verdict in zip(items, verdicts):
-            _VERDICTS[(item.id, item.answer)] = verdict
+            _VERDICTS[(identity, item.id, item.answer)] = verdict
     return verdicts
 
 
-def generation_failure(answer: str) -> str | None:
-    """Why the model produced no answer for this sample (a failure line of the CFSA wrapper), else None."""
-    from .cfsa import failure_reason
-
-    return failure_reason(answer)
-
-
 def verdict_for(doc: Mapping[str, Any], answer: str) -> Verdict:
-    """The verdict judged for this exact (sample, answer), judging it now if the filter did not see it
-    (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
+    """The verdict the current judge gave this exact (sample, answer), judging it now if the filter did not see
+    it (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
+    key = (_judge_identity(engine()), str(doc["id"]), answer)
     with _VERDICTS_LOCK:
-        verdict = _VERDICTS.get((str(doc["id"]), answer))
+        verdict = _VERDICTS.get(key)
     if verdict is None:
         verdict = judge_documents([doc], [answer])[0]
     return verdict
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What lmms-eval does not pass to hooks, read from its frames on the stack
+
+
+def _on_stack(match: Callable[[FrameType], Any], depth: int | None = None) -> Any:
+    """The first non-None ``match(frame)`` over the frames above the function calling this one (nearest
+    first, at most ``depth`` of them), else None. Frames are released on return (no reference cycles)."""
+    frame = inspect.currentframe()
+    try:
+        frame = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+        seen = 0
+        while frame is not None and (depth is None or seen < depth):
+            found = match(frame)
+            if found is not None:
+                return found
+            frame, seen = frame.f_back, seen + 1
+        return None
+    finally:
+        del frame
 
 
 def predict_only() -> bool:
@@ -302,32 +342,24 @@ def predict_only() -> bool:
     lmms-eval switches a task to its "bypass" metric only after constructing it, so the flag is read from the
     ``simple_evaluate`` call on the stack (the CLI goes through it too). Without one, tasks are judged.
     """
-    frame = inspect.currentframe()
-    try:
-        while frame is not None:
-            if frame.f_code.co_name == "simple_evaluate" and "predict_only" in frame.f_locals:
-                return bool(frame.f_locals["predict_only"])
-            frame = frame.f_back
-    finally:
-        del frame
-    return False
+    def match(frame: FrameType) -> bool | None:
+        if frame.f_code.co_name == "simple_evaluate" and "predict_only" in frame.f_locals:
+            return bool(frame.f_locals["predict_only"])
+        return None
+
+    return bool(_on_stack(match))
 
 
 def _constructing_task() -> Any:
     """The lmms-eval task whose constructor is building this filter (``ConfigurableTask.__init__`` builds its
     filters after loading its dataset), or None."""
-    frame = inspect.currentframe()
-    try:
-        for _ in range(8):
-            frame = frame.f_back if frame is not None else None
-            if frame is None:
-                return None
-            owner = frame.f_locals.get("self")
-            if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "dataset"):
-                return owner
+    def match(frame: FrameType) -> Any:
+        owner = frame.f_locals.get("self")
+        if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "dataset"):
+            return owner
         return None
-    finally:
-        del frame
+
+    return _on_stack(match, depth=8)
 
 
 def _task_instances(resps: list) -> list | None:
@@ -337,19 +369,14 @@ def _task_instances(resps: list) -> list | None:
     Filters get no document ids, so we read the caller's ``instances`` and accept them only if they are exactly
     the lists we were given (identity, element by element). None when lmms-eval's internals changed.
     """
-    frame = inspect.currentframe()
-    try:
-        for _ in range(4):
-            frame = frame.f_back if frame is not None else None
-            if frame is None:
-                return None
-            candidate = frame.f_locals.get("instances")
-            if (isinstance(candidate, list) and len(candidate) == len(resps)
-                    and all(getattr(inst, "resps", None) is resp for inst, resp in zip(candidate, resps))):
-                return candidate
+    def match(frame: FrameType) -> list | None:
+        candidate = frame.f_locals.get("instances")
+        if (isinstance(candidate, list) and len(candidate) == len(resps)
+                and all(getattr(inst, "resps", None) is resp for inst, resp in zip(candidate, resps))):
+            return candidate
         return None
-    finally:
-        del frame
+
+    return _on_stack(match, depth=4)
 
 
 class JudgeFilter:
@@ -396,18 +423,43 @@ class JudgeFilter:
               f"{sum(v.failed for v in verdicts)} failed)")
 
 
-def record_provenance(task: Any) -> None:
-    """Add the prompt template's version, the judge and the dataset identity to the task's ``metadata``, which
-    lmms-eval writes into the results file's ``configs``."""
+def provenance_record(template: str | None, generation: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The provenance record (``provenance.build_provenance``) of a task judged now: the current judge engine,
+    the model prompt ``template`` and its version, the task's ``generation`` settings, the dataset (location and
+    manifest fingerprint) and this plugin's version."""
     from .dataset import fingerprint
+    from .provenance import build_provenance, judge_fields_from_engine
 
+    return build_provenance(
+        **judge_fields_from_engine(engine().provenance()),
+        model_prompt=template or None,
+        model_prompt_version=template_version(template) if template else None,
+        generation=dict(generation) if isinstance(generation, Mapping) else None,
+        dataset_source=config.dataset_location(),
+        dataset_manifest_sha256=fingerprint(),
+    )
+
+
+def record_provenance(task: Any) -> None:
+    """Put the provenance record into the task's ``metadata["eibench_provenance"]``, which lmms-eval (and lm-eval)
+    write into the results file's ``configs[<task>]["metadata"]``.
+
+    Runs during task construction: lmms-eval copies each task's config when ``evaluate()`` starts, so later
+    changes never reach the file. ``--gen_kwargs`` is applied after construction, in place on the task's
+    ``generation_kwargs`` dict (``set_config(update=True)``), so the record's ``generation`` member *is* that dict
+    (validated now): the file then shows the settings the model really generated with. A ``--predict_only`` run
+    judges nothing and gets no record.
+    """
     metadata = task.config.metadata if isinstance(task.config.metadata, dict) else {}
     template = metadata.get("prompt_template")
     if template:
-        metadata["prompt_version"] = template_version(template)
-    metadata["dataset"] = {"location": config.dataset_location(), "fingerprint": fingerprint()}
+        metadata["prompt_version"] = template_version(template)  # also readable without the record
     if not predict_only():
-        metadata["judge"] = engine().provenance()
+        generation = getattr(task.config, "generation_kwargs", None)
+        record = provenance_record(template, generation)
+        if isinstance(generation, dict):
+            record["generation"] = generation
+        metadata[METADATA_KEY] = record
     task.config.metadata = metadata
 
 
@@ -454,20 +506,25 @@ def process_results(doc: Mapping[str, Any], results: Any, subset: str) -> dict[s
     return sample_metrics(doc, verdict_for(doc, answer), engine().metric_name, subset)
 
 
-def recall_mean(items: Sequence[Any]) -> float:
-    """Mean per-sample recall (0-100) over judged samples; NaN when none was judged.
+def _nan_if_none(value: float | None) -> float:
+    # lmms-eval formats every aggregate as a number (its results table, stderr, group means): "nothing judged"
+    # must be a float, so scoring's None becomes NaN (written as NaN, shown as "nan"; never a score of 0)
+    return float("nan") if value is None else value
 
-    Items are ``{"score": ...}`` dicts (no ``score``: a judge failure) or numbers / None (category metrics)."""
-    scores = [item.get("score") if isinstance(item, Mapping) else item for item in items]
-    scores = [score for score in scores if score is not None]
-    return sum(scores) / len(scores) if scores else float("nan")
+
+def recall_mean(items: Sequence[Any]) -> float:
+    """Mean per-sample recall (0-100) over judged samples (``scoring.mean``); NaN when none was judged.
+
+    Items are ``{"score": ...}`` dicts (no ``score``: a judge or generation failure) or numbers / None
+    (category metrics)."""
+    return _nan_if_none(scoring.mean(item.get("score") if isinstance(item, Mapping) else item for item in items))
 
 
 def trigger_recall(items: Sequence[Mapping[str, Any] | None]) -> float:
-    """Micro recall (0-100): covered ground-truth triggers over all ground-truth triggers of judged samples."""
-    judged = [item for item in items if item is not None]
-    total = sum(item["total"] for item in judged)
-    return 100.0 * sum(item["covered"] for item in judged) / total if total else float("nan")
+    """Micro recall (0-100, ``scoring.micro_recall``): covered ground-truth triggers over all ground-truth triggers
+    of judged samples; NaN when none was judged."""
+    micro = scoring.micro_recall((item["covered"], item["total"]) for item in items if item is not None)
+    return _nan_if_none(None if micro is None else 100.0 * micro)
 
 
 def failure_count(items: Sequence[int]) -> int:

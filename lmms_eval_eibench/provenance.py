@@ -7,15 +7,15 @@ lmms-eval hooks and ``eibench score`` pass their settings in.
 
 Where it goes (for callers):
 
-- lmms-eval results: in the task's metadata, ``results["configs"][<task>]["metadata"]["eibench_provenance"]``.
+- lmms-eval (and lm-eval) results: in the task's metadata under :data:`METADATA_KEY`,
+  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``lmms.record_provenance``.
   lmms-eval 0.7.3 copies each task's config (``TaskOutput.from_taskdict``, a deep copy) when ``evaluate()``
-  starts, i.e. after task construction and before generation; so the record must be put into
-  ``task.config.metadata`` during task construction (the EIBench tasks do it when their filter is built)
-  and later changes never reach the file. Readers also accept the tasks' flat metadata shape
-  (:func:`provenance_from_task_metadata`) and, as an alternative route, the value of a metric
-  ``eibench_provenance`` (``results["results"][<task>]["eibench_provenance,none"]``, one record per task
-  via :func:`merge_provenance` as the aggregation).
+  starts, i.e. after task construction and before generation; so the record is put into
+  ``task.config.metadata`` during task construction (the EIBench tasks do it when their filter is built).
+  Read it back with :func:`provenance_from_task_metadata`.
 - ``eibench score --json``: under the top-level key :data:`PROVENANCE_KEY` (``provenance``).
+
+``plugin.version`` is the version of the plugin that *wrote* the record (readers never fill in their own).
 
 Record shape (``schema_version`` 1; keys are stable, new keys may be added, none removed or renamed):
 
@@ -50,15 +50,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lmms_eval_eibench import __version__
 
 __all__ = [
+    "METADATA_KEY",
     "PLUGIN_NAME",
     "PROVENANCE_KEY",
-    "PROVENANCE_METRIC",
     "PROVENANCE_SCHEMA_VERSION",
     "ProvenanceError",
     "build_provenance",
@@ -66,14 +66,13 @@ __all__ = [
     "judge_fields_from_engine",
     "judge_identity",
     "judge_label",
-    "merge_provenance",
     "provenance_from_task_metadata",
 ]
 
 PROVENANCE_SCHEMA_VERSION = 1
 PLUGIN_NAME = "lmms-eval-eibench"
-PROVENANCE_METRIC = "eibench_provenance"
-"""Metric name whose value is the record in lmms-eval results (``results[task]["eibench_provenance,none"]``)."""
+METADATA_KEY = "eibench_provenance"
+"""Key of the record in an EIBench task's lmms-eval metadata (``results["configs"][task]["metadata"]``)."""
 PROVENANCE_KEY = "provenance"
 """Top-level key of the record in ``eibench score --json`` outputs (and in report summaries)."""
 
@@ -135,13 +134,10 @@ def _endpoint(value: str | None) -> str | None:
     """A base URL without user info, query or fragment: where the judge ran, never how to log in."""
     if value is None:
         return None
-    from urllib.parse import urlsplit, urlunsplit
+    # the judges' own credential stripping, imported on use (keeps this module import-light)
+    from lmms_eval_eibench.judges.base import public_url
 
-    parts = urlsplit(_require_text("judge_endpoint", value))
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return public_url(_require_text("judge_endpoint", value))
 
 
 def build_provenance(
@@ -313,52 +309,10 @@ def judge_label(record: Mapping[str, Any]) -> str:
     return f"{kind}:{model}, {template} v{version}" + (f", {settings}" if settings else "")
 
 
-def merge_provenance(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The one record of a run, from the per-document records (the lmms-eval ``aggregation`` for the metric).
-
-    All documents of one task must have been judged the same way; if they were not (e.g. a resumed run
-    with another judge), this raises instead of letting one record speak for mixed verdicts.
-    """
-    merged: dict[str, Any] | None = None
-    canonical: str | None = None
-    for index, record in enumerate(records):
-        checked = check_provenance(record, where=f"provenance of document {index}")
-        text = json.dumps(checked, sort_keys=True)
-        if merged is None:
-            merged, canonical = checked, text
-        elif text != canonical:
-            raise ProvenanceError(
-                f"provenance of document {index} differs from document 0 "
-                f"({judge_label(checked)} vs {judge_label(merged)}); one task's documents must share one judge, "
-                "prompt, decoding and dataset: rerun the task in one go"
-            )
-    if merged is None:
-        raise ProvenanceError("provenance: no documents to merge (did process_results return eibench_provenance?)")
-    return merged
-
-
-def provenance_from_task_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The record from an EIBench task's lmms-eval ``metadata`` (as ``lmms.record_provenance`` fills it).
-
-    Reads ``metadata["eibench_provenance"]`` when present (the record itself); otherwise converts the flat
-    shape ``{prompt_template, prompt_version, dataset: {location, fingerprint}, judge: <engine provenance>}``.
-    None when the metadata holds no judge (e.g. a ``--predict_only`` run): there is nothing to record.
-    """
-    if not isinstance(metadata, Mapping):
+def provenance_from_task_metadata(metadata: Any, where: str = "metadata") -> dict[str, Any] | None:
+    """The checked record in an EIBench task's lmms-eval ``metadata`` (``metadata["eibench_provenance"]``, as
+    ``lmms.record_provenance`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
+    written before the record existed: the report then says the row has no provenance)."""
+    if not isinstance(metadata, Mapping) or metadata.get(METADATA_KEY) is None:
         return None
-    if metadata.get(PROVENANCE_METRIC) is not None:
-        return check_provenance(metadata[PROVENANCE_METRIC], where=f"metadata.{PROVENANCE_METRIC}")
-    judge = metadata.get("judge")
-    if not isinstance(judge, Mapping):
-        return None
-    dataset = metadata.get("dataset") if isinstance(metadata.get("dataset"), Mapping) else {}
-    template = metadata.get("prompt_template")
-    version = metadata.get("prompt_version")
-    return build_provenance(
-        **judge_fields_from_engine(judge),
-        model_prompt=template if isinstance(template, str) and version is not None else None,
-        model_prompt_version=str(version) if isinstance(template, str) and version is not None else None,
-        dataset_source=dataset.get("location") or dataset.get("source"),
-        dataset_revision=dataset.get("revision"),
-        dataset_manifest_sha256=dataset.get("fingerprint") or dataset.get("manifest_sha256"),
-    )
+    return check_provenance(metadata[METADATA_KEY], where=f"{where}.{METADATA_KEY}")

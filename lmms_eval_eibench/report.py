@@ -6,6 +6,12 @@ numbers from one source); entries with the same model, prompt template and judge
 basic columns (Happy, Angry, Sadness, Excitement, Overall) beside the complex Recall, as in the paper.
 The published numbers of Lin et al. (2025) come from ``published/paper_tables.json``.
 
+Which judge produced a number is read from the provenance record the run wrote
+(``configs[<task>]["metadata"]["eibench_provenance"]`` in lmms-eval results, ``provenance`` in score outputs;
+see :mod:`lmms_eval_eibench.provenance`); results without one are shown as "no provenance", never guessed.
+Samples the judge failed on (``eibench_judge_failures``) and samples whose generation failed
+(``eibench_generation_failures``) are counted in the summary, never scored.
+
 Everything here is plain Python and fast; matplotlib is imported only inside :func:`render_chart`.
 """
 
@@ -24,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES, __version__
+from lmms_eval_eibench.lmms import FAILURES, GENERATION_FAILURES, TEMPLATES
 from lmms_eval_eibench.provenance import (
     PROVENANCE_KEY,
-    PROVENANCE_METRIC,
     ProvenanceError,
     check_provenance,
     judge_identity,
@@ -57,9 +63,10 @@ __all__ = [
 ]
 
 CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
-CATEGORY_SIZES: dict[str, int] = {"Happy": 91, "Angry": 342, "Sadness": 462, "Excitement": 720}
+# Samples per basic category in EIBench (what the paper's Overall weighs its category columns by); the
+# published file repeats them and the loader checks it against these.
+CATEGORY_SIZES: dict[str, int] = dict(zip(CATEGORIES, (91, 342, 462, 720)))
 RECALL_METRICS = ("eibench_recall", "eibench_semantic_recall")
-TEMPLATES = ("user", "cot", "caption", "caption_text")
 _TASK_RE = re.compile(r"^eibench_(?P<subset>basic|complex)(?P<suffix>_cot|_caption_text|_caption)?$")
 _SUFFIX_TEMPLATE = {None: "user", "_cot": "cot", "_caption": "caption", "_caption_text": "caption_text"}
 
@@ -98,6 +105,7 @@ class Entry:
     n: int | None = None
     trigger_recall: Measure | None = None
     judge_failures: int | None = None
+    generation_failures: int | None = None
     provenance: Mapping[str, Any] | None = None
     published: bool = False
     judge: str | None = None
@@ -153,13 +161,14 @@ def _number(value: Any, where: str) -> float | None:
 
 
 def _measure(value: Any, where: str, stderr: Any = None) -> Measure:
-    """Accept a number, or an object {value|recall|mean, stderr} (both shapes occur in score outputs)."""
-    if isinstance(value, Mapping):
-        for key in ("value", "recall", "mean", "overall"):
-            if key in value:
-                return Measure(_number(value[key], f"{where}.{key}"), _number(value.get("stderr"), f"{where}.stderr"))
-        raise ReportError(f"{where}: expected a number or an object with 'value' and 'stderr', got keys {sorted(value)}")
+    """A metric value (a number, "N/A" or null) and its stderr, as lmms-eval and ``eibench score --json`` write them."""
     return Measure(_number(value, where), _number(stderr, f"{where} stderr"))
+
+
+def _count(value: Any, where: str) -> int | None:
+    """A failure count (lmms-eval writes the aggregate as a number; unknown: None)."""
+    number = _number(value, where)
+    return None if number is None else int(number)
 
 
 def _model_name(data: Mapping[str, Any], path: Path) -> str:
@@ -207,9 +216,9 @@ def _provenance(value: Any, where: str) -> dict[str, Any] | None:
 def _metadata_provenance(metadata: Any, where: str) -> dict[str, Any] | None:
     """The record from a task's ``configs[task]["metadata"]`` (where the EIBench tasks put it), if any."""
     try:
-        return provenance_from_task_metadata(metadata)
+        return provenance_from_task_metadata(metadata, where=where)
     except ProvenanceError as exc:
-        raise ReportError(f"{where}: {str(exc).removeprefix('provenance: ')}") from None
+        raise ReportError(str(exc)) from None
 
 
 def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
@@ -254,11 +263,8 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                         categories[category] = _measure(keyed[name], f"{where}.{name}", stderr_of(name))
             counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
             n = counts.get("effective", metrics.get("samples"))
-            failures = _number(keyed.get("eibench_judge_failures"), f"{where}.eibench_judge_failures")
             trigger = f"{metric}_trigger"
-            provenance = _provenance(keyed.get(PROVENANCE_METRIC), f"{where}.{PROVENANCE_METRIC}")
-            if provenance is None:
-                provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
+            provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
             entries.append(
                 Entry(
                     model=model,
@@ -271,7 +277,8 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                     trigger_recall=(
                         _measure(keyed[trigger], f"{where}.{trigger}", stderr_of(trigger)) if trigger in keyed else None
                     ),
-                    judge_failures=int(failures) if failures is not None else None,
+                    judge_failures=_count(keyed.get(FAILURES), f"{where}.{FAILURES}"),
+                    generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
                     provenance=provenance,
                     source=str(path),
                     task=task,
@@ -303,8 +310,6 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
         raise ReportError(f"{where}: per_category has unknown categories {unknown}; expected {list(CATEGORIES)}")
     overall_stderr = data.get("overall_stderr", data.get("stderr"))
     provenance = data.get(PROVENANCE_KEY)
-    if provenance is None and isinstance(data.get("judge"), Mapping) and "schema_version" in data["judge"]:
-        provenance = data["judge"]
     template = data.get("template")
     task = data.get("task")
     if template is None and isinstance(task, str) and _TASK_RE.match(task):
@@ -312,6 +317,7 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
     model = data.get("model")
     n = data.get("n")
     failures = data.get("n_failed")
+    generation_failures = data.get("n_generation_failed")
     return Entry(
         model=model if isinstance(model, str) and model else path.stem,
         template=template if isinstance(template, str) else None,
@@ -326,6 +332,11 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
             else None
         ),
         judge_failures=failures if isinstance(failures, int) and not isinstance(failures, bool) else None,
+        generation_failures=(
+            generation_failures
+            if isinstance(generation_failures, int) and not isinstance(generation_failures, bool)
+            else None
+        ),
         provenance=_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
         source=str(path),
         task=task if isinstance(task, str) else None,
@@ -422,6 +433,11 @@ def load_published(path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[Entry]
             raise ReportError(f"{where}.setting {setting!r} is not one of {sorted(settings)} (or null)")
         if not isinstance(table.get("source"), Mapping) or not table["source"].get("where"):
             raise ReportError(f"{where}.source.where must say where the numbers were read")
+        inferred = table.get("subset_inferred", False)
+        if not isinstance(inferred, bool):
+            raise ReportError(f"{where}.subset_inferred must be true or false, got {inferred!r}")
+        # rows whose source does not say basic or complex carry the mark into every table and the summary
+        source = f"{citation}: {table['source']['where']}" + (" (subset inferred)" if inferred else "")
         judge_text = judges[judge]["label"] if judge else "judge not stated"
         for r, row in enumerate(table.get("rows") or []):
             rwhere = f"{where}.rows[{r}]"
@@ -443,7 +459,8 @@ def load_published(path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[Entry]
                 if abs(implied - overall) > CONSISTENCY_TOLERANCE:
                     raise ReportError(
                         f"{rwhere} ({model}): Overall {overall} but the sample-weighted mean of the categories "
-                        f"(91/342/462/720) is {implied:.3f}; one of the numbers is mistyped"
+                        f"({'/'.join(str(CATEGORY_SIZES[c]) for c in CATEGORIES)}) is {implied:.3f}; "
+                        "one of the numbers is mistyped"
                     )
                 categories = {c: Measure(v) for c, v in values.items()}
             entries.append(
@@ -456,7 +473,7 @@ def load_published(path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[Entry]
                     published=True,
                     judge=judge,
                     judge_text=judge_text,
-                    source=f"{citation}: {table['source']['where']}",
+                    source=source,
                     task=table.get("id"),
                 )
             )
@@ -827,6 +844,7 @@ def _subset_json(entry: Entry | None) -> dict[str, Any] | None:
         "n": entry.n,
         "trigger_recall": _measure_json(entry.trigger_recall),
         "judge_failures": entry.judge_failures,
+        "generation_failures": entry.generation_failures,
         "source": entry.source,
         "task": entry.task,
     }

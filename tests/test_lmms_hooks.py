@@ -169,13 +169,16 @@ def test_filter_judges_every_answer_in_one_concurrent_call(loopback_judge):
     assert loopback_judge.stats.chat_requests == len(docs), "process_results must reuse the filter's verdicts"
 
 
-def test_generation_failures_are_counted_never_judged_or_scored(loopback_judge):
-    """A CFSA failure line is not an answer: the filter skips it, process_results counts it apart."""
-    from lmms_eval_eibench.cfsa import FAILED_PREFIX
+@pytest.mark.parametrize("failed_answer", ["cfsa", "", "  \n "])
+def test_generation_failures_are_counted_never_judged_or_scored(loopback_judge, failed_answer):
+    """A CFSA failure line or an empty answer (lmms-eval's llava_hf returns "" when generation raises) is not an
+    answer: the filter skips it, process_results counts it apart, and the recall means leave it out."""
+    from lmms_eval_eibench.failures import FAILED_PREFIX
 
+    if failed_answer == "cfsa":
+        failed_answer = f"{FAILED_PREFIX} at step 'summary': base model raised]"
     docs = lmms.task_docs("basic", "user").remove_columns("image")
-    failed_line = f"{FAILED_PREFIX} at step 'summary': base model raised]"
-    answers = [failed_line, "a friend telling a joke, a birthday cake"]
+    answers = [failed_answer, "a friend telling a joke, a birthday cake"]
     lmms.JudgeFilter._judge([(docs[0], answers[0]), (docs[1], answers[1])], "eibench_basic")
     assert loopback_judge.stats.chat_requests == 1
     failed, judged = (lmms.process_results(docs[i], [answers[i]], "basic") for i in range(2))
@@ -185,6 +188,55 @@ def test_generation_failures_are_counted_never_judged_or_scored(loopback_judge):
     assert failed["eibench_generation_failures"] == 1 and failed["eibench_judge_failures"] == 0
     assert "generation failed" in failed["eibench_recall"]["verdict"]["error"]
     assert judged["eibench_generation_failures"] == 0 and "score" in judged["eibench_recall"]
+    items = [failed["eibench_recall"], judged["eibench_recall"]]
+    assert lmms.recall_mean(items) == judged["eibench_recall"]["score"]  # not halved by a 0 for the failure
+
+
+def test_generation_failure_names_the_cause():
+    from lmms_eval_eibench import failures
+
+    assert lmms.generation_failure is failures.generation_failure  # one definition, shared with eibench score
+    assert "empty answer" in lmms.generation_failure("")
+    assert "empty answer" in lmms.generation_failure([" \t"])
+    assert lmms.generation_failure("[eibench_cfsa failed at step 'x': boom]").startswith("[eibench_cfsa failed")
+    assert lmms.generation_failure("a birthday cake") is None
+    assert failures.failure_reason("") is None  # only CFSA's line is a CFSA failure
+
+
+def test_verdicts_are_not_reused_across_judge_settings(loopback_judge, monkeypatch):
+    """The verdict table is keyed by the judge's identity: changing a judge setting within one process judges
+    the answer again (here: another temperature) instead of returning the previous judge's verdict."""
+    docs = lmms.task_docs("basic", "user").remove_columns("image")
+    answer = "a friend telling a joke, a birthday cake"
+    lmms.process_results(docs[0], [answer], "basic")
+    lmms.process_results(docs[0], [answer], "basic")
+    assert loopback_judge.stats.chat_requests == 1
+    monkeypatch.setenv("EIBENCH_JUDGE_TEMPERATURE", "0.7")
+    assert lmms.engine().judge.identity()["decoding"]["temperature"] == 0.7
+    lmms.process_results(docs[0], [answer], "basic")
+    assert loopback_judge.stats.chat_requests == 2, "a changed judge must judge again"
+
+
+def test_image_files_are_closed_after_loading(monkeypatch, tmp_path):
+    """doc_to_visual decodes the file and closes it (thousands of samples must not leak file handles)."""
+    import gc
+    import warnings
+
+    from PIL import Image
+
+    # an animated GIF: Pillow keeps such files open after decoding a frame, until the image is closed
+    path = tmp_path / "CAER-S" / "a.gif"
+    path.parent.mkdir()
+    frames = [Image.new("P", (4, 3), i) for i in range(2)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    monkeypatch.setenv("EIBENCH_IMAGE_ROOT", str(tmp_path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # a file left open warns "unclosed file" when its object is freed
+        images = lmms.doc_to_visual({"id": "a", "image_path": "CAER-S/a.gif", "image": None})
+        images += lmms.doc_to_visual({"id": "b", "image": {"bytes": None, "path": str(path)}})
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert [(im.mode, im.size) for im in images] == [("RGB", (4, 3))] * 2
 
 
 def test_without_instances_process_results_judges_each_answer(loopback_judge):

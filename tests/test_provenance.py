@@ -1,4 +1,4 @@
-"""The provenance record: documented shape, no secrets, strict read-back, one record per task."""
+"""The provenance record: documented shape, no secrets, strict read-back, where the EIBench tasks put it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import pytest
 
 import lmms_eval_eibench
 from lmms_eval_eibench.provenance import (
-    PROVENANCE_METRIC,
+    METADATA_KEY,
     ProvenanceError,
     build_provenance,
     check_provenance,
     judge_fields_from_engine,
     judge_identity,
     judge_label,
-    merge_provenance,
     provenance_from_task_metadata,
 )
 
@@ -59,7 +58,7 @@ def test_record_has_the_documented_shape():
         "dataset": {"source": "local", "revision": None, "manifest_sha256": SHA},
     }
     assert json.loads(json.dumps(record)) == record  # plain JSON, ready for a results file
-    assert PROVENANCE_METRIC == "eibench_provenance"
+    assert METADATA_KEY == "eibench_provenance"
 
 
 def test_optional_members_are_null_when_unknown():
@@ -139,16 +138,6 @@ def test_identity_is_what_must_match():
     assert judge_label(a) == "openai:gpt-3.5-turbo, judge_paper v1, max_tokens=512, temperature=0.1"
 
 
-def test_merge_gives_one_record_and_refuses_mixed_judges():
-    record = paper_gpt()
-    assert merge_provenance([record, json.loads(json.dumps(record)), record]) == record
-    other = paper_gpt(judge_model="gpt-4o-mini")
-    with pytest.raises(ProvenanceError, match="provenance of document 2 differs from document 0"):
-        merge_provenance([record, record, other])
-    with pytest.raises(ProvenanceError, match="no documents"):
-        merge_provenance([])
-
-
 def test_engine_provenance_maps_onto_the_record():
     engine = {
         "metric": "eibench_recall",
@@ -183,39 +172,52 @@ def test_importing_provenance_and_report_stays_cheap():
     assert done.stdout.strip() == ""
 
 
-def test_task_metadata_as_the_eibench_tasks_write_it():
-    # the shape lmms_eval_eibench.lmms.record_provenance puts into configs[task]["metadata"]
-    metadata = {
-        "version": 1,
-        "prompt_template": "user",
-        "prompt_version": "1",
-        "dataset": {"location": "/data/eibench", "fingerprint": SHA},
-        "judge": {
-            "metric": "eibench_semantic_recall",
-            "judge": "embedding",
-            "model": "all-MiniLM-L6-v2",
-            "prompt": "embedding_coverage",
-            "prompt_template": "embedding_coverage",
-            "prompt_version": "1",
-            "decoding": {},
-            "threshold": 0.62,
-            "cache": "/root/.cache/verdicts.sqlite3",
-        },
-    }
-    record = provenance_from_task_metadata(metadata)
-    assert record["judge"] == {
-        "kind": "embedding",
-        "model": "all-MiniLM-L6-v2",
-        "prompt": {"template": "embedding_coverage", "version": "1"},
-        "decoding": {},
-        "options": {"threshold": 0.62},
-        "endpoint": None,
-    }
+def test_task_metadata_holds_the_record_the_eibench_tasks_write(monkeypatch, sample_dataset_dir):
+    """lmms.record_provenance on lmms-eval's own TaskConfig: the record (judge, model prompt + version, the task's
+    generation settings, dataset manifest, the writer's plugin version) under metadata["eibench_provenance"]."""
+    from lmms_eval.api.task import ConfigurableTask, TaskConfig
+
+    from lmms_eval_eibench import dataset, lmms
+
+    monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
+    monkeypatch.setenv("EIBENCH_JUDGE", "embedding")
+    config = TaskConfig(task="eibench_basic", generation_kwargs={"max_new_tokens": 512, "temperature": 0, "until": []},
+                        metadata={"version": 1, "prompt_template": "user"})
+
+    class Task:  # what record_provenance reads of lmms-eval's ConfigurableTask: its config
+        def __init__(self) -> None:
+            self._config = config
+
+        @property
+        def config(self) -> TaskConfig:
+            return self._config
+
+    task = Task()
+    lmms.record_provenance(task)
+    # lmms-eval applies --gen_kwargs after task construction, in place (ConfigurableTask.set_config(update=True))
+    ConfigurableTask.set_config(task, key="generation_kwargs", value={"max_new_tokens": 16}, update=True)
+    written = json.loads(json.dumps(config.to_dict()["metadata"]))  # what lands in results["configs"][task]
+    record = provenance_from_task_metadata(written, where="configs.eibench_basic.metadata")
+    assert record == written[METADATA_KEY]
+    assert record["plugin"] == {"name": "lmms-eval-eibench", "version": lmms_eval_eibench.__version__}
+    assert record["judge"]["kind"] == "embedding" and record["judge"]["options"]["threshold"] > 0
     assert record["model_prompt"] == {"template": "user", "version": "1"}
-    assert record["dataset"] == {"source": "/data/eibench", "revision": None, "manifest_sha256": SHA}
-    # a record stored as such wins; predict-only metadata (no judge) has nothing to record
-    assert provenance_from_task_metadata({"eibench_provenance": paper_gpt(), "judge": metadata["judge"]}) == paper_gpt()
-    assert provenance_from_task_metadata({"version": 1, "prompt_template": "user"}) is None
+    assert record["generation"] == {"max_new_tokens": 16, "temperature": 0, "until": []}
+    assert record["dataset"] == {"source": str(sample_dataset_dir), "revision": None,
+                                 "manifest_sha256": dataset.fingerprint(sample_dataset_dir)}
+    assert record["dataset"]["manifest_sha256"] is not None
+
+
+def test_task_metadata_without_a_record_has_no_provenance():
+    # the writer's record only: a reader never builds one (that would put the reader's plugin version in it)
+    flat = {"version": 1, "prompt_template": "user", "judge": {"judge": "embedding", "model": "m", "decoding": {}}}
+    assert provenance_from_task_metadata(flat) is None
+    assert provenance_from_task_metadata({"version": 1}) is None
+    older = paper_gpt(plugin_version="0.0.9")
+    assert provenance_from_task_metadata({METADATA_KEY: older})["plugin"]["version"] == "0.0.9"
+    broken = {METADATA_KEY: {**older, "judge": None}}
+    with pytest.raises(ProvenanceError, match=r"^configs.t.metadata.eibench_provenance: judge must be an object"):
+        provenance_from_task_metadata(broken, where="configs.t.metadata")
 
 
 def test_generation_settings_may_hold_lists_of_scalars():
