@@ -94,6 +94,54 @@ def test_table_output_and_doc_id_fallback(basic, official_dir, tmp_path, capsys,
     assert "Overall         100.00" in out and "judge failures 0" in out and "Samples" in out
 
 
+def test_generation_failures_are_never_judged_and_counted_apart(basic, official_dir, tmp_path, capsys,
+                                                                 monkeypatch) -> None:
+    from lmms_eval_eibench.cfsa import FAILED_PREFIX
+
+    records = basic[:8]
+    answers = [r.ground_truth for r in records]
+    answers[1] = f"{FAILED_PREFIX} at step 'observe': the base model raised RuntimeError]"
+    answers[4] = "   "  # llava_hf returns "" when generation raises
+    folder = tmp_path / "out" / "llava-hf__llava-1.5-7b-hf"
+    folder.mkdir(parents=True)
+    samples = write_lines(folder / "20261127_061500_samples_eibench_basic.jsonl",
+                          [lmms_line(i, r, a) for i, (r, a) in enumerate(zip(records, answers))])
+    out_file = tmp_path / "v.jsonl"
+    with judge_server() as judge:
+        monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", judge.api_key)
+        code, out, err = run_cli([str(samples), "--subset", "basic", "--annotations", str(official_dir), "--json",
+                                  "--output", str(out_file), *judge_args(judge, tmp_path)], capsys)
+        assert judge.stats.chat_requests == 6  # the two failed generations never reach the judge
+        assert not any(FAILED_PREFIX in p for p in judge.stats.prompts_answered)
+        code_table, table, _ = run_cli([str(samples), "--subset", "basic", "--annotations", str(official_dir),
+                                        "--model", "my-llava", *judge_args(judge, tmp_path)], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["n"], data["n_judged"], data["n_failed"], data["n_generation_failed"]) == (8, 6, 0, 2)
+    assert data["overall"] == 100.0  # the mean over the six judged answers, not dragged down by the failures
+    assert data["metrics"]["eibench_generation_failures"] == 2.0 and data["metrics"]["eibench_judge_failures"] == 0.0
+    assert data["model"] == "llava-hf__llava-1.5-7b-hf"  # OUT/<model>/<time>_samples_<task>.jsonl
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    for i in (1, 4):
+        assert rows[i]["recall"] is None and rows[i]["failed"] and rows[i]["generation_failed"]
+        assert rows[i]["error"].startswith("generation failed: ") and rows[i]["raw"] == ""
+    assert rows[1]["error"].endswith("the base model raised RuntimeError]")
+    assert not any(rows[i]["generation_failed"] for i in (0, 2, 3, 5, 6, 7))
+    assert code_table == 0 and "generation failures 2" in table and "judge failures 0" in table
+    assert "model my-llava" in table
+
+
+def test_model_is_null_when_the_path_does_not_name_it(basic, official_dir, tmp_path, capsys) -> None:
+    answers = write_lines(tmp_path / "answers.jsonl", [{r.image_path: r.ground_truth} for r in basic[:3]])
+    args = [str(answers), "--subset", "basic", "--annotations", str(official_dir), "--judge", "embedding",
+            "--no-cache", "--no-progress", "--json"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert json.loads(out)["model"] is None
+    code, out, _ = run_cli([*args, "--model", "Qwen/Qwen2-VL-2B-Instruct"], capsys)
+    assert json.loads(out)["model"] == "Qwen/Qwen2-VL-2B-Instruct"
+
+
 def _all_basic(official_dir):
     from lmms_eval_eibench.records import load_records
 
@@ -135,7 +183,7 @@ def test_built_dataset_is_the_default_ground_truth_source(sample_dataset_dir, tm
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"CAER-S/train/Angry/0006.png": "fine"}\nnot json\n', r"a\.jsonl:2: not valid JSON"),
+        ('{"CAER-S/train/Angry/0006.png": "fine"}\nnot json\n', r"a\.jsonl:2: malformed JSON"),
         ('{"CAER-S/train/Angry/0006.png": "a"}\n{"CAER-S/train/Angry/0006.png": "b"}\n', r"a\.jsonl:2: .* appears again"),
         ('{"no/such/image.png": "a"}\n', r"a\.jsonl:1: sample 'no/such/image.png' is not in the basic ground truth"),
         ('{"CAER-S/train/Angry/0006.png": 5}\n', r"a\.jsonl:1: the answer .* must be a string"),

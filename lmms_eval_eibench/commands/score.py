@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
 
 HELP = "judge saved answers and print recall"
 DESCRIPTION = (
@@ -32,8 +34,11 @@ DESCRIPTION = (
 EXIT_OK, EXIT_JUDGE, EXIT_INPUT = 0, 1, 2
 
 
-class ScoreInputError(ValueError):
+class ScoreInputError(InputFileError):
     """Unusable input; the message names the file and line (or key) and the fix."""
+
+
+GENERATION_FAILURES = "eibench_generation_failures"  # the lmms-eval metric of the same count (lmms.py)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "covered / number of ground-truth triggers")
     parser.add_argument("--output", metavar="FILE", help="write one JSON line per sample (id, recall, verdict, reason, raw)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    parser.add_argument("--model", metavar="NAME",
+                        help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
+                             "samples path OUT/<model>/<time>_samples_<task>.jsonl)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -88,19 +96,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 # Reading inputs
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise ScoreInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ScoreInputError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+def _json_lines(path: Path) -> list[tuple[int, Any]]:
+    return list(read_jsonl(path, error=ScoreInputError))
 
 
 def _is_lmms_sample(obj: Any) -> bool:
@@ -126,20 +123,21 @@ def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
     return path
 
 
-def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str]) -> list[Entry]:
+def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
+                      lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
     """Answers from an lmms-eval --log_samples JSONL (`doc.id`, else `doc_id` as the dataset row index)."""
     entries: list[Entry] = []
-    for number, obj in _json_lines(path):
+    for number, obj in _json_lines(path) if lines is None else lines:
         where = f"{path}:{number}"
         if not _is_lmms_sample(obj):
-            raise ScoreInputError(f"{where}: not an lmms-eval sample (no doc_id/resps); do not mix formats in one file")
+            raise ScoreInputError(where, "not an lmms-eval sample (no doc_id/resps)", "do not mix formats in one file")
         answer = _first_text(obj.get("filtered_resps"))
         if answer is None:
             answer = _first_text(obj.get("resps"))
         if answer is None:
             raise ScoreInputError(
-                f"{where}: no answer text in filtered_resps or resps; was the file written by a generation task "
-                "with --log_samples?"
+                where, "no answer text in filtered_resps or resps",
+                "pass the samples file of a generation task run with --log_samples",
             )
         doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
         sample_id = _sample_id(doc, subset)
@@ -147,43 +145,46 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str]) -> l
             doc_id = obj.get("doc_id")
             if not isinstance(doc_id, int) or not 0 <= doc_id < len(ids_by_index):
                 raise ScoreInputError(
-                    f"{where}: cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
-                    f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})"
+                    where, f"cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
+                    f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})",
+                    "check --subset, or log samples with the doc's id column",
                 )
             sample_id = ids_by_index[doc_id]
         entries.append(Entry(sample_id, answer, where))
     return entries
 
 
-def read_official(path: Path, subset: str, what: str = "answer") -> list[Entry]:
+def read_official(path: Path, subset: str, what: str = "answer",
+                  lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
     """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k."""
     entries: list[Entry] = []
     seen: dict[str, int] = {}
-    for number, obj in _json_lines(path):
+    for number, obj in _json_lines(path) if lines is None else lines:
         where = f"{path}:{number}"
         if _is_lmms_sample(obj):
-            raise ScoreInputError(f"{where}: an lmms-eval sample line; pass this file as ANSWERS, not --from-verdicts")
+            raise ScoreInputError(where, "an lmms-eval sample line", "pass this file as ANSWERS, not --from-verdicts")
         if not isinstance(obj, dict) or len(obj) != 1:
-            raise ScoreInputError(f"{where}: expected one object {{\"<image path>\": \"<{what}>\"}} per line")
+            raise ScoreInputError(where, f"expected one object {{\"<image path>\": \"<{what}>\"}} per line")
         (image_path, text), = obj.items()
         if not isinstance(text, str):
-            raise ScoreInputError(f"{where}: the {what} for {image_path!r} must be a string, got {type(text).__name__}")
+            raise ScoreInputError(where, f"the {what} for {image_path!r} must be a string, got {type(text).__name__}")
         k = seen.get(image_path, 0)
         seen[image_path] = k + 1
         if subset == "basic" and k:
-            raise ScoreInputError(f"{where}: {image_path!r} appears again; basic has one question per image")
+            raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
+                                  "keep one line per image")
         sample_id = f"{image_path}#{k}" if subset == "complex" else image_path
         entries.append(Entry(sample_id, text, where))
     return entries
 
 
 def read_answers(path: Path, subset: str, ids_by_index: Sequence[str]) -> list[Entry]:
-    first = next(_json_lines(path), None)
-    if first is None:
-        raise ScoreInputError(f"{path}: no answers (the file is empty)")
-    if _is_lmms_sample(first[1]):
-        return read_lmms_samples(path, subset, ids_by_index)
-    return read_official(path, subset)
+    lines = _json_lines(path)
+    if not lines:
+        raise ScoreInputError(str(path), "no answers (the file is empty)")
+    if _is_lmms_sample(lines[0][1]):
+        return read_lmms_samples(path, subset, ids_by_index, lines)
+    return read_official(path, subset, lines=lines)
 
 
 def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
@@ -201,32 +202,24 @@ def load_ground_truth(subset: str, dataset: str | None, annotations: str | None)
 
 def match(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], subset: str) -> None:
     """Every entry names a known sample, at most once."""
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for entry in entries:
         if entry.id not in truth:
-            problems.append(f"{entry.where}: sample {entry.id!r} is not in the {subset} ground truth")
+            problems.append((entry.where, f"sample {entry.id!r} is not in the {subset} ground truth"))
         elif entry.id in seen:
-            problems.append(f"{entry.where}: sample {entry.id!r} appears twice (first at {seen[entry.id]})")
+            problems.append((entry.where, f"sample {entry.id!r} appears twice (first at {seen[entry.id]})"))
         else:
             seen[entry.id] = entry.where
     if problems:
+        (where, problem), rest = problems[0], problems[1:10]
+        listed = "".join(f"\n{w}: {p}" for w, p in rest)
         more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ScoreInputError("\n".join(problems[:10]) + more + f"\n(is --subset {subset} the right subset?)")
+        raise ScoreInputError(where, problem + listed + more, f"is --subset {subset} the right subset?")
 
 
 # ---------------------------------------------------------------------------------------------
 # Output
-
-
-def _write_atomic(path: Path, lines: Sequence[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.writelines(line + "\n" for line in lines)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _fmt(value: float | None, err: float | None = None) -> str:
@@ -236,22 +229,28 @@ def _fmt(value: float | None, err: float | None = None) -> str:
 
 
 def summary_json(summary: Any, subset: str, metric: str, judge: Mapping[str, Any], provenance: Any,
-                 task: str | None) -> dict[str, Any]:
+                 task: str | None, model: str | None = None, n_generation_failed: int = 0) -> dict[str, Any]:
+    """The `--json` object. `summary` covers the samples sent to the judge; `n` adds the generation failures
+    (answers never judged), so `n = n_judged + n_failed + n_generation_failed`."""
     from lmms_eval_eibench.scoring import BASIC_CATEGORIES, metric_values, to_percent
 
     per_category = {c: to_percent(summary.per_category.get(c)) for c in BASIC_CATEGORIES} if subset == "basic" else {}
+    metrics = metric_values(summary, metric)
+    metrics[GENERATION_FAILURES] = float(n_generation_failed)
     out: dict[str, Any] = {
         "subset": subset,
+        "model": model,
         "metric": metric,
         "overall": to_percent(summary.overall),
         "overall_stderr": to_percent(summary.overall_stderr),
         "per_category": per_category,
         "trigger_recall": to_percent(summary.trigger_recall),
-        "n": summary.n,
+        "n": summary.n + n_generation_failed,
         "n_judged": summary.n_judged,
         "n_failed": summary.n_failed,
+        "n_generation_failed": n_generation_failed,
         "judge": dict(judge),
-        "metrics": metric_values(summary, metric),
+        "metrics": metrics,
         "provenance": provenance,
     }
     if task:
@@ -261,13 +260,16 @@ def summary_json(summary: Any, subset: str, metric: str, judge: Mapping[str, Any
 
 def print_table(data: Mapping[str, Any]) -> None:
     judge = data["judge"]
-    print(f"EIBench {data['subset']}: {data['metric']} (0-100)")
+    model = f", model {data['model']}" if data.get("model") else ""
+    print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
     print(f"judge: {judge.get('judge')} {judge.get('model')}, prompt {judge.get('prompt_template')} "
           f"v{judge.get('prompt_version')}")
     rows = [("Overall", _fmt(data["overall"], data["overall_stderr"]))]
     rows += [(c, _fmt(v)) for c, v in data["per_category"].items()]
     rows += [("Trigger recall", _fmt(data["trigger_recall"]))]
-    rows += [("Samples", f"{data['n']} (judged {data['n_judged']}, judge failures {data['n_failed']})")]
+    samples = (f"{data['n']} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
+               f"generation failures {data['n_generation_failed']})")
+    rows += [("Samples", samples)]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
@@ -276,6 +278,31 @@ def print_table(data: Mapping[str, Any]) -> None:
 def _task_from(path: Path) -> str | None:
     stem = path.stem
     return stem.split("_samples_", 1)[1] if "_samples_" in stem else None
+
+
+# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl
+_LMMS_SAMPLES_NAME = re.compile(r"^\d{8}_\d{6}_samples_.+\.jsonl$")
+
+
+def model_from_path(path: Path) -> str | None:
+    """The evaluated model's folder name in an lmms-eval samples path (e.g. `llava-hf__llava-1.5-7b-hf`),
+    None when the path does not look like one."""
+    if not _LMMS_SAMPLES_NAME.match(path.name):
+        return None
+    folder = path.resolve().parent.name
+    return folder or None
+
+
+def generation_failure(answer: str) -> str | None:
+    """Why the model produced no answer (a CFSA failure line, an empty answer), else None.
+
+    The rule is the lmms-eval hooks' own (`lmms.generation_failure`), so both paths count the same samples."""
+    from lmms_eval_eibench import lmms
+
+    reason = lmms.generation_failure(answer)
+    if reason is None and not answer.strip():
+        reason = "empty answer"  # until every lmms.generation_failure says so itself
+    return reason
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,9 +371,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench score: {exc}", file=sys.stderr)
         return EXIT_INPUT
 
-    from lmms_eval_eibench.judges import JudgeItem
+    from lmms_eval_eibench.judges import JudgeItem, Verdict
 
     items = [JudgeItem.from_doc(truth[e.id], e.text) for e in entries]
+    # A generation failure (CFSA failure line, empty answer) is never judged nor scored: counted on its own.
+    generation_failed: dict[int, Verdict] = {}
+    if not args.from_verdicts:
+        for index, item in enumerate(items):
+            reason = generation_failure(item.answer)
+            if reason is not None:
+                generation_failed[index] = Verdict.failure(item, f"generation failed: {reason}")
+    to_judge = [item for index, item in enumerate(items) if index not in generation_failed]
     if args.from_verdicts:
         prompt = settings.prompt or "paper"
         verdicts = _verdicts_from_replies(entries, truth, prompt, settings.trust_judge_total)
@@ -370,30 +405,42 @@ def run(args: argparse.Namespace) -> int:
             except JudgeError as exc:
                 print(f"eibench score: judge preflight failed: {exc}", file=sys.stderr)
                 return EXIT_JUDGE
-            verdicts = engine.judge_many(items)
+            try:
+                judged = iter(engine.judge_many(to_judge))
+            except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
+                print(f"eibench score: the judge stopped working: {exc}", file=sys.stderr)
+                return EXIT_JUDGE
+            verdicts = [generation_failed.get(index) or next(judged) for index in range(len(items))]
             metric = engine.metric_name
             judge_info = engine.provenance()
 
-    summary = summarize([v.score(i.category) for v, i in zip(verdicts, items)],
+    summary = summarize([v.score(i.category) for index, (v, i) in enumerate(zip(verdicts, items))
+                         if index not in generation_failed],
                         categories=None if args.subset == "basic" else [])
-    data = summary_json(summary, args.subset, metric, judge_info, _provenance(judge_info, args), _task_from(source))
+    model = args.model or (None if args.from_verdicts else model_from_path(source))
+    data = summary_json(summary, args.subset, metric, judge_info, _provenance(judge_info, args), _task_from(source),
+                        model=model, n_generation_failed=len(generation_failed))
     if output is not None:
         lines = []
-        for verdict, item in zip(verdicts, items):
+        for index, (verdict, item) in enumerate(zip(verdicts, items)):
             log = verdict.to_log()
             lines.append(json.dumps({
                 "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
-                "covered": verdict.covered, "total": verdict.total, "reason": verdict.reason, "raw": verdict.raw,
-                "error": verdict.error, "verdict": log,
+                "generation_failed": index in generation_failed, "covered": verdict.covered, "total": verdict.total,
+                "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": log,
             }, ensure_ascii=False))
-        _write_atomic(output, lines)
+        write_text_atomic(output, "".join(line + "\n" for line in lines))
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_table(data)
+    if generation_failed:
+        print(f"eibench score: {len(generation_failed)} of {len(items)} answers are generation failures (a CFSA "
+              "failure line or an empty answer); they were not judged and are excluded from the means",
+              file=sys.stderr)
     if summary.n_failed:
-        print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} samples; they are excluded "
-              "from the means (see 'error' in --output)", file=sys.stderr)
+        print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} judged samples; they are "
+              "excluded from the means (see 'error' in --output)", file=sys.stderr)
     return EXIT_JUDGE if summary.n and summary.n_failed == summary.n else EXIT_OK
 
 
