@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -341,3 +342,48 @@ def test_module_entry_point_runs(tmp_path, official_dir) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["overall"] == 50.0
+
+
+# --- eibench captions (shares the JSONL reader and atomic writer of files.py) -----------------------------------
+
+
+def caption_line(image_path: str, caption: str) -> dict:
+    return {"doc_id": 0, "eibench_caption_words": {"image_path": image_path, "caption": caption, "words": 1}}
+
+
+def test_captions_from_samples_sorted_and_written_whole(tmp_path, capsys) -> None:
+    from lmms_eval_eibench.commands import captions
+
+    samples = write_lines(tmp_path / "s.jsonl", [caption_line("b.png", " A cake. "), caption_line("a.png", "Rain.")])
+    out = tmp_path / "captions.jsonl"
+    parser = captions.add_parser(argparse.ArgumentParser().add_subparsers())
+    assert captions.run(parser.parse_args([str(samples), "-o", str(out)])) == 0
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"image_path": "a.png", "caption": "Rain."}, {"image_path": "b.png", "caption": "A cake."}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["captions.jsonl", "s.jsonl"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('{"doc_id": 0}\nnot json\n', r"s\.jsonl:1: no caption found"),
+        (json.dumps(caption_line("a.png", "x")) + "\nnot json\n", r"s\.jsonl:2: malformed JSON"),
+        (json.dumps(caption_line("a.png", "x")) + "\n" + json.dumps(caption_line("a.png", "y")) + "\n",
+         r"s\.jsonl:2: a second, different caption for 'a.png' \(first at .*s\.jsonl:1\)"),
+        (json.dumps(caption_line("a.png", "  ")) + "\n", r"s\.jsonl:1: the model returned an empty caption"),
+        ("\n", r"s\.jsonl: no samples found"),
+    ],
+)
+def test_captions_bad_samples_name_file_and_line_and_write_nothing(lines, message, tmp_path, capsys) -> None:
+    from lmms_eval_eibench.commands import captions
+    from lmms_eval_eibench.files import InputFileError
+
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(lines, encoding="utf-8")
+    out = tmp_path / "captions.jsonl"
+    with pytest.raises(InputFileError, match=message):
+        captions.read_captions([samples])
+    parser = captions.add_parser(argparse.ArgumentParser().add_subparsers())
+    assert captions.run(parser.parse_args([str(samples), "-o", str(out)])) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.jsonl"]  # no output, no temporary file left

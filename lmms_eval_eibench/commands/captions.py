@@ -13,24 +13,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
 
 HELP = "turn the eibench_captions task's samples into a --captions file"
 CAPTION_METRIC = "eibench_caption_words"  # lmms.CAPTION_METRIC (not imported: keeps the command light)
 
 
-class CaptionsInputError(ValueError):
+class CaptionsInputError(InputFileError):
     """Unusable samples; the message names the file and line and the fix."""
 
 
 def _caption_of(sample: Any, where: str) -> tuple[str, str]:
     """(image path, caption) of one logged sample of the eibench_captions task."""
     if not isinstance(sample, dict):
-        raise CaptionsInputError(f"{where}: expected a JSON object (an lmms-eval --log_samples line)")
+        raise CaptionsInputError(where, "expected a JSON object (an lmms-eval --log_samples line)")
     item = sample.get(CAPTION_METRIC)
     if isinstance(item, dict) and isinstance(item.get("image_path"), str) and isinstance(item.get("caption"), str):
         image_path, caption = item["image_path"], item["caption"]
@@ -42,14 +42,14 @@ def _caption_of(sample: Any, where: str) -> tuple[str, str]:
             response = response[0]
         if not (isinstance(media, list) and media and isinstance(media[0], str) and isinstance(response, str)):
             raise CaptionsInputError(
-                f"{where}: no caption found (neither an {CAPTION_METRIC!r} item nor input_media + filtered_resps); "
-                f"pass the samples file of the eibench_captions task (lmms-eval --tasks eibench_captions "
-                f"--log_samples)")
+                where, f"no caption found (neither an {CAPTION_METRIC!r} item nor input_media + filtered_resps)",
+                "pass the samples file of the eibench_captions task (lmms-eval --tasks eibench_captions "
+                "--log_samples)")
         image_path, caption = media[0], response
     caption = caption.strip()
     if not caption:
-        raise CaptionsInputError(f"{where}: the model returned an empty caption for {image_path!r}; "
-                                 f"rerun the eibench_captions task for it (or drop the line)")
+        raise CaptionsInputError(where, f"the model returned an empty caption for {image_path!r}",
+                                 "rerun the eibench_captions task for it (or drop the line)")
     return image_path, caption
 
 
@@ -58,43 +58,26 @@ def read_captions(paths: list[Path]) -> dict[str, str]:
     captions: dict[str, str] = {}
     origin: dict[str, str] = {}
     for path in paths:
-        try:
-            handle = path.open(encoding="utf-8")
-        except OSError as err:
-            raise CaptionsInputError(f"{path}: cannot read ({err.strerror})") from None
-        with handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    sample = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise CaptionsInputError(f"{where}: not JSON ({err.msg})") from None
-                image_path, caption = _caption_of(sample, where)
-                if image_path in captions and captions[image_path] != caption:
-                    raise CaptionsInputError(f"{where}: a second, different caption for {image_path!r} (first at "
-                                             f"{origin[image_path]}); keep one samples file per image")
-                captions[image_path] = caption
-                origin.setdefault(image_path, where)
+        for number, sample in read_jsonl(path, error=CaptionsInputError):
+            where = f"{path}:{number}"
+            image_path, caption = _caption_of(sample, where)
+            if image_path in captions and captions[image_path] != caption:
+                raise CaptionsInputError(where, f"a second, different caption for {image_path!r} (first at "
+                                         f"{origin[image_path]})", "keep one samples file per image")
+            captions[image_path] = caption
+            origin.setdefault(image_path, where)
     if not captions:
-        raise CaptionsInputError(f"{', '.join(map(str, paths))}: no samples found")
+        raise CaptionsInputError(", ".join(map(str, paths)), "no samples found",
+                                 "pass the non-empty samples file(s) of the eibench_captions task")
     return captions
 
 
 def write_captions(captions: dict[str, str], output: Path) -> None:
     """Write the JSONL atomically (a temporary file renamed into place: never half a file)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for image_path in sorted(captions):
-                handle.write(json.dumps({"image_path": image_path, "caption": captions[image_path]},
-                                        ensure_ascii=False) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(output, "".join(
+        json.dumps({"image_path": image_path, "caption": captions[image_path]}, ensure_ascii=False) + "\n"
+        for image_path in sorted(captions)
+    ))
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
