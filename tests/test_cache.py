@@ -182,4 +182,4 @@ def test_disabled_cache_writes_nothing(tmp_path) -> None:
         engine.judge_many([item(1)])
         assert judge.stats.chat_requests == 2
     assert engine.cache is None and not (tmp_path / "c").exists()
-    assert engine.provenance()["cache"] is None
+    assert engine.provenance()["cache"] is False
