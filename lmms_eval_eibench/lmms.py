@@ -351,11 +351,11 @@ def predict_only() -> bool:
 
 
 def _constructing_task() -> Any:
-    """The lmms-eval task whose constructor is building this filter (``ConfigurableTask.__init__`` builds its
-    filters after loading its dataset), or None."""
+    """The task whose constructor is running below us, or None: lmms-eval's ``ConfigurableTask.__init__`` builds
+    its filters after loading its dataset; lm-eval's loads its dataset (our ``custom_dataset``) from it."""
     def match(frame: FrameType) -> Any:
         owner = frame.f_locals.get("self")
-        if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "dataset"):
+        if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "config"):
             return owner
         return None
 
@@ -377,6 +377,14 @@ def _task_instances(resps: list) -> list | None:
         return None
 
     return _on_stack(match, depth=4)
+
+
+def record_constructing_task_provenance() -> None:
+    """``record_provenance`` for the task being constructed, when there is one (lm-eval builds filters only when
+    it applies them, after copying the configs, so its tasks call this while their dataset is built)."""
+    task = _constructing_task()
+    if task is not None:
+        record_provenance(task)
 
 
 class JudgeFilter:

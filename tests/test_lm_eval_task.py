@@ -65,7 +65,13 @@ def test_lm_eval_caption_text_tasks_produce_scored_samples(captioned_dataset, tm
         for sample in samples:
             prompt = sample["arguments"]["gen_args_0"]["arg_0"]
             assert prompt == lmms.prompt("caption_text", sample["doc"])  # the template shared with lmms-eval
-        assert results["configs"][task]["metadata"]["prompt_template"] == "caption_text"
+        metadata = results["configs"][task]["metadata"]
+        assert metadata["prompt_template"] == "caption_text"
+        record = metadata["eibench_provenance"]  # the same provenance record as on the lmms-eval side
+        assert record["model_prompt"] == {"template": "caption_text", "version": "1"}
+        assert record["judge"]["model"] == judge.model and record["judge"]["endpoint"] == judge.base_url
+        assert record["generation"]["max_gen_toks"] == 16  # --gen_kwargs, applied after task construction
+        assert record["dataset"]["manifest_sha256"] is not None
         n_docs += len(samples)
     assert requests == n_docs, "each answer judged once (through one judge_many call per task)"
     assert in_flight > 1, "answers must be judged concurrently"

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from judge_server import FakeJudgeConfig, judge_server
 
+import lmms_eval_eibench
+
 pytestmark = pytest.mark.slow
 
 LMMS_EVAL = str(Path(sys.executable).parent / "lmms-eval")
@@ -91,7 +93,7 @@ def test_openai_judge_user_and_cot_prompts(sample_dataset_dir, judge, tmp_path):
     out = tmp_path / "out"
     before = judge.stats.chat_requests
     run_lmms("eibench,eibench_cot", out, {"EIBENCH_DATASET": str(sample_dataset_dir), **judge_env(judge, tmp_path / "c")},
-             "--log_samples", "--model_args", f"response={ANSWER}")
+             "--log_samples", "--model_args", f"response={ANSWER}", "--gen_kwargs", "max_new_tokens=64")
     results = results_of(out)
     rows = {s: {r["id"]: r for r in dataset_rows(sample_dataset_dir, s)} for s in ("basic", "complex")}
     for subset in ("basic", "complex"):
@@ -115,9 +117,17 @@ def test_openai_judge_user_and_cot_prompts(sample_dataset_dir, judge, tmp_path):
             if subset == "basic":
                 assert any(scores), "the answer covers triggers of the first sample: some recall must be > 0"
             assert results["results"][task]["eibench_judge_failures,none"] == 0
-            meta = results["configs"][task]["metadata"]
+            config = results["configs"][task]
+            meta = config["metadata"]
             assert meta["prompt_template"] == ("cot" if suffix else "user") and meta["prompt_version"] == "1"
-            assert meta["judge"]["model"] == judge.model and judge.api_key not in json.dumps(results)
+            record = meta["eibench_provenance"]  # the provenance record, as lmms_eval_eibench.provenance builds it
+            assert record["judge"]["model"] == judge.model and record["judge"]["kind"] == "openai"
+            assert record["judge"]["endpoint"] == judge.base_url
+            assert record["model_prompt"] == {"template": meta["prompt_template"], "version": "1"}
+            # the task's generation settings as the model used them: --gen_kwargs applies after task construction
+            assert record["generation"] == config["generation_kwargs"] and record["generation"]["max_new_tokens"] == 64
+            assert record["plugin"]["version"] == lmms_eval_eibench.__version__
+            assert judge.api_key not in json.dumps(results)
     basic = results["results"]["eibench_basic"]
     assert any(k.startswith("eibench_recall_happy") for k in basic)
     assert results["results"]["eibench_complex"]["eibench_recall_stderr_clustered,none"] != "N/A"
@@ -194,7 +204,7 @@ def test_captions_workflow_then_caption_tasks(sample_dataset_dir, judge, tmp_pat
     out2 = tmp_path / "caption-tasks"
     run_lmms("eibench_caption,eibench_caption_text", out2,
              {"EIBENCH_DATASET": str(captioned), **judge_env(judge, tmp_path / "c")},
-             "--log_samples", "--model_args", f"response={ANSWER}")
+             "--log_samples", "--model_args", f"response={ANSWER}", "--gen_kwargs", "max_new_tokens=64")
     results = results_of(out2)["results"]
     rows = {r["id"]: r for r in dataset_rows(captioned, "basic")}
     for task in ("eibench_basic_caption", "eibench_basic_caption_text"):

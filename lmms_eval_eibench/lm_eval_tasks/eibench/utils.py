@@ -14,7 +14,11 @@ def _dataset(subset):
 
     if not lmms.predict_only():
         lmms.engine().preflight()  # lm-eval builds the dataset before generating: fail in seconds, not hours
-    return datasets.DatasetDict({"test": lmms.task_docs(subset, "caption_text")})
+    docs = datasets.DatasetDict({"test": lmms.task_docs(subset, "caption_text")})
+    # lm-eval builds a task's filters only when applying them (after it copied the configs for the results
+    # file), so the provenance record is written now, from the task constructor below us on the stack
+    lmms.record_constructing_task_provenance()
+    return docs
 
 
 def basic_dataset(**_):
