@@ -294,15 +294,11 @@ def model_from_path(path: Path) -> str | None:
 
 
 def generation_failure(answer: str) -> str | None:
-    """Why the model produced no answer (a CFSA failure line, an empty answer), else None.
+    """Why the model produced no answer (a CFSA failure line, an empty answer), else None: the lmms-eval hooks'
+    own rule (`lmms.generation_failure`, defined in `failures.py`), so both paths count the same samples."""
+    from lmms_eval_eibench.failures import generation_failure as reason
 
-    The rule is the lmms-eval hooks' own (`lmms.generation_failure`), so both paths count the same samples."""
-    from lmms_eval_eibench import lmms
-
-    reason = lmms.generation_failure(answer)
-    if reason is None and not answer.strip():
-        reason = "empty answer"  # until every lmms.generation_failure says so itself
-    return reason
+    return reason(answer)
 
 
 # ---------------------------------------------------------------------------------------------
