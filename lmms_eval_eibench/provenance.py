@@ -271,20 +271,21 @@ def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
 def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, Any]:
     """``build_provenance`` keyword arguments from a judge engine's ``provenance()`` dict.
 
-    Maps the engine's flat shape (``judge``, ``model``, ``prompt_template``/``prompt``, ``prompt_version``,
-    ``decoding``, ``base_url``, other scalar settings) onto the record's ``judge`` member, so callers write
+    Maps the engine's flat shape (``judge``, ``model``, ``prompt``, ``prompt_template``, ``prompt_version``,
+    ``decoding``, ``base_url`` for the OpenAI-compatible judge, other scalar settings) onto the record's
+    ``judge`` member, so callers write
     ``build_provenance(**judge_fields_from_engine(engine.provenance()), model_prompt=..., ...)``. Keys that
     describe the run rather than the verdict (``metric``, ``cache``) are dropped.
     """
     source = dict(engine_provenance)
-    kind = source.pop("judge", None) or source.pop("kind", None)
-    template = source.pop("prompt_template", None) or source.get("prompt")
-    source.pop("prompt", None)
+    kind = source.pop("judge", None)
+    template = source.pop("prompt_template", None)
+    source.pop("prompt", None)  # the short name (``paper``); the template name says the same
     if isinstance(template, str) and template.endswith(".j2"):
         template = template[: -len(".j2")]
     version = source.pop("prompt_version", None)
     decoding = source.pop("decoding", None)
-    endpoint = source.pop("base_url", None) or source.pop("endpoint", None)
+    endpoint = source.pop("base_url", None)
     model = source.pop("model", None)
     for run_detail in ("metric", "cache"):
         source.pop(run_detail, None)

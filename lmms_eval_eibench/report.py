@@ -195,7 +195,7 @@ def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, 
         return match["subset"], _SUFFIX_TEMPLATE[match["suffix"]]
     subset = config.get("dataset_name")
     metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
-    template = metadata.get("prompt_template", metadata.get("eibench_template"))
+    template = metadata.get("prompt_template")
     if subset in ("basic", "complex"):
         return subset, template if isinstance(template, str) else None
     raise ReportError(
