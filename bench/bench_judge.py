@@ -151,7 +151,7 @@ def bench_embedding(basic: list, complex_items: list) -> list[tuple[str, bool]]:
     from lmms_eval_eibench.judges import JudgeSettings
     from lmms_eval_eibench.judges.embedding import EmbeddingJudge, calibrate_threshold
 
-    judge = EmbeddingJudge(JudgeSettings(kind="embedding", cache=False, progress=False))
+    judge = EmbeddingJudge(JudgeSettings.from_env(kind="embedding", cache=False, progress=False))
     start = time.perf_counter()
     judge.preflight()
     load = time.perf_counter() - start

@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any
 
 from .config import env_flag
+from .failures import FAILED_PREFIX, failure_reason  # noqa: F401  (re-exported for callers of cfsa)
 from .judges.base import public_url, quiet_http_logs
 from .prompts import render, render_block, template_blocks, template_version
 
@@ -69,7 +70,6 @@ MODEL_ID = "eibench_cfsa"
 CFSA_VERSION = "1"  # the method's wiring (steps, rounds, parsing); each template carries its own version too
 TEMPLATES = ("cfsa_rewrite", "cfsa_general", "cfsa_answer", "cfsa_focus", "cfsa_followup", "cfsa_summary")
 API_KEY_ENV = "EIBENCH_CFSA_API_KEY"
-FAILED_PREFIX = "[eibench_cfsa failed"
 SETTING_PREFIX = "cfsa_"
 
 
@@ -253,19 +253,6 @@ def parse_followup(text: str) -> str | None:
             line = stripped
         if line:
             return line
-    return None
-
-
-def failure_reason(response: Any) -> str | None:
-    """Why CFSA failed on this sample, if `response` is CFSA's failure line; else `None`.
-
-    Scorers call it to count a failed sample as a failure instead of scoring the failure line as an answer.
-    """
-    text = response
-    while isinstance(text, (list, tuple)):
-        text = text[0] if text else ""
-    if isinstance(text, str) and text.lstrip().startswith(FAILED_PREFIX):
-        return text.strip()
     return None
 
 
