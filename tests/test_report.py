@@ -470,5 +470,7 @@ def test_report_reads_a_real_score_json(real_runs, capsys):
     assert code == 0, err
     rows = [line for line in table.splitlines() if "| user | embedding:" in line]
     assert len(rows) == 2, table  # the lmms-eval run and its offline re-judging
-    assert any(line.startswith("| score | user |") and f"| {score['overall']:.2f}" in line for line in rows)
+    # the score row is named by the output's `model` (or, without one, the file name)
+    model = score.get("model") or "score"
+    assert any(line.startswith(f"| {model} | user |") and f"| {score['overall']:.2f}" in line for line in rows)
     assert "warning" not in err  # one judge, one dataset manifest: nothing to warn about
