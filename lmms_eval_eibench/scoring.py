@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from . import BASIC_CATEGORIES
+
 __all__ = [
     "BASIC_CATEGORIES",
     "ParsedVerdict",
@@ -40,7 +42,6 @@ __all__ = [
     "to_percent",
 ]
 
-BASIC_CATEGORIES: tuple[str, ...] = ("Happy", "Angry", "Sadness", "Excitement")
 
 
 class VerdictParseError(ValueError):
