@@ -20,8 +20,9 @@ setup: $(VENV)/.installed
 demo: setup
 	$(PY) scripts/demo.py
 
+# Two workers: the suite is dominated by real lmms-eval / lm-eval runs, each a single busy process.
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 bench: setup
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
