@@ -1,0 +1,27 @@
+"""Importing the package is cheap: no torch, transformers, datasets or lmms_eval at import time, for every module
+that lmms-eval, lm-eval or the `eibench` command import before they need a model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval")
+MODULES = ["lmms_eval_eibench", "lmms_eval_eibench.records", "lmms_eval_eibench.config", "lmms_eval_eibench.scoring",
+           "lmms_eval_eibench.prompts", "lmms_eval_eibench.judges", "lmms_eval_eibench.lmms",
+           "lmms_eval_eibench.discovery", "lmms_eval_eibench.cfsa", "lmms_eval_eibench.report",
+           "lmms_eval_eibench.provenance", "lmms_eval_eibench.build", "lmms_eval_eibench.dataset",
+           "lmms_eval_eibench.cli"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_imports_nothing_heavy(module):
+    code = (f"import sys, time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t); "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout.split("\n")[:2]
+    assert heavy == "[]", f"{module} imports {heavy} at import time"
+    if module == "lmms_eval_eibench":
+        assert float(seconds) < 0.3
