@@ -166,9 +166,22 @@ class JudgeEngine:
                 for batch in batches:
                     collect(batch, self.judge.judge_batch([item for _, item in batch]))
                 return
+            fatal: list[BaseException] = []
+
+            def judge_batch(items: list[JudgeItem]) -> list[Verdict]:
+                # A judge error that ends the run (key revoked, model gone) stops the queued batches before they
+                # send anything: without this, every worker keeps sending until the main thread sees the error.
+                if fatal:
+                    raise fatal[0]
+                try:
+                    return self.judge.judge_batch(items)
+                except Exception as exc:
+                    fatal.append(exc)
+                    raise
+
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eibench-judge") as pool:
                 futures: dict[Future, list[tuple[str, JudgeItem]]] = {
-                    pool.submit(self.judge.judge_batch, [item for _, item in batch]): batch for batch in batches
+                    pool.submit(judge_batch, [item for _, item in batch]): batch for batch in batches
                 }
                 try:
                     while futures:
