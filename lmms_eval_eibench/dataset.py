@@ -10,6 +10,7 @@ Layout of a built folder (also what is uploaded to the Hub)::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -170,25 +171,145 @@ def resolve(dataset: str | os.PathLike | None = None) -> str:
     return location
 
 
-def load_subset(subset: str, dataset: str | os.PathLike | None = None) -> "datasets.Dataset":
-    """The ``test`` split of config ``subset`` from a built folder or a Hub repo (token from the usual login)."""
+class DatasetIntegrityError(ValueError):
+    """A built dataset is not what its manifest says (files changed, added or missing; bad rows); the message
+    names the file (and row) and how to rebuild."""
+
+
+_REQUIRED_COLUMNS = ("id", "image_path", "question", "triggers", "ground_truth", "n_triggers", "category")
+_VERIFIED: dict[tuple[Any, ...], str] = {}  # (folder, file stats) -> fingerprint: hash each build once per process
+
+
+def _rebuild_hint(folder: Path) -> str:
+    return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
+            "--overwrite` (or download it again)")
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise DatasetIntegrityError(f"{path}: missing, so the dataset cannot be verified; {_rebuild_hint(folder)}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DatasetIntegrityError(f"{path}: not valid JSON ({err}); {_rebuild_hint(folder)}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    fingerprint_ = manifest.get("fingerprint") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
+                                              for v in files.values()):
+        raise DatasetIntegrityError(f"{path}: key 'files' must map each file to its sha256; {_rebuild_hint(folder)}")
+    if not isinstance(fingerprint_, str) or not re.fullmatch(r"[0-9a-f]{64}", fingerprint_):
+        raise DatasetIntegrityError(
+            f"{path}: key 'fingerprint' must be 64 lowercase hex digits, got {fingerprint_!r}; {_rebuild_hint(folder)}")
+    if not isinstance(manifest.get("sources", {}), dict):
+        raise DatasetIntegrityError(f"{path}: key 'sources' must be an object; {_rebuild_hint(folder)}")
+    return manifest
+
+
+def verify(folder: str | os.PathLike) -> str:
+    """Check every file of a built folder against its ``manifest.json`` (SHA-256; no file missing or added) and
+    return the fingerprint *computed from the files* (equal to the manifest's when nothing changed). Raises
+    ``DatasetIntegrityError`` naming the first file that differs."""
+    folder = Path(folder)
+    on_disk = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
+                     and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    stats = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in [folder / MANIFEST, *on_disk]
+                  if p.exists())
+    key = (str(folder.resolve()), stats)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
+    manifest = _read_manifest(folder)
+    listed = manifest["files"]
+    present = {str(p.relative_to(folder)): p for p in on_disk}
+    for name in sorted(set(listed) - set(present)):
+        raise DatasetIntegrityError(f"{folder / name}: listed in {MANIFEST} but missing; {_rebuild_hint(folder)}")
+    for name in sorted(set(present) - set(listed)):
+        raise DatasetIntegrityError(f"{present[name]}: not part of the build ({MANIFEST} does not list it); remove "
+                                    f"it, or {_rebuild_hint(folder)}")
+    files = {}
+    for name in sorted(present):
+        digest = sha256_file(present[name])
+        if digest != listed[name]["sha256"]:
+            raise DatasetIntegrityError(f"{present[name]}: changed since the build (its SHA-256 differs from "
+                                        f"{MANIFEST}); {_rebuild_hint(folder)}")
+        files[name] = {"sha256": digest, "bytes": present[name].stat().st_size}
+    body = {"files": files, "sources": manifest.get("sources", {})}
+    computed = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    _VERIFIED[key] = computed
+    return computed
+
+
+def check_rows(split: "datasets.Dataset", where: str) -> None:
+    """The columns and rows a scorer relies on: required columns, a non-empty trigger list whose length is
+    ``n_triggers``, unique ids. Raises ``DatasetIntegrityError`` naming ``where`` and the row."""
+    missing = [c for c in _REQUIRED_COLUMNS if c not in split.column_names]
+    if missing:
+        raise DatasetIntegrityError(f"{where}: column(s) {', '.join(missing)} missing; the dataset was not built by "
+                                    "hub_upload.py or was changed; rebuild it with hub_upload.py")
+    table = split.select_columns(["id", "triggers", "n_triggers", "ground_truth"]).to_dict()
+    seen: set[str] = set()
+    for row, (sample_id, triggers, n, truth) in enumerate(zip(table["id"], table["triggers"], table["n_triggers"],
+                                                              table["ground_truth"])):
+        at = f"{where}: row {row} (id {sample_id!r})"
+        if not isinstance(sample_id, str) or not sample_id:
+            raise DatasetIntegrityError(f"{at}: no id; rebuild the dataset with hub_upload.py")
+        if sample_id in seen:
+            raise DatasetIntegrityError(f"{at}: the id appears twice; rebuild the dataset with hub_upload.py")
+        seen.add(sample_id)
+        if not triggers or any(not isinstance(t, str) or not t.strip() for t in triggers):
+            raise DatasetIntegrityError(f"{at}: empty trigger list (or an empty trigger); rebuild the dataset")
+        if n != len(triggers) or not isinstance(truth, str) or not truth.strip():
+            raise DatasetIntegrityError(f"{at}: n_triggers {n} does not match its {len(triggers)} triggers, or no "
+                                        "ground_truth; rebuild the dataset")
+
+
+@functools.lru_cache(maxsize=None)
+def hub_revision(repo_id: str) -> str | None:
+    """The commit a Hub dataset repo's ``main`` resolves to (looked up once per process, so every load and the
+    provenance name the same data), None offline."""
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo_id).sha
+    except Exception:  # noqa: BLE001 - offline or no access: datasets' own error will say more when loading
+        return None
+
+
+def load_subset(subset: str, dataset: str | os.PathLike | None = None,
+                revision: str | None = None) -> "datasets.Dataset":
+    """The ``test`` split of config ``subset`` from a built folder (verified against its manifest first) or a
+    Hub repo (at ``revision``; token from the usual login); rows checked (``check_rows``)."""
     import datasets
 
     if subset not in SUBSETS:
         raise ValueError(f"unknown subset {subset!r}: use one of {', '.join(SUBSETS)}")
-    return datasets.load_dataset(resolve(dataset), subset, split="test")
+    location = resolve(dataset)
+    folder = Path(location)
+    if folder.is_dir():
+        verify(folder)
+        split = datasets.load_dataset(location, subset, split="test")
+        check_rows(split, str(folder / parquet_path(subset)))
+        return split
+    revision = revision or hub_revision(location)
+    split = datasets.load_dataset(location, subset, split="test", revision=revision)
+    check_rows(split, f"{location}@{revision or 'main'}: {parquet_path(subset)}")
+    return split
 
 
-def fingerprint(dataset: str | os.PathLike | None = None) -> str | None:
-    """The manifest fingerprint identifying a build: read from a local folder, or from the ``manifest.json``
-    that ``hub_upload.py`` uploads with a Hub repo. None when there is no manifest or the Hub is unreachable."""
+def fingerprint(dataset: str | os.PathLike | None = None, revision: str | None = None) -> str | None:
+    """The fingerprint identifying a build: computed from a local folder's files (``verify``; raises
+    ``DatasetIntegrityError`` when they differ from the manifest), or read from the ``manifest.json`` that
+    ``hub_upload.py`` uploads with a Hub repo (at ``revision``; None when the Hub is unreachable)."""
+    location = resolve(dataset)
+    if Path(location).is_dir():
+        return verify(Path(location))
     try:
-        location = resolve(dataset)
-        manifest = Path(location) / MANIFEST
-        if not manifest.is_file() and looks_like_repo_id(location):
-            from huggingface_hub import hf_hub_download
+        from huggingface_hub import hf_hub_download
 
-            manifest = Path(hf_hub_download(location, MANIFEST, repo_type="dataset"))
-        return json.loads(manifest.read_text(encoding="utf-8"))["fingerprint"] if manifest.is_file() else None
-    except Exception:  # provenance is best effort: an offline run or a hand-made repo has no manifest to read
+        revision = revision or hub_revision(location)
+        kwargs = {"revision": revision} if revision else {}
+        manifest = Path(hf_hub_download(location, MANIFEST, repo_type="dataset", **kwargs))
+        value = json.loads(manifest.read_text(encoding="utf-8"))["fingerprint"]
+        return value if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) else None
+    except Exception:  # noqa: BLE001 - provenance of a Hub repo is best effort: offline, or a hand-made repo
         return None

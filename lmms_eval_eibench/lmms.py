@@ -14,8 +14,8 @@ How a run flows through here:
 4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
    into metrics plus the logged verdict. A failed judgement adds to ``eibench_judge_failures``, a failed
    generation (a CFSA failure line, or an empty answer: lmms-eval's ``llava_hf`` returns "" when generation
-   raises; see ``failures.py``) to ``eibench_generation_failures`` without being judged; both are left out of
-   every recall metric, never scored.
+   raises; see ``failures.py``) to ``eibench_generation_failures`` without being judged; both count as 0 in
+   every recall metric (every sample counts), and ``<metric>_judged`` gives the mean over judged samples.
 
 Provenance: when a task's filter is built (during task construction), ``record_provenance`` writes the
 provenance record (``provenance.build_provenance``: judge, model prompt + version, generation settings, dataset,
@@ -71,7 +71,7 @@ def _warn(message: str) -> None:
 
 FAILURES = "eibench_judge_failures"
 # Samples whose model produced no answer (a CFSA failure line, an empty answer; see failures.py): never judged,
-# never scored, counted apart from the judge's failures.
+# scored 0, counted apart from the judge's failures.
 GENERATION_FAILURES = "eibench_generation_failures"
 CAPTION_METRIC = "eibench_caption_words"
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
@@ -96,12 +96,12 @@ def _captions_howto() -> str:
 
 
 def _load_split(subset: str) -> datasets.Dataset:
-    from .dataset import DatasetNotFound, load_subset
+    from .dataset import DatasetIntegrityError, DatasetNotFound, load_subset
 
     location = config.dataset_location()
     try:
         return load_subset(subset)
-    except DatasetNotFound as err:
+    except (DatasetNotFound, DatasetIntegrityError) as err:
         raise EIBenchTaskError(f"EIBench: {err}") from None
     except Exception as err:
         if Path(location).expanduser().is_dir():
@@ -435,15 +435,17 @@ def provenance_record(template: str | None, generation: Mapping[str, Any] | None
     """The provenance record (``provenance.build_provenance``) of a task judged now: the current judge engine,
     the model prompt ``template`` and its version, the task's ``generation`` settings, the dataset (location and
     manifest fingerprint) and this plugin's version."""
-    from .dataset import fingerprint
+    from .dataset import fingerprint, hub_revision, looks_like_repo_id
     from .provenance import build_provenance, judge_fields_from_engine
 
+    location = config.dataset_location()
     return build_provenance(
         **judge_fields_from_engine(engine().provenance()),
         model_prompt=template or None,
         model_prompt_version=template_version(template) if template else None,
         generation=dict(generation) if isinstance(generation, Mapping) else None,
-        dataset_source=config.dataset_location(),
+        dataset_source=location,
+        dataset_revision=hub_revision(location) if looks_like_repo_id(location) else None,
         dataset_manifest_sha256=fingerprint(),
     )
 
@@ -475,42 +477,41 @@ def record_provenance(task: Any) -> None:
 # Metrics
 
 
-def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str,
-                   generation_failed: bool = False) -> dict[str, Any]:
+def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
     """One document's metrics; every document of a subset returns the same keys.
 
-    ``<metric>``: ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}``, where a failed judgement has
-    no ``score`` (skipped by ``recall_mean`` and by lmms-eval's CLT / clustered stderr, counted by
-    ``eibench_judge_failures``). The verdict (reason, raw judge text) rides in this item so it lands in
-    ``--log_samples`` without adding a non-metric key to the results file. Category (basic) and trigger items are
-    None where they do not apply. Same key set for every document matters: lmms-eval reports a task's
-    ``samples`` as the item count of its last metric, and groups weigh subtasks by it.
+    Every sample counts: ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a
+    sample the judge failed on, or whose model gave no answer, scores 0 (and adds to ``eibench_judge_failures`` or
+    ``eibench_generation_failures``); ``<metric>_judged`` holds the score of judged samples only (None otherwise),
+    for diagnosis. The verdict (reason, raw judge text) rides in the ``<metric>`` item so it lands in
+    ``--log_samples`` without adding a non-metric key to the results file. Category (basic) items are None where
+    they do not apply. Same key set for every document matters: lmms-eval reports a task's ``samples`` as the
+    item count of its last metric, and groups weigh subtasks by it.
     """
-    judged = not verdict.failed and verdict.recall is not None
-    item: dict[str, Any] = {"image_path": doc["image_path"], "verdict": verdict.to_log()}
-    if judged:
-        item["score"] = 100.0 * verdict.recall
+    sample = verdict.score(doc.get("category"))
+    score = 100.0 * sample.counted
+    item: dict[str, Any] = {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}
     out: dict[str, Any] = {metric: item}
     if subset == "basic":
         category = str(doc.get("category") or "").lower()
         for name in BASIC_CATEGORY_KEYS:
-            out[f"{metric}_{name}"] = item["score"] if judged and category == name else None
-    out[f"{metric}_trigger"] = {"covered": verdict.covered, "total": verdict.total} if judged else None
-    out[FAILURES] = 0 if judged or generation_failed else 1
-    out[GENERATION_FAILURES] = 1 if generation_failed else 0
+            out[f"{metric}_{name}"] = score if category == name else None
+    out[f"{metric}_trigger"] = {"covered": sample.counted_covered, "total": verdict.total}
+    out[f"{metric}_judged"] = score if sample.failure is None else None
+    out[FAILURES] = int(sample.failure == scoring.JUDGE_FAILURE)
+    out[GENERATION_FAILURES] = int(sample.failure == scoring.GENERATION_FAILURE)
     return out
 
 
 def process_results(doc: Mapping[str, Any], results: Any, subset: str) -> dict[str, Any]:
     """lmms-eval's per-document hook: look the verdict up (judged by ``JudgeFilter``) and report metrics.
-    A sample whose generation failed is not judged: it is reported as a generation failure, never scored."""
+    A sample whose generation failed is not judged: it scores 0 and is counted as a generation failure."""
     answer = answer_text(results)
     reason = generation_failure(answer)
     if reason is not None:
         from .judges import Verdict
 
-        failed = Verdict.failure(judge_item(doc, answer), f"generation failed: {reason}")
-        return sample_metrics(doc, failed, engine().metric_name, subset, generation_failed=True)
+        return sample_metrics(doc, Verdict.no_answer(judge_item(doc, answer), reason), engine().metric_name, subset)
     return sample_metrics(doc, verdict_for(doc, answer), engine().metric_name, subset)
 
 
@@ -521,22 +522,22 @@ def _nan_if_none(value: float | None) -> float:
 
 
 def recall_mean(items: Sequence[Any]) -> float:
-    """Mean per-sample recall (0-100) over judged samples (``scoring.mean``); NaN when none was judged.
+    """Mean per-sample recall (0-100, ``scoring.mean``) of the items that carry one; NaN when none does.
 
-    Items are ``{"score": ...}`` dicts (no ``score``: a judge or generation failure) or numbers / None
-    (category metrics)."""
+    Items are ``{"score": ...}`` dicts (``<metric>``: every sample, failures at 0) or numbers / None (category
+    metrics; ``<metric>_judged``, where None marks a sample without a verdict)."""
     return _nan_if_none(scoring.mean(item.get("score") if isinstance(item, Mapping) else item for item in items))
 
 
 def trigger_recall(items: Sequence[Mapping[str, Any] | None]) -> float:
     """Micro recall (0-100, ``scoring.micro_recall``): covered ground-truth triggers over all ground-truth triggers
-    of judged samples; NaN when none was judged."""
+    (a failed sample covers none); NaN for no samples."""
     micro = scoring.micro_recall((item["covered"], item["total"]) for item in items if item is not None)
     return _nan_if_none(None if micro is None else 100.0 * micro)
 
 
 def failure_count(items: Sequence[int]) -> int:
-    """How many samples failed (judge or generation; left out of every recall metric)."""
+    """How many samples failed (judge or generation; each counts as 0 in the recall metrics)."""
     return int(sum(items))
 
 

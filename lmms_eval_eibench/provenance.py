@@ -34,11 +34,12 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
       },
       "model_prompt": {"template": "user", "version": "1"},
       "generation": {"max_new_tokens": 512, "temperature": 0},
-      "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."}
+      "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."},
+      "samples": {"scored": 1615, "subset": 1615}
     }
 
 ``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
-when not known; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
+when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
 user info, query and fragment removed. ``dataset.manifest_sha256`` is the built dataset's manifest
 fingerprint (``lmms_eval_eibench.dataset.fingerprint()``). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
@@ -155,6 +156,7 @@ def build_provenance(
     dataset_source: str | None = None,
     dataset_revision: str | None = None,
     dataset_manifest_sha256: str | None = None,
+    samples: Mapping[str, Any] | None = None,
     plugin_version: str = __version__,
 ) -> dict[str, Any]:
     """Build the provenance record (a plain JSON-serialisable dict; shape in the module docstring).
@@ -167,7 +169,8 @@ def build_provenance(
     ``model_prompt``/``model_prompt_version`` and
     ``generation`` describe how the evaluated model was prompted and decoded, when known.
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
-    hash) pin the data. Raises :class:`ProvenanceError` naming the bad argument.
+    hash) pin the data. ``samples`` says how much of the subset was scored (``{"scored": n, "subset": N}``;
+    ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
         raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
@@ -207,7 +210,21 @@ def build_provenance(
         "generation": _settings("generation", generation),
         "dataset": dataset if any(v is not None for v in dataset.values()) else None,
     }
+    if samples is not None:
+        record["samples"] = _samples(samples)
     return record
+
+
+def _samples(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise ProvenanceError(f"provenance: samples must be an object {{scored, subset}}, got {type(value).__name__}")
+    out = {}
+    for key in ("scored", "subset"):
+        number = value.get(key)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ProvenanceError(f"provenance: samples.{key} must be a whole number >= 0, got {number!r}")
+        out[key] = number
+    return out
 
 
 def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
@@ -249,6 +266,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             dataset_source=dataset.get("source"),
             dataset_revision=dataset.get("revision"),
             dataset_manifest_sha256=dataset.get("manifest_sha256"),
+            samples=record.get("samples"),
             plugin_version=plugin.get("version"),
         )
     except ProvenanceError as exc:

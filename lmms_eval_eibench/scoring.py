@@ -1,15 +1,21 @@
 """EIBench scoring, pure: judge verdict parsing, per-sample recall and its aggregation.
 
-A sample's recall is the share of its ground-truth triggers the answer covers. A judge reply that
-yields no verdict is a *judge failure*: it is counted, excluded from every mean, never a score.
+A sample's recall is the share of its ground-truth triggers the answer covers. **Every sample counts**: a
+sample without an answer (a generation failure) and a sample whose judgement failed both score 0 in the
+headline recall, as with the official scripts; they are counted apart, and a second figure over judged
+samples only (`overall_judged`) is there for diagnosis. So abstaining, or breaking the judge, can only cost
+a model, never help it.
 
-Paper mode reads the judge's `{score: covered/total}`. Unlike the official script (first match,
-judge's total trusted, failures scored 0 or as the previous sample), it takes the judge's own *last*
-score, skipping scores that only echo the prompt's example (`e.g. {score: 2/5}`) or text planted in
-the model's answer, and divides by the number of ground-truth triggers (`trust_judge_total=True`
-restores the paper's covered/total-as-written).
+Paper mode reads the judge's `{score: covered/total}`. Unlike the official script (first match, judge's total
+trusted), it takes the judge's own verdict: scores inside the judge's quotation of the answer and echoes of the
+prompt's example (`e.g. {score: 2/5}`) are skipped; the last score in the requested format wins; where
+the only candidates equal scores planted in the answer, the lowest is taken. Recall divides by the number of
+ground-truth triggers (`trust_judge_total=True` restores the paper's covered/total-as-written).
 
 Structured mode reads a JSON verdict per numbered trigger and validates it against the trigger ids.
+
+`PARSER_VERSION` names these rules; results and provenance record it, and cached judge replies are parsed
+again with the current rules on every read.
 """
 
 from __future__ import annotations
@@ -22,21 +28,28 @@ from dataclasses import dataclass, field
 
 from . import BASIC_CATEGORIES
 
+PARSER_VERSION = "2"
+"""Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: only scores inside
+the judge's quotation of the answer are, ties resolved downwards)."""
+
 __all__ = [
     "BASIC_CATEGORIES",
+    "GENERATION_FAILURE",
+    "JUDGE_FAILURE",
+    "PARSER_VERSION",
     "ParsedVerdict",
     "RecallSummary",
     "SampleScore",
     "ScoreMention",
     "VerdictParseError",
     "find_scores",
+    "in_quotation",
     "mean",
     "metric_values",
     "micro_recall",
     "parse_paper_verdict",
     "parse_structured_verdict",
     "parse_verdict",
-    "sample_recall",
     "stderr",
     "summarize",
     "to_percent",
@@ -89,7 +102,8 @@ _SCORE_RE = re.compile(
 # The paper prompt's own example, "e.g. {score: 2/5} for 2 correct and 5 in total".
 _EXAMPLE_BEFORE_RE = re.compile(r"(?:e\.?\s*g\.?|for\s+example|example:?|such\s+as)[\s,:*`\"'(]*$", re.IGNORECASE)
 _EXAMPLE_AFTER_RE = re.compile(r"^[\s*`\"')]*for\s+2\s+correct\s+and\s+5\s+in\s+total", re.IGNORECASE)
-_ECHO_CONTEXT = 24  # characters of the reply before a score compared with the answer
+_QUOTE_WINDOW = 24  # characters of the reply beside a score compared with the answer
+_QUOTE_MIN_CONTEXT = 12  # a quotation shows at least this much copied text (squashed) beside the score
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,15 @@ class ScoreMention:
     start: int
     end: int
     braced: bool = False  # written in the requested format, `{score: c/t}`
+
+    @property
+    def value(self) -> tuple[float, float]:
+        return (self.covered, self.total)
+
+    @property
+    def written_recall(self) -> float:
+        """covered/total as written, clamped to [0, 1] (0 for a total that is not positive)."""
+        return min(max(self.covered / self.total, 0.0), 1.0) if self.total > 0 else 0.0
 
 
 def find_scores(text: str) -> list[ScoreMention]:
@@ -121,7 +144,7 @@ def _example_context(reply: str, mention: ScoreMention) -> str | None:
 
     Only "before" marks the example for sure; the gloss alone is also how a judge may explain a genuine 2/5.
     """
-    if (mention.covered, mention.total) != (2.0, 5.0):
+    if mention.value != (2.0, 5.0):
         return None
     if _EXAMPLE_BEFORE_RE.search(reply[max(0, mention.start - 40) : mention.start]):
         return "before"
@@ -130,10 +153,33 @@ def _example_context(reply: str, mention: ScoreMention) -> str | None:
     return None
 
 
-def _is_answer_echo(reply: str, mention: ScoreMention, answer_squashed: str) -> bool:
-    """The mention and the words just before it are copied from the answer."""
-    quoted = _squash(reply[max(0, mention.start - _ECHO_CONTEXT) : mention.end])
-    return bool(quoted) and quoted in answer_squashed
+_OPEN_QUOTE_RE = re.compile(r"[\"“«`'][\s*_]*$")
+_CLOSE_QUOTE_RE = re.compile(r"^[\s*_]*[\"”»`']")
+
+
+def in_quotation(reply: str, mention: ScoreMention, answer_squashed: str,
+                 planted: set[tuple[float, float]]) -> bool:
+    """Whether `mention` sits inside the judge's quotation of the answer. It does when the score is copied
+    from the answer together with at least `_QUOTE_MIN_CONTEXT` characters of text just before or just after
+    it, or when a score of a value the answer carries (`planted`) stands alone between quotation marks or on a
+    `>` quote line.
+
+    A score with nothing copied beside it (e.g. a verdict opening the reply) is the judge's own writing, even
+    when the answer carries the same string.
+    """
+    if mention.value not in planted:
+        return False
+    text = reply[mention.start : mention.end]
+    before = reply[max(0, mention.start - _QUOTE_WINDOW) : mention.start]
+    after = reply[mention.end : mention.end + _QUOTE_WINDOW]
+    if len(_squash(before)) >= _QUOTE_MIN_CONTEXT and _squash(before + text) in answer_squashed:
+        return True
+    if len(_squash(after)) >= _QUOTE_MIN_CONTEXT and _squash(text + after) in answer_squashed:
+        return True
+    if _OPEN_QUOTE_RE.search(before) and _CLOSE_QUOTE_RE.search(after):
+        return True
+    line_start = reply.rfind("\n", 0, mention.start) + 1
+    return reply[line_start : mention.start].lstrip().startswith(">")
 
 
 def _own_score(reply: str, answer: str) -> ScoreMention:
@@ -149,20 +195,23 @@ def _own_score(reply: str, answer: str) -> ScoreMention:
         kept = [m for m, c in zip(mentions, context) if c == "after"]
     if not kept:
         raise VerdictParseError("the judge reply only echoes the prompt's example {score: 2/5}")
-    mentions = kept
-    if answer:
+    planted = {m.value for m in find_scores(answer)} if answer else set()
+    if planted:
         answer_squashed = _squash(answer)
-        planted = {(m.covered, m.total) for m in find_scores(answer)}
-        mentions = [m for m in mentions if not (planted and _is_answer_echo(reply, m, answer_squashed))]
-        if not mentions:
-            raise VerdictParseError("the judge reply only echoes scores written in the model's answer")
-        # A score equal to one planted in the answer is only trusted when the judge gives no other.
-        own = [m for m in mentions if (m.covered, m.total) not in planted]
-        mentions = own or mentions
+        kept = [m for m in kept if not in_quotation(reply, m, answer_squashed, planted)]
+        if not kept:
+            raise VerdictParseError("the judge reply only quotes scores written in the model's answer")
     # The final verdict in the requested {score: c/t} format beats looser mentions such as a
     # per-trigger "score: 1/1" in the explanation.
-    braced = [m for m in mentions if m.braced]
-    return (braced or mentions)[-1]
+    candidates = [m for m in kept if m.braced] or kept
+    own = [m for m in candidates if m.value not in planted]
+    if own:
+        return own[-1]
+    if len({m.value for m in candidates}) == 1:
+        return candidates[-1]  # the judge agrees with the planted score: its verdict all the same
+    # Scores that equal planted ones but disagree with each other: the judge may be repeating the answer without
+    # quotation marks. The lowest is taken, so planting scores can never raise a sample.
+    return min(candidates, key=lambda m: m.written_recall)
 
 
 def _clean_reason(reply: str, mention: ScoreMention) -> str:
@@ -317,25 +366,37 @@ def parse_verdict(
     raise ValueError(f"unknown judge prompt {prompt!r}; use paper, paper_llama3 or structured")
 
 
-def sample_recall(covered: float, total: int) -> float:
-    """covered / total with covered clamped to [0, total]."""
-    if total <= 0:
-        raise ValueError("a sample needs at least one ground-truth trigger")
-    return min(max(covered, 0.0), float(total)) / total
-
-
 # ---------------------------------------------------------------------------------------------
 # Aggregation
 
 
+JUDGE_FAILURE = "judge"
+GENERATION_FAILURE = "generation"
+
+
 @dataclass(frozen=True)
 class SampleScore:
-    """One sample's outcome: recall in [0, 1] or None for a judge failure."""
+    """One sample's outcome. `recall` in [0, 1] is the judge's, None when there is none: `failure` then says
+    why (`"judge"`: the judge gave no usable verdict; `"generation"`: the model gave no answer)."""
 
     recall: float | None
     covered: float | None = None
     total: int = 0
     category: str | None = None
+    failure: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.recall is None and self.failure is None:
+            object.__setattr__(self, "failure", JUDGE_FAILURE)
+
+    @property
+    def counted(self) -> float:
+        """The recall this sample counts with in the headline figures: a failure counts as 0."""
+        return 0.0 if self.recall is None else self.recall
+
+    @property
+    def counted_covered(self) -> float:
+        return 0.0 if self.recall is None or self.covered is None else self.covered
 
 
 def mean(values: Iterable[float | None]) -> float | None:
@@ -354,7 +415,8 @@ def stderr(values: Iterable[float | None]) -> float | None:
 
 
 def micro_recall(pairs: Iterable[tuple[float | None, int]]) -> float | None:
-    """Covered triggers / ground-truth triggers over judged samples ((covered, total) pairs)."""
+    """Covered triggers / ground-truth triggers over the (covered, total) pairs; a pair whose covered is None
+    is left out (pass 0 for a sample that counts as covering nothing)."""
     covered = total = 0.0
     for c, t in pairs:
         if c is None:
@@ -366,34 +428,40 @@ def micro_recall(pairs: Iterable[tuple[float | None, int]]) -> float | None:
 
 @dataclass(frozen=True)
 class RecallSummary:
-    """Aggregate of a run, values in [0, 1] (see `to_percent`)."""
+    """Aggregate of a run, values in [0, 1] (see `to_percent`).
+
+    `overall`, `per_category` and `trigger_recall` count every sample (failures as 0); `overall_judged` is
+    the mean over judged samples only, for diagnosis. `n = n_judged + n_failed + n_generation_failed`.
+    """
 
     overall: float | None
     overall_stderr: float | None
     per_category: dict[str, float | None] = field(default_factory=dict)
     trigger_recall: float | None = None
+    overall_judged: float | None = None
     n: int = 0
     n_judged: int = 0
     n_failed: int = 0
+    n_generation_failed: int = 0
 
 
 def summarize(scores: Sequence[SampleScore], categories: Sequence[str] | None = None) -> RecallSummary:
-    """Overall = mean over judged samples (the paper's way, not a mean of category means);
-    per-category means over `categories` (default: the basic categories present, if any)."""
-    recalls = [s.recall for s in scores]
+    """Overall = mean over all samples, failures counted as 0 (the paper's way: a sample mean, not a mean of
+    category means); per-category means over `categories` (default: the basic categories present, if any)."""
     if categories is None:
         present = {s.category for s in scores if s.category}
         categories = [c for c in BASIC_CATEGORIES if c in present] + sorted(present - set(BASIC_CATEGORIES))
-    per_category = {c: mean(s.recall for s in scores if s.category == c) for c in categories}
-    n_failed = sum(1 for r in recalls if r is None)
+    counted = [s.counted for s in scores]
     return RecallSummary(
-        overall=mean(recalls),
-        overall_stderr=stderr(recalls),
-        per_category=per_category,
-        trigger_recall=micro_recall((s.covered if s.recall is not None else None, s.total) for s in scores),
+        overall=mean(counted),
+        overall_stderr=stderr(counted),
+        per_category={c: mean(s.counted for s in scores if s.category == c) for c in categories},
+        trigger_recall=micro_recall((s.counted_covered, s.total) for s in scores),
+        overall_judged=mean(s.recall for s in scores),
         n=len(scores),
-        n_judged=len(scores) - n_failed,
-        n_failed=n_failed,
+        n_judged=sum(1 for s in scores if s.failure is None),
+        n_failed=sum(1 for s in scores if s.failure == JUDGE_FAILURE),
+        n_generation_failed=sum(1 for s in scores if s.failure == GENERATION_FAILURE),
     )
 
 
@@ -406,12 +474,14 @@ def to_percent(value: float | None, digits: int | None = None) -> float | None:
 
 
 def metric_values(summary: RecallSummary, metric: str = "eibench_recall") -> dict[str, float | None]:
-    """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ...,
-    `<m>_trigger`) plus `eibench_judge_failures` (a count). The stderr is `summary.overall_stderr`
-    (lmms-eval derives `<m>_stderr` itself)."""
+    """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ..., `<m>_trigger`,
+    `<m>_judged`) plus the counts `eibench_judge_failures` and `eibench_generation_failures`. The stderr is
+    `summary.overall_stderr` (lmms-eval derives `<m>_stderr` itself)."""
     values: dict[str, float | None] = {metric: to_percent(summary.overall)}
     for category, value in summary.per_category.items():
         values[f"{metric}_{category.lower()}"] = to_percent(value)
     values[f"{metric}_trigger"] = to_percent(summary.trigger_recall)
+    values[f"{metric}_judged"] = to_percent(summary.overall_judged)
     values["eibench_judge_failures"] = float(summary.n_failed)
+    values["eibench_generation_failures"] = float(summary.n_generation_failed)
     return values

@@ -1,4 +1,5 @@
-"""The verdict cache: keys, failures, threads, processes, and a run killed with SIGKILL."""
+"""The verdict cache (the judges' raw replies): keys, rescoring without requests, damaged files, threads,
+processes, and a run killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, Verdict, build_en
 from lmms_eval_eibench.judges.cache import (
     CACHE_FILE,
     VerdictCache,
+    VerdictCacheError,
     default_cache_dir,
     verdict_key,
 )
@@ -32,8 +34,8 @@ def item(i: int, answer: str | None = None) -> JudgeItem:
     return JudgeItem(f"s{i}", answer or f"answer number {i}", "1. One trigger.\n2. Two.", ("One trigger.", "Two."))
 
 
-def verdict(i: int, recall: float = 0.5) -> Verdict:
-    return Verdict(id=f"s{i}", recall=recall, covered=recall * 2, total=2, failed=False, reason="r", raw=f"raw {i}")
+def put(cache: VerdictCache, key: str, raw: str, i: int = 1) -> None:
+    cache.put_many([(key, item(i), raw, 1)], IDENTITY)
 
 
 def test_key_depends_on_judge_answer_and_ground_truth() -> None:
@@ -48,20 +50,57 @@ def test_key_depends_on_judge_answer_and_ground_truth() -> None:
     assert base != verdict_key(IDENTITY, other_gt)
 
 
-def test_round_trip_and_failures_refused(tmp_path) -> None:
+def test_round_trip_keeps_the_raw_reply_and_its_request(tmp_path) -> None:
     cache = VerdictCache(tmp_path)
-    cache.put("k1", verdict(1), IDENTITY)
-    got = Verdict.from_cache("new-id", cache.get("k1"))
-    assert (got.id, got.recall, got.raw, got.cached) == ("new-id", 0.5, "raw 1", True)
-    failure = Verdict.failure(item(2), "judge said nothing")
-    with pytest.raises(ValueError, match="not cached"):
-        cache.put("k2", failure, IDENTITY)
-    cache.put_many([("k2", failure), ("k3", verdict(3))], IDENTITY)
-    assert cache.get("k2") is None and cache.get("k3") is not None
+    cache.put_many([("k1", item(1), "{score: 1/2} raw", 2), ("k3", item(3), "raw 3", 1)], IDENTITY)
+    got = cache.get_many(["k1", "k2", "k3"])
+    assert set(got) == {"k1", "k3"}
+    assert (got["k1"].raw, got["k1"].attempts) == ("{score: 1/2} raw", 2)
     assert len(cache) == 2
     assert (tmp_path / CACHE_FILE).is_file()
-    mode = sqlite3.connect(tmp_path / CACHE_FILE).execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    conn = sqlite3.connect(tmp_path / CACHE_FILE)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    request = json.loads(conn.execute("SELECT request FROM replies WHERE key = 'k1'").fetchone()[0])
+    assert request == {"judge": IDENTITY, "answer": item(1).answer, "ground_truth": item(1).ground_truth,
+                       "triggers": list(item(1).triggers)}
+
+
+def test_damaged_cache_file_is_named_with_the_fix(tmp_path) -> None:
+    cache = VerdictCache(tmp_path)
+    put(cache, "k1", "{score: 1/2}")
+    cache.close()
+    path = tmp_path / CACHE_FILE
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    data = bytearray(path.read_bytes())
+    data[100:] = os.urandom(len(data) - 100)  # random bytes in every page after the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(VerdictCacheError) as err:
+        VerdictCache(tmp_path).get_many(["k1"])
+    message = str(err.value)
+    assert str(path) in message and "Delete it" in message and "--no-cache" in message
+    path.write_bytes(os.urandom(4096))  # not a database at all
+    with pytest.raises(VerdictCacheError, match="damaged"):
+        VerdictCache(tmp_path)
+
+
+def test_a_row_changed_by_hand_is_refused(tmp_path) -> None:
+    cache = VerdictCache(tmp_path)
+    put(cache, "k1", "{score: 0/2}")
+    sqlite3.connect(tmp_path / CACHE_FILE, isolation_level=None).execute(
+        "UPDATE replies SET raw = '{score: 2/2}' WHERE key = 'k1'")
+    with pytest.raises(VerdictCacheError, match="changed outside eibench .key k1."):
+        cache.get_many(["k1"])
+
+
+def test_old_parsed_verdict_cache_is_never_read(tmp_path) -> None:
+    old = sqlite3.connect(tmp_path / "verdicts.sqlite3")
+    old.execute("CREATE TABLE verdicts (key TEXT PRIMARY KEY, schema INTEGER, verdict TEXT, judge TEXT, created REAL)")
+    old.execute("INSERT INTO verdicts VALUES ('k', 1, '{\"recall\": 1.0}', '{}', 0)")
+    old.commit()
+    with pytest.warns(UserWarning, match="parser 1.*never used"):
+        cache = VerdictCache(tmp_path)
+    assert len(cache) == 0
 
 
 def test_default_location_follows_the_environment(tmp_path, monkeypatch) -> None:
@@ -75,8 +114,10 @@ def test_default_location_follows_the_environment(tmp_path, monkeypatch) -> None
 def test_unusable_cache_dir_is_a_clear_error(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(OSError, match=r"cannot open the judge verdict cache .*--no-cache"):
+    with pytest.raises(VerdictCacheError, match=r"cannot create the judge cache folder .*--no-cache"):
         VerdictCache(blocker / "sub")
+    with pytest.raises(VerdictCacheError, match="is a file"):
+        VerdictCache(blocker)
 
 
 def test_many_threads_share_one_cache(tmp_path) -> None:
@@ -87,9 +128,9 @@ def test_many_threads_share_one_cache(tmp_path) -> None:
         try:
             for i in range(100):
                 key = f"t{t}-{i}"
-                cache.put(key, verdict(i, recall=(i % 3) / 2), IDENTITY)
-                assert cache.get(key)["raw"] == f"raw {i}"
-                cache.put("shared", verdict(0), IDENTITY)  # everyone writes one row too
+                put(cache, key, f"raw {i}", i)
+                assert cache.get_many([key])[key].raw == f"raw {i}"
+                put(cache, "shared", "raw 0", 0)  # everyone writes one row too
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -104,15 +145,14 @@ def test_many_threads_share_one_cache(tmp_path) -> None:
 
 _WRITER = """
 import sys
-from lmms_eval_eibench.judges import Verdict
+from lmms_eval_eibench.judges import JudgeItem
 from lmms_eval_eibench.judges.cache import VerdictCache
 cache = VerdictCache(sys.argv[1])
 proc = sys.argv[2]
 for i in range(150):
-    v = Verdict(id=str(i), recall=0.5, covered=1.0, total=2, failed=False, raw=proc)
-    cache.put(f"{proc}-{i}", v, {"judge": "x"})
-    cache.put(f"common-{i}", v, {"judge": "x"})
-    assert cache.get(f"{proc}-{i}") is not None
+    item = JudgeItem(str(i), "answer", "1. T.", ("T.",))
+    cache.put_many([(f"{proc}-{i}", item, proc, 1), (f"common-{i}", item, proc, 1)], {"judge": "x"})
+    assert cache.get_many([f"{proc}-{i}"])
 print("ok")
 """
 
@@ -183,3 +223,60 @@ def test_disabled_cache_writes_nothing(tmp_path) -> None:
         assert judge.stats.chat_requests == 2
     assert engine.cache is None and not (tmp_path / "c").exists()
     assert engine.provenance()["cache"] is False
+
+
+def _engine(judge, cache_dir, **overrides):
+    settings = JudgeSettings.from_env(env={}, base_url=judge.base_url, api_key=judge.api_key, model=judge.model,
+                                      cache_dir=str(cache_dir), progress=False, **overrides)
+    return build_engine(settings)
+
+
+def _items(n: int) -> list[JudgeItem]:
+    return [JudgeItem(f"s{i}", f"The crowd cheers the winning goal {i}" if i % 2 else f"Nothing here {i}.",
+                      "1. A winning goal.\n2. Rain.\n3. Cheering crowd.", ("A winning goal.", "Rain.", "Cheering crowd."))
+            for i in range(n)]
+
+
+def test_scoring_options_and_parser_changes_cost_no_request(tmp_path, monkeypatch) -> None:
+    import lmms_eval_eibench.judges.base as base
+    from lmms_eval_eibench import scoring
+
+    items = _items(30)
+    with judge_server() as judge:
+        first = _engine(judge, tmp_path).judge_many(items)
+        assert judge.stats.chat_requests == 30
+        trusted = _engine(judge, tmp_path, trust_judge_total=True).judge_many(items)
+        monkeypatch.setattr(scoring, "PARSER_VERSION", "99")
+        monkeypatch.setattr(base, "PARSER_VERSION", "99")
+        reparsed = _engine(judge, tmp_path).judge_many(items)
+        assert judge.stats.chat_requests == 30  # no request for either
+    assert all(v.cached for v in trusted + reparsed)
+    assert [v.recall for v in reparsed] == [v.recall for v in first]
+    assert [v.raw for v in trusted] == [v.raw for v in first]
+
+
+def test_a_cached_reply_the_current_parser_cannot_read_is_asked_again(tmp_path) -> None:
+    items = _items(4)
+    with judge_server() as judge:
+        engine = _engine(judge, tmp_path)
+        keys = [verdict_key(engine.judge.identity(), it) for it in items]
+        engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.judge.identity())
+        verdicts = engine.judge_many(items)
+        assert judge.stats.chat_requests == 4
+    assert not verdicts[0].cached and not verdicts[0].failed
+
+
+def test_offline_engine_sends_nothing_and_fails_what_is_not_cached(tmp_path) -> None:
+    items = _items(6)
+    with judge_server() as judge:
+        _engine(judge, tmp_path).judge_many(items[:4])
+        judge.reset_stats()
+        settings = JudgeSettings.from_env(env={}, base_url=judge.base_url, model=judge.model,  # no key needed
+                                          cache_dir=str(tmp_path), progress=False, trust_judge_total=True)
+        offline = build_engine(settings, offline=True)
+        offline.preflight()  # nothing to check: no endpoint is contacted
+        verdicts = offline.judge_many(items)
+        assert judge.stats.chat_requests == 0 and judge.stats.models_requests == 0
+    assert [v.cached for v in verdicts] == [True] * 4 + [False] * 2
+    assert [v.failed for v in verdicts] == [False] * 4 + [True] * 2
+    assert "no cached judge reply" in verdicts[5].error

@@ -239,15 +239,28 @@ def test_the_same_model_name_on_two_servers_does_not_share_verdicts(items, tmp_p
         assert first.stats.chat_requests == 6  # its own verdicts are still cached
 
 
-def test_identity_and_provenance_name_the_endpoint_without_credentials(tmp_path) -> None:
+def test_identity_and_provenance_name_the_endpoint(tmp_path) -> None:
     from lmms_eval_eibench.judges import build_judge
 
-    url = f"https://alice:{SENTINEL_KEY}@judge.example:8443/v1?api_key={SENTINEL_KEY}#frag"
-    judge = build_judge(JudgeSettings.from_env(env={}, base_url=url, api_key=SENTINEL_KEY))
+    judge = build_judge(JudgeSettings.from_env(env={}, base_url="https://judge.example:8443/v1/", api_key=SENTINEL_KEY))
     assert judge.identity()["base_url"] == "https://judge.example:8443/v1"
-    engine = build_engine(JudgeSettings.from_env(env={}, base_url=url, cache_dir=str(tmp_path / "c")))
-    provenance = json.dumps(engine.provenance())
-    assert SENTINEL_KEY not in provenance and "alice" not in provenance
+    engine = build_engine(JudgeSettings.from_env(env={}, base_url="https://judge.example:8443/v1",
+                                                 api_key=SENTINEL_KEY, cache_dir=str(tmp_path / "c")))
+    assert SENTINEL_KEY not in json.dumps(engine.provenance())
+
+
+@pytest.mark.parametrize("url", [
+    f"https://alice:{SENTINEL_KEY}@judge.example:8443/v1",
+    f"https://{SENTINEL_KEY}@judge.example/v1",
+    f"https://judge.example/v1?api_key={SENTINEL_KEY}",
+    f"https://judge.example/v1#{SENTINEL_KEY}",
+])
+def test_credentials_in_the_base_url_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(JudgeConfigError) as err:
+        JudgeSettings.from_env(env={"EIBENCH_JUDGE_BASE_URL": url})
+    message = str(err.value)
+    assert "EIBENCH_JUDGE_API_KEY" in message and "EIBENCH_JUDGE_BASE_URL" in message
+    assert SENTINEL_KEY not in message and "alice" not in message
 
 
 def test_provenance_says_whether_the_cache_is_used_not_where(tmp_path) -> None:
@@ -275,10 +288,9 @@ def test_a_url_with_user_info_never_reaches_the_logs(httpx_loggers_unset, tmp_pa
     secret = "pw-SENTINEL-in-url-7391"
     with judge_server() as judge:
         url = judge.base_url.replace("http://", f"http://alice:{secret}@")
-        engine = build_engine(settings_for(judge, tmp_path, base_url=url, cache=False))
-        with pytest.raises(PreflightError) as error:  # user info in the URL makes httpx send Basic auth
-            engine.preflight()
-        assert judge.stats.models_requests == 1  # a request really went out
+        with pytest.raises(JudgeConfigError) as error:  # httpx would send Basic auth: refused before any request
+            build_engine(settings_for(judge, tmp_path, base_url=url, cache=False))
+        assert judge.stats.models_requests == 0 and judge.stats.chat_requests == 0
     assert "127.0.0.1" in str(error.value) and secret not in str(error.value)
     assert secret not in caplog.text
 
@@ -352,10 +364,13 @@ def test_trust_total_and_embedding_settings_from_env() -> None:
            "EIBENCH_EMBEDDING_THREADS": "2"}
     settings = JudgeSettings.from_env(env=env)
     assert (settings.trust_judge_total, settings.threshold, settings.embedding_threads) == (True, 0.61, 2)
-    assert build_judge(settings).identity()["trust_judge_total"] is True  # part of the verdict cache key
+    judge = build_judge(settings)
+    # how a reply is read, not what the judge is asked: recorded, never part of the cache key
+    assert judge.scoring_options() == {"trust_judge_total": True} and "trust_judge_total" not in judge.identity()
+    assert judge.provenance()["trust_judge_total"] is True
     embedding = build_judge(JudgeSettings.from_env(env=env, kind="embedding"))  # builds without loading the model
     assert (embedding.threshold, embedding.threads) == (0.61, 2)
-    assert embedding.identity()["threshold"] == 0.61
+    assert embedding.scoring_options() == {"threshold": 0.61} and "threshold" not in embedding.identity()
     assert JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "0"}, trust_judge_total=True).trust_judge_total
     assert not JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "off"}).trust_judge_total
     assert JudgeSettings.from_env(env={}).embedding_threads == 1

@@ -1,19 +1,28 @@
 """`eibench score`: judge saved answers (or re-aggregate saved judge replies) without the model.
 
-    eibench score OUT/model/..._samples_eibench_basic.jsonl --subset basic --judge openai --json
-    eibench score answers.jsonl --subset complex --judge embedding --output verdicts.jsonl
+    eibench score OUT/model/..._samples_eibench_basic.jsonl --judge openai --json
+    eibench score answers.jsonl --subset complex --judge embedding -o verdicts.jsonl
+    eibench score OUT/model/..._samples_eibench_basic.jsonl --trust-judge-total --from-cache
     eibench score --from-verdicts gpt_judge_outputs.jsonl --subset basic --json
 
 Answers are an lmms-eval `--log_samples` JSONL or the official answer format (`{"<image path>": "<answer>"}`
-per line; in complex, the k-th line of an image path answers that image's k-th question). Ground truth
-comes from the built dataset (default location, `--dataset PATH_OR_REPO`) or straight from the official
-annotation files (`--annotations DIR`). Bad input stops before any judging, naming file and line.
+per line; in complex, the k-th line of an image path answers that image's k-th question). The subset is read
+from the file (task name, `doc` fields) or from which subset its image paths belong to; `--subset` must agree.
+Ground truth comes from the built dataset (default location, `--dataset PATH_OR_REPO`) or straight from the
+official annotation files (`--annotations DIR`). Every sample of the subset must be answered (`--allow-partial`
+scores fewer, and says so). Bad input stops before any judge request, naming file and line.
+
+Exit status: 0 scored; 1 the judge cannot work (preflight, or it stopped mid-run: nothing written); 2 bad input
+(nothing judged, nothing written); 3 scored, but the judge failed on some samples (each counted as 0; the
+results are written; a rerun asks the judge again for those samples only, the rest come from the cache).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,7 +40,7 @@ DESCRIPTION = (
     "the official format instead."
 )
 
-EXIT_OK, EXIT_JUDGE, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_JUDGE, EXIT_INPUT, EXIT_JUDGE_FAILURES = 0, 1, 2, 3
 
 
 class ScoreInputError(InputFileError):
@@ -59,7 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lmms-eval --log_samples JSONL, or answers in the official format")
     parser.add_argument("--from-verdicts", metavar="FILE",
                         help="aggregate saved judge replies in the official format ({\"<image path>\": \"<reply>\"})")
-    parser.add_argument("--subset", choices=("basic", "complex"), required=True)
+    parser.add_argument("--subset", choices=("basic", "complex"),
+                        help="the subset answered (default: read from the file; refused when the file says otherwise)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="score a file that answers only some samples of the subset (the result says n of N)")
     parser.add_argument("--dataset", metavar="PATH_OR_REPO",
                         help="built dataset folder or Hub repo id (default: $EIBENCH_DATASET or the user cache)")
     parser.add_argument("--annotations", metavar="DIR",
@@ -77,7 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-judge-total", action="store_true",
                         help="recall = covered/total as the judge wrote it (the official script) instead of "
                              "covered / number of ground-truth triggers")
-    parser.add_argument("--output", metavar="FILE", help="write one JSON line per sample (id, recall, verdict, reason, raw)")
+    parser.add_argument("--from-cache", action="store_true",
+                        help="send no request: read every verdict from the judge replies cached by an earlier run "
+                             "(with the current parser and scoring options); a sample without one is a judge failure")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write one JSON line per sample (id, recall, verdict, reason, raw)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     parser.add_argument("--model", metavar="NAME",
                         help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
@@ -178,8 +194,60 @@ def read_official(path: Path, subset: str, what: str = "answer",
     return entries
 
 
-def read_answers(path: Path, subset: str, ids_by_index: Sequence[str]) -> list[Entry]:
-    lines = _json_lines(path)
+def _task_subset(task: str | None) -> str | None:
+    match_ = re.match(r"eibench_(basic|complex)(?:_|$)", task or "")
+    return match_.group(1) if match_ else None
+
+
+def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | None, str]:
+    """The subset an lmms-eval samples file says it answers (its task name in the file name, its docs' ids and
+    categories), with where it says so; (None, "") when it does not say. Raises ScoreInputError when the file
+    contradicts itself (e.g. a complex task's file holding basic docs)."""
+    evidence: list[tuple[str, str]] = []
+    task_subset = _task_subset(_task_from(path))
+    if task_subset:
+        evidence.append((task_subset, f"{path.name}: task {_task_from(path)}"))
+    for number, obj in lines:
+        doc = obj.get("doc") if isinstance(obj, dict) and isinstance(obj.get("doc"), dict) else {}
+        found = None
+        if isinstance(doc.get("id"), str):
+            found = "complex" if "#" in doc["id"] else "basic"
+        elif doc.get("category") is not None:
+            found = "basic"
+        if found:
+            evidence.append((found, f"{path}:{number}: doc {doc.get('id', doc.get('image_path'))!r}"))
+    subsets = {subset for subset, _ in evidence}
+    if len(subsets) > 1:
+        first = {subset: where for subset, where in reversed(evidence)}
+        raise ScoreInputError(
+            str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) answers",
+            "score each subset's samples file on its own")
+    return (evidence[0][0], evidence[0][1]) if evidence else (None, "")
+
+
+def _official_ids(lines: Sequence[tuple[int, Any]]) -> list[str]:
+    return [next(iter(obj)) for _, obj in lines if isinstance(obj, dict) and len(obj) == 1]
+
+
+def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
+                          annotations: str | None) -> str:
+    """The subset whose image paths an official-format file answers (the format does not say)."""
+    paths = _official_ids(lines)
+    fits = []
+    for subset in ("basic", "complex"):
+        known = {row["id"].split("#", 1)[0] for row in load_ground_truth(subset, dataset, annotations)}
+        if paths and all(p in known for p in paths) and (subset == "complex" or len(set(paths)) == len(paths)):
+            fits.append(subset)
+    if len(fits) == 1:
+        return fits[0]
+    problem = ("its image paths fit both subsets" if fits else "its image paths are not all in one subset")
+    raise ScoreInputError(str(path), f"cannot tell which subset this file answers ({problem})",
+                          "pass --subset basic or --subset complex")
+
+
+def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
+                 lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
+    lines = _json_lines(path) if lines is None else lines
     if not lines:
         raise ScoreInputError(str(path), "no answers (the file is empty)")
     if _is_lmms_sample(lines[0][1]):
@@ -187,21 +255,40 @@ def read_answers(path: Path, subset: str, ids_by_index: Sequence[str]) -> list[E
     return read_official(path, subset, lines=lines)
 
 
-def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
-    """The subset's rows (id, ground_truth, triggers, category), in dataset order."""
+def _refuse_other_input(path: Path) -> None:
+    """A results file (or another JSON document) given where answers are expected gets its own message."""
+    try:
+        head = path.read_text(encoding="utf-8-sig")[:4096].lstrip()
+    except (OSError, UnicodeDecodeError):
+        return
+    if head.startswith("{") and "\n" in head and head.split("\n", 1)[0].strip() == "{":
+        hint = ("an lmms-eval results file: tables come from `eibench report`" if '"results"' in head
+                else "a JSON document, not JSON lines")
+        raise ScoreInputError(str(path), f"this is {hint}",
+                              "pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with "
+                              "--log_samples), or answers in the official format, one JSON object per line")
+
+
+@functools.lru_cache(maxsize=8)
+def _ground_truth(subset: str, dataset: str | None, annotations: str | None) -> tuple[dict[str, Any], ...]:
     columns = ["id", "ground_truth", "triggers", "category"]
     if annotations:
         from lmms_eval_eibench.records import load_records
 
-        return [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
+        return tuple({c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset))
     from lmms_eval_eibench.dataset import load_subset
 
     split = load_subset(subset, dataset)
-    return split.select_columns(columns).to_list()
+    return tuple(split.select_columns(columns).to_list())
+
+
+def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
+    """The subset's rows (id, ground_truth, triggers, category), in dataset order (loaded once per process)."""
+    return [dict(row) for row in _ground_truth(subset, dataset, annotations)]
 
 
 def match(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], subset: str) -> None:
-    """Every entry names a known sample, at most once."""
+    """Every entry names a known sample of `subset`, at most once."""
     problems: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for entry in entries:
@@ -215,7 +302,13 @@ def match(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], subs
         (where, problem), rest = problems[0], problems[1:10]
         listed = "".join(f"\n{w}: {p}" for w, p in rest)
         more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ScoreInputError(where, problem + listed + more, f"is --subset {subset} the right subset?")
+        raise ScoreInputError(where, problem + listed + more, f"is {subset} the right subset (--subset)?")
+
+
+def missing_samples(entries: Sequence[Entry], truth_ids: Sequence[str]) -> list[str]:
+    """Ids of the subset that no entry answers, in dataset order."""
+    answered = {entry.id for entry in entries}
+    return [sample_id for sample_id in truth_ids if sample_id not in answered]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,28 +322,30 @@ def _fmt(value: float | None, err: float | None = None) -> str:
 
 
 def summary_json(summary: Any, subset: str, metric: str, judge: Mapping[str, Any], provenance: Any,
-                 task: str | None, model: str | None = None, n_generation_failed: int = 0) -> dict[str, Any]:
-    """The `--json` object. `summary` covers the samples sent to the judge; `n` adds the generation failures
-    (answers never judged), so `n = n_judged + n_failed + n_generation_failed`."""
+                 task: str | None, model: str | None = None, n_subset: int | None = None) -> dict[str, Any]:
+    """The `--json` object. Every sample counts: `overall` (and the categories, trigger recall) score judge and
+    generation failures as 0; `overall_judged` is over judged samples only. `n = n_judged + n_failed +
+    n_generation_failed`; `partial` when `n` < `n_subset`, the subset's size."""
     from lmms_eval_eibench.scoring import BASIC_CATEGORIES, metric_values, to_percent
 
     per_category = {c: to_percent(summary.per_category.get(c)) for c in BASIC_CATEGORIES} if subset == "basic" else {}
-    metrics = metric_values(summary, metric)
-    metrics[GENERATION_FAILURES] = float(n_generation_failed)
     out: dict[str, Any] = {
         "subset": subset,
         "model": model,
         "metric": metric,
         "overall": to_percent(summary.overall),
         "overall_stderr": to_percent(summary.overall_stderr),
+        "overall_judged": to_percent(summary.overall_judged),
         "per_category": per_category,
         "trigger_recall": to_percent(summary.trigger_recall),
-        "n": summary.n + n_generation_failed,
+        "n": summary.n,
+        "n_subset": n_subset if n_subset is not None else summary.n,
+        "partial": n_subset is not None and summary.n < n_subset,
         "n_judged": summary.n_judged,
         "n_failed": summary.n_failed,
-        "n_generation_failed": n_generation_failed,
+        "n_generation_failed": summary.n_generation_failed,
         "judge": dict(judge),
-        "metrics": metrics,
+        "metrics": metric_values(summary, metric),
         "provenance": provenance,
     }
     if task:
@@ -267,8 +362,10 @@ def print_table(data: Mapping[str, Any]) -> None:
     rows = [("Overall", _fmt(data["overall"], data["overall_stderr"]))]
     rows += [(c, _fmt(v)) for c, v in data["per_category"].items()]
     rows += [("Trigger recall", _fmt(data["trigger_recall"]))]
-    samples = (f"{data['n']} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
-               f"generation failures {data['n_generation_failed']})")
+    rows += [("Judged only", _fmt(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
+    of = f" of {data['n_subset']} (PARTIAL)" if data.get("partial") else ""
+    samples = (f"{data['n']}{of} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
+               f"generation failures {data['n_generation_failed']}; failures count as 0)")
     rows += [("Samples", samples)]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -293,14 +390,6 @@ def model_from_path(path: Path) -> str | None:
     return folder or None
 
 
-def generation_failure(answer: str) -> str | None:
-    """Why the model produced no answer (a CFSA failure line, an empty answer), else None: the lmms-eval hooks'
-    own rule (`lmms.generation_failure`, defined in `failures.py`), so both paths count the same samples."""
-    from lmms_eval_eibench.failures import generation_failure as reason
-
-    return reason(answer)
-
-
 # ---------------------------------------------------------------------------------------------
 # Run
 
@@ -323,6 +412,19 @@ def _settings(args: argparse.Namespace) -> Any:
     )
 
 
+def check_output(output: Path, inputs: Sequence[Path]) -> None:
+    """Everything that can go wrong writing `output`, checked before any judge request."""
+    where = f"--output {output}"
+    if output.is_dir():
+        raise ScoreInputError(where, "is a folder", "give a file name, e.g. verdicts.jsonl")
+    if not output.parent.is_dir():
+        raise ScoreInputError(where, f"folder {output.parent} does not exist", "create it or choose another path")
+    if any(output.resolve() == path.resolve() for path in inputs if path.exists()):
+        raise ScoreInputError(where, "is the input file (it would be overwritten)", "choose another file name")
+    if not os.access(output.parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise ScoreInputError(where, "cannot be written (no permission)", "choose a writable path")
+
+
 def _verdicts_from_replies(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], prompt: str,
                            trust_judge_total: bool) -> list[Any]:
     from lmms_eval_eibench.judges import JudgeItem, Verdict
@@ -340,123 +442,169 @@ def _verdicts_from_replies(entries: Sequence[Entry], truth: Mapping[str, Mapping
     return verdicts
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What `eibench score` scores, read and checked before any judge request."""
+
+    source: Path
+    subset: str
+    entries: list[Entry]
+    truth: dict[str, dict[str, Any]]
+    n_subset: int
+
+
+def read_inputs(args: argparse.Namespace) -> Inputs:
+    """The answers (or judge replies), their subset and ground truth; complete unless --allow-partial."""
+    source = Path(args.from_verdicts or args.answers)
+    _refuse_other_input(source)
+    lines = _json_lines(source)
+    if not lines:
+        raise ScoreInputError(str(source), "no answers (the file is empty)")
+    lmms_format = _is_lmms_sample(lines[0][1])
+    file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
+    if args.subset and file_subset and args.subset != file_subset:
+        raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {args.subset}",
+                              f"drop --subset, or pass the {args.subset} samples file")
+    subset = args.subset or file_subset
+    if subset is None:
+        if lmms_format:
+            raise ScoreInputError(str(source), "the samples do not say their subset (no task name, no doc ids)",
+                                  "pass --subset basic or --subset complex")
+        subset = infer_official_subset(source, lines, args.dataset, args.annotations)
+    truth_rows = load_ground_truth(subset, args.dataset, args.annotations)
+    truth = {row["id"]: row for row in truth_rows}
+    if args.from_verdicts:
+        entries = read_official(source, subset, what="judge reply", lines=lines)
+    else:
+        entries = read_answers(source, subset, [row["id"] for row in truth_rows], lines)
+    match(entries, truth, subset)
+    missing = missing_samples(entries, [row["id"] for row in truth_rows])
+    if missing and not args.allow_partial:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise ScoreInputError(
+            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
+            "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
+            f"{len(entries)} answered ones; the result then says {len(entries)} of {len(truth_rows)}")
+    return Inputs(source, subset, entries, truth, len(truth_rows))
+
+
+def _provenance(judge_info: Mapping[str, Any], args: argparse.Namespace, n_scored: int, n_subset: int) -> Any:
+    """The shared provenance record (dataset fingerprint computed from its files; raises on a tampered build)."""
+    from lmms_eval_eibench import provenance
+
+    fingerprint = revision = None
+    if not args.annotations:
+        from lmms_eval_eibench.dataset import fingerprint as dataset_fingerprint
+        from lmms_eval_eibench.dataset import hub_revision, looks_like_repo_id, resolve
+
+        location = resolve(args.dataset)
+        revision = hub_revision(location) if looks_like_repo_id(location) else None
+        fingerprint = dataset_fingerprint(args.dataset)
+    fields = {k: v for k, v in judge_info.items() if k != "source"}
+    return provenance.build_provenance(**provenance.judge_fields_from_engine(fields),
+                                       dataset_manifest_sha256=fingerprint, dataset_revision=revision,
+                                       samples={"scored": n_scored, "subset": n_subset})
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"eibench score: {message}", file=sys.stderr)
+    return status
+
+
 def run(args: argparse.Namespace) -> int:
-    """Score; 0 on success, 1 when the judge cannot work (or failed on every sample), 2 on bad input."""
-    from lmms_eval_eibench.judges import JudgeError, build_engine
+    """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
+    from lmms_eval_eibench import prompts
+    from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
+    from lmms_eval_eibench.failures import generation_failure
+    from lmms_eval_eibench.judges import JudgeError, JudgeItem, Verdict, build_engine
+    from lmms_eval_eibench.judges.cache import VerdictCacheError
+    from lmms_eval_eibench.provenance import ProvenanceError
     from lmms_eval_eibench.scoring import summarize
 
     if bool(args.answers) == bool(args.from_verdicts):
-        print("eibench score: give either ANSWERS or --from-verdicts FILE (exactly one)", file=sys.stderr)
-        return EXIT_INPUT
+        return _fail("give either ANSWERS or --from-verdicts FILE (exactly one)", EXIT_INPUT)
+    if args.from_verdicts and args.from_cache:
+        return _fail("--from-cache reads cached replies to answers; --from-verdicts reads saved replies: use one",
+                     EXIT_INPUT)
     output = Path(args.output) if args.output else None
-    if output is not None and not output.parent.is_dir():
-        print(f"eibench score: --output {output}: folder {output.parent} does not exist", file=sys.stderr)
-        return EXIT_INPUT
     try:
         settings = _settings(args)
-        truth_rows = load_ground_truth(args.subset, args.dataset, args.annotations)
-        truth = {row["id"]: row for row in truth_rows}
+        inputs = read_inputs(args)
+        if output is not None:
+            check_output(output, [inputs.source])
+    except (ScoreInputError, DatasetIntegrityError, DatasetNotFound, ValueError) as exc:
+        return _fail(str(exc), EXIT_INPUT)
+
+    items = [JudgeItem.from_doc(inputs.truth[e.id], e.text) for e in inputs.entries]
+    model = args.model or (None if args.from_verdicts else model_from_path(inputs.source))
+    engine = None
+    try:
         if args.from_verdicts:
-            source = Path(args.from_verdicts)
-            entries = read_official(source, args.subset, what="judge reply")
+            prompt = settings.prompt or "paper"
+            judge_info: dict[str, Any] = {
+                "judge": "saved-replies", "model": settings.model or "unknown", "prompt": prompt,
+                "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
+                "trust_judge_total": settings.trust_judge_total, "source": str(inputs.source),
+            }
+            metric = "eibench_recall"
         else:
-            source = Path(args.answers)
-            entries = read_answers(source, args.subset, [row["id"] for row in truth_rows])
-        match(entries, truth, args.subset)
-    except (ScoreInputError, ValueError, FileNotFoundError) as exc:
-        print(f"eibench score: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+            engine = build_engine(settings, offline=args.from_cache)
+            judge_info, metric = engine.provenance(), engine.metric_name
+        # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
+        record = _provenance(judge_info, args, len(items), inputs.n_subset)
+    except (DatasetIntegrityError, ProvenanceError) as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    except VerdictCacheError as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    except (JudgeError, OSError) as exc:
+        return _fail(str(exc), EXIT_JUDGE)
 
-    from lmms_eval_eibench.judges import JudgeItem, Verdict
-
-    items = [JudgeItem.from_doc(truth[e.id], e.text) for e in entries]
-    # A generation failure (CFSA failure line, empty answer) is never judged nor scored: counted on its own.
-    generation_failed: dict[int, Verdict] = {}
-    if not args.from_verdicts:
-        for index, item in enumerate(items):
-            reason = generation_failure(item.answer)
-            if reason is not None:
-                generation_failed[index] = Verdict.failure(item, f"generation failed: {reason}")
-    to_judge = [item for index, item in enumerate(items) if index not in generation_failed]
     if args.from_verdicts:
-        prompt = settings.prompt or "paper"
-        verdicts = _verdicts_from_replies(entries, truth, prompt, settings.trust_judge_total)
-        metric = "eibench_recall"
-        from lmms_eval_eibench import prompts
-
-        judge_info: dict[str, Any] = {
-            "judge": "saved-replies", "model": settings.model or "unknown", "prompt": prompt,
-            "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
-            "trust_judge_total": settings.trust_judge_total, "source": str(source),
-        }
+        verdicts = _verdicts_from_replies(inputs.entries, inputs.truth, judge_info["prompt"], settings.trust_judge_total)
     else:
-        try:
-            engine = build_engine(settings)
-        except (JudgeError, OSError) as exc:
-            print(f"eibench score: {exc}", file=sys.stderr)
-            return EXIT_JUDGE
+        # A generation failure (CFSA failure line, empty answer) is never judged: it counts as 0, counted apart.
+        no_answer = {i: Verdict.no_answer(item, reason) for i, item in enumerate(items)
+                     if (reason := generation_failure(item.answer)) is not None}
         with engine:
             try:
                 engine.preflight()
             except JudgeError as exc:
-                print(f"eibench score: judge preflight failed: {exc}", file=sys.stderr)
-                return EXIT_JUDGE
+                return _fail(f"judge preflight failed: {exc}", EXIT_JUDGE)
             try:
-                judged = iter(engine.judge_many(to_judge))
+                judged = iter(engine.judge_many([item for i, item in enumerate(items) if i not in no_answer]))
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
-                print(f"eibench score: the judge stopped working: {exc}", file=sys.stderr)
-                return EXIT_JUDGE
-            verdicts = [generation_failed.get(index) or next(judged) for index in range(len(items))]
-            metric = engine.metric_name
-            judge_info = engine.provenance()
+                return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
+            except VerdictCacheError as exc:
+                return _fail(str(exc), EXIT_INPUT)
+            verdicts = [no_answer.get(i) or next(judged) for i in range(len(items))]
 
-    summary = summarize([v.score(i.category) for index, (v, i) in enumerate(zip(verdicts, items))
-                         if index not in generation_failed],
-                        categories=None if args.subset == "basic" else [])
-    model = args.model or (None if args.from_verdicts else model_from_path(source))
-    data = summary_json(summary, args.subset, metric, judge_info, _provenance(judge_info, args), _task_from(source),
-                        model=model, n_generation_failed=len(generation_failed))
+    summary = summarize([v.score(i.category) for v, i in zip(verdicts, items)],
+                        categories=None if inputs.subset == "basic" else [])
+    data = summary_json(summary, inputs.subset, metric, judge_info, record, _task_from(inputs.source),
+                        model=model, n_subset=inputs.n_subset)
     if output is not None:
-        lines = []
-        for index, (verdict, item) in enumerate(zip(verdicts, items)):
-            log = verdict.to_log()
-            lines.append(json.dumps({
-                "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
-                "generation_failed": index in generation_failed, "covered": verdict.covered, "total": verdict.total,
-                "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": log,
-            }, ensure_ascii=False))
-        write_text_atomic(output, "".join(line + "\n" for line in lines))
+        write_text_atomic(output, "".join(json.dumps({
+            "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
+            "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
+            "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
+        }, ensure_ascii=False) + "\n" for verdict, item in zip(verdicts, items)))
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_table(data)
-    if generation_failed:
-        print(f"eibench score: {len(generation_failed)} of {len(items)} answers are generation failures (a CFSA "
-              "failure line or an empty answer); they were not judged and are excluded from the means",
-              file=sys.stderr)
+    if data["partial"]:
+        print(f"eibench score: PARTIAL: {summary.n} of {inputs.n_subset} {inputs.subset} samples scored "
+              "(--allow-partial); not comparable with full runs", file=sys.stderr)
+    if summary.n_generation_failed:
+        print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
+              "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)
     if summary.n_failed:
-        print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} judged samples; they are "
-              "excluded from the means (see 'error' in --output)", file=sys.stderr)
-    return EXIT_JUDGE if summary.n and summary.n_failed == summary.n else EXIT_OK
-
-
-def _provenance(judge_info: Mapping[str, Any], args: argparse.Namespace) -> Any:
-    """The shared provenance record, when the provenance module can build one (else None)."""
-    try:
-        from lmms_eval_eibench import provenance
-    except ImportError:
-        return None
-    fingerprint = None
-    if not args.annotations:
-        try:
-            from lmms_eval_eibench.dataset import fingerprint as dataset_fingerprint
-
-            fingerprint = dataset_fingerprint(args.dataset)
-        except ImportError:
-            pass
-    fields = {k: v for k, v in judge_info.items() if k != "source"}
-    return provenance.build_provenance(**provenance.judge_fields_from_engine(fields),
-                                       dataset_manifest_sha256=fingerprint)
+        how = ("they have no cached reply" if args.from_cache
+               else "run the same command again to ask the judge again for those samples only")
+        print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} samples, each counted as 0 "
+              f"(exit {EXIT_JUDGE_FAILURES}; see 'error' in --output); {how}", file=sys.stderr)
+        return EXIT_JUDGE_FAILURES
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

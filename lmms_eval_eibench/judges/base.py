@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
-from lmms_eval_eibench.scoring import ParsedVerdict, SampleScore
+from lmms_eval_eibench.scoring import GENERATION_FAILURE, PARSER_VERSION, ParsedVerdict, SampleScore
 
 __all__ = [
     "JUDGE_KINDS",
@@ -28,6 +28,7 @@ __all__ = [
     "TransientJudgeError",
     "Verdict",
     "judge_messages",
+    "check_base_url",
     "public_url",
     "quiet_http_logs",
     "redact",
@@ -97,6 +98,24 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+def check_base_url(url: str) -> None:
+    """Refuse a judge base URL that carries credentials or a query: the key goes in the Authorization header
+    only (httpx would turn `user:pass@` into Basic auth, and a query string mangles the request path). The
+    message never repeats the URL's user info."""
+    parts = urlsplit(url)
+    where = f"EIBENCH_JUDGE_BASE_URL / --base-url ({public_url(url)})"
+    if parts.username is not None or parts.password is not None:
+        raise JudgeConfigError(
+            f"{where} holds user info (user:password@); remove it and put the API key in EIBENCH_JUDGE_API_KEY "
+            "(sent as a Bearer header)")
+    if parts.query or parts.fragment:
+        raise JudgeConfigError(
+            f"{where} has a query string or fragment; give the plain base URL (e.g. https://host/v1) and put any "
+            "key in EIBENCH_JUDGE_API_KEY")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise JudgeConfigError(f"{where} is not an http(s) URL; e.g. https://api.openai.com/v1")
+
+
 def public_url(url: str) -> str:
     """A URL without user info, query or fragment (they may carry credentials)."""
     parts = urlsplit(url)
@@ -142,7 +161,9 @@ class JudgeItem:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A judge's verdict on one sample. `recall` is None exactly when the judge failed."""
+    """A judge's verdict on one sample. `recall` is None exactly when there is no verdict: the judge failed
+    (`failed`), or the model gave no answer (`generation_failed`; never sent to the judge). Either way the
+    sample counts as 0 in the headline recall (`scoring.SampleScore.counted`)."""
 
     id: str
     recall: float | None
@@ -158,6 +179,8 @@ class Verdict:
     trigger_similarity: tuple[float, ...] | None = None
     attempts: int = 1
     cached: bool = False
+    generation_failed: bool = False
+    parser: str = PARSER_VERSION
 
     @classmethod
     def from_parsed(cls, item: JudgeItem, parsed: ParsedVerdict, raw: str, attempts: int = 1) -> Verdict:
@@ -177,14 +200,24 @@ class Verdict:
 
     @classmethod
     def failure(cls, item: JudgeItem, error: str, raw: str = "", attempts: int = 1) -> Verdict:
+        """The judge gave no usable verdict (after its re-asks)."""
         return cls(
             id=item.id, recall=None, covered=None, total=item.n_triggers, failed=True,
             raw=raw, error=error, attempts=attempts,
         )
 
+    @classmethod
+    def no_answer(cls, item: JudgeItem, reason: str) -> Verdict:
+        """The model produced no answer (see `failures.generation_failure`): not judged, counted as 0."""
+        return cls(
+            id=item.id, recall=None, covered=None, total=item.n_triggers, failed=False,
+            error=f"generation failed: {reason}", attempts=0, generation_failed=True,
+        )
+
     def score(self, category: str | None = None) -> SampleScore:
         """This verdict as a `scoring.SampleScore`."""
-        return SampleScore(recall=self.recall, covered=self.covered, total=self.total, category=category)
+        return SampleScore(recall=self.recall, covered=self.covered, total=self.total, category=category,
+                           failure=GENERATION_FAILURE if self.generation_failed else None)
 
     def to_log(self) -> dict[str, Any]:
         """The JSON-ready dict written into samples files and `eibench score --output`."""
@@ -193,21 +226,6 @@ class Verdict:
             if out[key] is not None:
                 out[key] = list(out[key])
         return out
-
-    def to_cache(self) -> dict[str, Any]:
-        """What the verdict cache stores (no sample id: equal inputs share a verdict)."""
-        out = self.to_log()
-        del out["id"], out["cached"]
-        return out
-
-    @classmethod
-    def from_cache(cls, item_id: str, payload: Mapping[str, Any]) -> Verdict:
-        known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in payload.items() if k in known}
-        for key in ("trigger_covered", "trigger_reasons", "trigger_similarity"):
-            if data.get(key) is not None:
-                data[key] = tuple(data[key])
-        return cls(**{**data, "id": item_id, "cached": True})
 
     def with_id(self, item_id: str) -> Verdict:
         return self if self.id == item_id else replace(self, id=item_id)
@@ -303,6 +321,8 @@ class JudgeSettings:
             raise JudgeConfigError(
                 f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
             )
+        if self.kind == "openai":
+            check_base_url(self.base_url)
         if self.embedding_threads < 1:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
@@ -356,9 +376,15 @@ class JudgeSettings:
 
 
 class Judge(ABC):
-    """One judge kind. Subclasses judge a batch of items; the engine adds cache, concurrency,
-    progress and order. `judge_batch` must be thread-safe and must return one verdict per item,
-    turning judge failures into failed verdicts (never raising for them)."""
+    """One judge kind. Subclasses judge a batch of items; the engine adds cache, concurrency, progress and
+    order. `judge_batch` must be thread-safe and must return one verdict per item, turning judge failures into
+    failed verdicts (never raising for them).
+
+    What a judge *said* (`Verdict.raw`: an LLM's reply; the embedding judge's similarities) is what the cache
+    keeps, under `identity()`, which therefore holds everything that determines the reply and nothing that only
+    changes how it is read. `read()` turns a reply into a verdict with the current parser and
+    `scoring_options()`, so changing those costs no request.
+    """
 
     kind: str = ""
     metric_name: str = "eibench_recall"
@@ -377,10 +403,19 @@ class Judge(ABC):
 
     @abstractmethod
     def identity(self) -> dict[str, Any]:
-        """Everything that determines a verdict besides the sample (cache key, provenance); no secrets."""
+        """Everything that determines the judge's reply besides the sample (the cache key); no secrets."""
+
+    def scoring_options(self) -> dict[str, Any]:
+        """Settings that change how a reply is read, not the reply (never part of the cache key)."""
+        return {"trust_judge_total": self.settings.trust_judge_total}
+
+    @abstractmethod
+    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
+        """The verdict in the reply `raw` to `item` (raises `scoring.VerdictParseError` when there is none)."""
 
     def provenance(self) -> dict[str, Any]:
-        return {"metric": self.metric_name, **self.identity()}
+        return {"metric": self.metric_name, **self.identity(), **self.scoring_options(),
+                "parser_version": PARSER_VERSION}
 
     def preflight(self) -> None:
         """Fail fast (PreflightError) when the judge cannot work; default: nothing to check."""

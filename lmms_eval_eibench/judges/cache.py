@@ -1,9 +1,15 @@
-"""A persistent verdict cache: SQLite in WAL mode, shared by threads and processes.
+"""A persistent cache of what judges said: SQLite in WAL mode, shared by threads and processes.
 
-The key is a SHA-256 over the judge's identity (kind, model, prompt template + version, decoding
-and scoring settings) and the sample's answer, ground truth and triggers. Only successful
-verdicts are stored: a judge failure is retried on the next run. Each verdict is committed as soon
-as it is known, so a killed run loses nothing it had already judged.
+It keeps the judge's *raw reply* (an LLM's text; the embedding judge's similarities), never our reading of
+it: verdicts are parsed again on every read with the current parser and scoring options, so a parser fix or
+`--trust-judge-total` reaches cached runs at no request. The key is a SHA-256 over the request that produced
+the reply (judge kind, model, endpoint, prompt template + version, decoding) and the sample's answer, ground
+truth and triggers; each row also stores that request in full, so a cache can be read (and rescored) alone.
+
+Only replies that held a verdict when they arrived are stored: a judge failure is asked again on the next run.
+Each reply is committed as soon as it is known, so a killed run loses nothing it had already judged. Every row
+carries a checksum: a row changed outside eibench, or a damaged file, stops with a message naming the file
+and the fix (delete it, or run without the cache) instead of being served.
 """
 
 from __future__ import annotations
@@ -14,17 +20,25 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.judges.base import JudgeItem, Verdict
+from lmms_eval_eibench.judges.base import JudgeItem
 
-__all__ = ["CACHE_FILE", "VerdictCache", "default_cache_dir", "verdict_key"]
+__all__ = ["CACHE_FILE", "CachedReply", "VerdictCache", "VerdictCacheError", "default_cache_dir", "verdict_key"]
 
-CACHE_FILE = "verdicts.sqlite3"
-_SCHEMA = 1
+CACHE_FILE = "judge_replies.sqlite3"
+_OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
+_SCHEMA = "2"
 _BUSY_TIMEOUT_MS = 60_000
+
+
+class VerdictCacheError(OSError):
+    """The cache file cannot be used (damaged, changed by hand, another schema); the message names it and says
+    how to go on."""
 
 
 def default_cache_dir() -> Path:
@@ -34,24 +48,32 @@ def default_cache_dir() -> Path:
     return config.verdict_cache_dir()
 
 
-def verdict_key(identity: Mapping[str, Any], item: JudgeItem) -> str:
-    """The cache key of `item` judged by a judge with `identity`."""
-    material = json.dumps(
-        {
-            "judge": identity,
-            "answer": item.answer,
-            "ground_truth": item.ground_truth,
-            "triggers": list(item.triggers),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+def _request(identity: Mapping[str, Any], item: JudgeItem) -> str:
+    return json.dumps(
+        {"judge": identity, "answer": item.answer, "ground_truth": item.ground_truth, "triggers": list(item.triggers)},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def verdict_key(identity: Mapping[str, Any], item: JudgeItem) -> str:
+    """The cache key of `item` asked of a judge with `identity`."""
+    return hashlib.sha256(_request(identity, item).encode("utf-8")).hexdigest()
+
+
+def _checksum(key: str, raw: str, attempts: int) -> str:
+    return hashlib.sha256(f"{key}\0{attempts}\0{raw}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    """A judge reply as stored: the text and how many requests it took."""
+
+    raw: str
+    attempts: int
 
 
 class VerdictCache:
-    """Key -> verdict payload. One SQLite connection per thread; WAL + busy timeout across processes."""
+    """Key -> the judge's raw reply. One SQLite connection per thread; WAL + busy timeout across processes."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory).expanduser() if directory else default_cache_dir()
@@ -59,14 +81,45 @@ class VerdictCache:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        if self.directory.exists() and not self.directory.is_dir():
+            raise VerdictCacheError(
+                f"the judge cache folder {self.directory} is a file; set EIBENCH_CACHE_DIR / --cache-dir to a folder, "
+                "or run without the cache (--no-cache / EIBENCH_NO_CACHE=1)")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._setup()
-        except (OSError, sqlite3.Error) as exc:
-            raise OSError(
-                f"cannot open the judge verdict cache {self.path}: {exc}; "
-                "set EIBENCH_CACHE_DIR / --cache-dir to a writable folder, or disable it (--no-cache)"
-            ) from exc
+        except OSError as exc:
+            raise VerdictCacheError(
+                f"cannot create the judge cache folder {self.directory}: {exc.strerror or exc}; set EIBENCH_CACHE_DIR "
+                "/ --cache-dir to a writable folder, or run without the cache (--no-cache / EIBENCH_NO_CACHE=1)"
+            ) from None
+        self._guard(self._setup)
+        old = self.directory / _OLD_CACHE_FILE
+        if old.is_file():
+            warnings.warn(
+                f"{old} holds verdicts parsed by an older eibench (parser 1); they are never used: the cache now keeps "
+                f"the judges' raw replies ({self.path}) and reads them with the current parser. Delete {old} to free "
+                "the space.", stacklevel=2)
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def _damaged(self, problem: str) -> VerdictCacheError:
+        return VerdictCacheError(
+            f"the judge reply cache {self.path} {problem}. Delete it (rm '{self.path}'*) to start a new one (cached "
+            "replies are lost and will be asked again), or run without it (--no-cache / EIBENCH_NO_CACHE=1)")
+
+    def _guard(self, action: Any, *args: Any) -> Any:
+        try:
+            return action(*args)
+        except VerdictCacheError:
+            raise
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed", ...
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise VerdictCacheError(
+                    f"cannot open the judge reply cache {self.path} ({exc}); set EIBENCH_CACHE_DIR / --cache-dir to a "
+                    "writable folder, or run without it (--no-cache / EIBENCH_NO_CACHE=1)") from None
+            raise self._damaged(f"is damaged ({exc})") from None
+
+    # -- connections ------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -86,60 +139,64 @@ class VerdictCache:
         for attempt in range(50):
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA,))
                 conn.execute(
-                    "CREATE TABLE IF NOT EXISTS verdicts ("
-                    " key TEXT PRIMARY KEY, schema INTEGER NOT NULL, verdict TEXT NOT NULL,"
-                    " judge TEXT NOT NULL, created REAL NOT NULL)"
+                    "CREATE TABLE IF NOT EXISTS replies ("
+                    " key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
+                    " checksum TEXT NOT NULL, created REAL NOT NULL)"
                 )
-                return
+                break
             except sqlite3.OperationalError as exc:  # another process is creating it
                 if "locked" not in str(exc) or attempt == 49:
                     raise
                 time.sleep(0.1)
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        if row is None or row[0] != _SCHEMA:
+            raise self._damaged(f"has schema {row[0] if row else 'none'!r}, not {_SCHEMA!r} (another eibench version)")
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        found = self.get_many([key])
-        return found.get(key)
+    # -- reading and writing ----------------------------------------------------------------------
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """The stored payloads of those `keys` that are cached."""
+    def get_many(self, keys: Sequence[str]) -> dict[str, CachedReply]:
+        """The stored replies of those `keys` that are cached."""
+        return self._guard(self._get_many, keys)
+
+    def _get_many(self, keys: Sequence[str]) -> dict[str, CachedReply]:
         conn = self._connect()
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, CachedReply] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):  # stay under SQLite's variable limit
             chunk = unique[start : start + 500]
             rows = conn.execute(
-                f"SELECT key, verdict FROM verdicts WHERE schema = ? AND key IN ({','.join('?' * len(chunk))})",
-                [_SCHEMA, *chunk],
+                f"SELECT key, raw, attempts, checksum FROM replies WHERE key IN ({','.join('?' * len(chunk))})", chunk,
             ).fetchall()
-            found.update((k, json.loads(v)) for k, v in rows)
+            for key, raw, attempts, checksum in rows:
+                if not isinstance(raw, str) or not isinstance(attempts, int) or checksum != _checksum(key, raw, attempts):
+                    raise self._damaged(f"has a row changed outside eibench (key {key})")
+                found[key] = CachedReply(raw, attempts)
         return found
 
-    def put(self, key: str, verdict: Verdict, identity: Mapping[str, Any]) -> None:
-        """Store a successful verdict (failures are refused: they must be re-judged)."""
-        if verdict.failed:
-            raise ValueError("judge failures are not cached")
-        self.put_many([(key, verdict)], identity)
-
-    def put_many(self, entries: Iterable[tuple[str, Verdict]], identity: Mapping[str, Any]) -> None:
+    def put_many(self, entries: Iterable[tuple[str, JudgeItem, str, int]], identity: Mapping[str, Any]) -> None:
+        """Store (key, item, raw reply, attempts) entries: replies that held a verdict."""
         rows = [
-            (key, _SCHEMA, json.dumps(v.to_cache(), ensure_ascii=False), json.dumps(identity, sort_keys=True), time.time())
-            for key, v in entries
-            if not v.failed
+            (key, raw, attempts, _request(identity, item), _checksum(key, raw, attempts), time.time())
+            for key, item, raw, attempts in entries
         ]
-        if not rows:
-            return
+        if rows:
+            self._guard(self._put, rows)
+
+    def _put(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)", rows)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     def __len__(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM verdicts").fetchone()[0]
+        return self._guard(lambda: self._connect().execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ budget allows.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from lmms_eval_eibench.judges.base import (
     PreflightError,
     Verdict,
 )
+from lmms_eval_eibench.scoring import VerdictParseError
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]
 
@@ -89,8 +91,34 @@ class EmbeddingJudge(Judge):
             "prompt_template": "embedding_coverage",
             "prompt_version": METHOD_VERSION,
             "decoding": {},
-            "threshold": self.threshold,
         }
+
+    def scoring_options(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
+        """The verdict in a stored reply: each trigger's similarity to its closest answer span (JSON), read
+        against the current threshold."""
+        try:
+            sims = json.loads(raw)["similarity"]
+        except (ValueError, TypeError, KeyError):
+            raise VerdictParseError("not an embedding judge reply") from None
+        if not isinstance(sims, list) or len(sims) != item.n_triggers or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in sims):
+            raise VerdictParseError("the stored similarities do not fit the sample's triggers")
+        return self._verdict(item, [float(x) for x in sims], attempts)
+
+    def _verdict(self, item: JudgeItem, sims: Sequence[float], attempts: int = 1) -> Verdict:
+        flags = tuple(s >= self.threshold for s in sims)
+        covered = float(sum(flags))
+        reason = "\n".join(
+            f"{i}. {'covered' if f else 'missed'} (similarity {s:.2f})" for i, (f, s) in enumerate(zip(flags, sims), 1)
+        )
+        return Verdict(
+            id=item.id, recall=covered / item.n_triggers, covered=covered, total=item.n_triggers, failed=False,
+            reason=reason, raw=json.dumps({"similarity": list(sims)}), trigger_covered=flags,
+            trigger_similarity=tuple(round(s, 4) for s in sims), attempts=attempts,
+        )
 
     def _load(self) -> Any:
         if self._model is None:
@@ -165,18 +193,7 @@ class EmbeddingJudge(Judge):
         return vectors
 
     def judge_batch(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        verdicts = []
-        for item, sims in zip(items, self.similarities(items)):
-            flags = tuple(s >= self.threshold for s in sims)
-            covered = float(sum(flags))
-            reason = "\n".join(
-                f"{i}. {'covered' if f else 'missed'} (similarity {s:.2f})" for i, (f, s) in enumerate(zip(flags, sims), 1)
-            )
-            verdicts.append(Verdict(
-                id=item.id, recall=covered / item.n_triggers, covered=covered, total=item.n_triggers, failed=False,
-                reason=reason, trigger_covered=flags, trigger_similarity=tuple(round(s, 4) for s in sims),
-            ))
-        return verdicts
+        return [self._verdict(item, sims) for item, sims in zip(items, self.similarities(items))]
 
 
 def calibrate_threshold(judge: EmbeddingJudge, items: Sequence[JudgeItem], budget: float = 0.15,

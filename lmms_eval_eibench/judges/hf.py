@@ -66,8 +66,12 @@ class HFJudge(Judge):
             "prompt_version": prompts.template_version(f"judge_{self.prompt}"),
             "decoding": self.decoding(),
             "dtype": self.settings.dtype or "auto",
-            "trust_judge_total": self.settings.trust_judge_total,
         }
+
+    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
+        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
+                               trust_judge_total=self.settings.trust_judge_total)
+        return Verdict.from_parsed(item, parsed, raw, attempts)
 
     @property
     def loaded(self) -> bool:
@@ -178,13 +182,10 @@ class HFJudge(Judge):
                 item = items[i]
                 raws[i] = raw
                 try:
-                    parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
-                                           trust_judge_total=self.settings.trust_judge_total)
+                    verdicts[i] = self.read(item, raw, attempt)
                 except VerdictParseError as exc:
                     errors[i] = f"unparseable judge reply: {exc}"
                     still.append(i)
-                    continue
-                verdicts[i] = Verdict.from_parsed(item, parsed, raw, attempt)
             todo = still
         for i in todo:
             verdicts[i] = Verdict.failure(items[i], errors[i], raws[i], rounds)

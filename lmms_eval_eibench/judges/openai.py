@@ -86,8 +86,12 @@ class OpenAIJudge(Judge):
             "prompt_template": f"judge_{self.prompt}.j2",
             "prompt_version": prompts.template_version(f"judge_{self.prompt}"),
             "decoding": decoding,
-            "trust_judge_total": self.settings.trust_judge_total,
         }
+
+    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
+        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
+                               trust_judge_total=self.settings.trust_judge_total)
+        return Verdict.from_parsed(item, parsed, raw, attempts)
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -187,13 +191,9 @@ class OpenAIJudge(Judge):
             raw = redact(raw, self._api_key)  # a server echoing the request must not put the key in the cache
             attempts += n
             try:
-                parsed = parse_verdict(
-                    self.prompt, raw, item.n_triggers, item.answer, trust_judge_total=self.settings.trust_judge_total
-                )
+                return self.read(item, raw, attempts)
             except VerdictParseError as exc:
                 error = f"unparseable judge reply: {exc}"
-                continue
-            return Verdict.from_parsed(item, parsed, raw, attempts)
         return Verdict.failure(item, error, raw, attempts)
 
     def judge_batch(self, items: Sequence[JudgeItem]) -> list[Verdict]:

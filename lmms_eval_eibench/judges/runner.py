@@ -1,8 +1,10 @@
 """The judge engine: cache lookups, bounded concurrency, retries with backoff, progress, order.
 
-`JudgeEngine.judge_many(items)` returns one verdict per item, in order: cached verdicts first,
-then the rest judged in batches with at most `judge.concurrency` batches in flight. Each verdict
-is cached as soon as it arrives. Identical (answer, ground truth) pairs are judged once per call.
+`JudgeEngine.judge_many(items)` returns one verdict per item, in order: verdicts read from cached replies
+first (parsed now, with the current parser and scoring options), then the rest judged in batches with at most
+`judge.concurrency` batches in flight. Each reply that held a verdict is cached as soon as it arrives.
+Identical (answer, ground truth) pairs are judged once per call. With `offline=True` nothing is sent: an item
+without a cached reply becomes a judge failure (`eibench score --from-cache`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from lmms_eval_eibench.judges.base import (
@@ -24,6 +26,7 @@ from lmms_eval_eibench.judges.base import (
     Verdict,
 )
 from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
+from lmms_eval_eibench.scoring import VerdictParseError
 
 __all__ = ["JudgeEngine", "RetryPolicy", "call_with_retries", "parse_retry_after"]
 
@@ -92,10 +95,12 @@ def call_with_retries(
 class JudgeEngine:
     """A judge plus its cache: the object the rest of the package uses."""
 
-    def __init__(self, judge: Judge, cache: VerdictCache | None = None, *, progress: bool = True) -> None:
+    def __init__(self, judge: Judge, cache: VerdictCache | None = None, *, progress: bool = True,
+                 offline: bool = False) -> None:
         self.judge = judge
         self.cache = cache
         self.progress = progress
+        self.offline = offline
         self._preflight_lock = threading.Lock()
         self._preflight_done = False
 
@@ -109,14 +114,14 @@ class JudgeEngine:
         return {**self.judge.provenance(), "cache": self.cache is not None}
 
     def preflight(self) -> None:
-        """Check once that the judge can work (raises `PreflightError` naming URL and model)."""
+        """Check once that the judge can work (raises `PreflightError` naming URL and model); nothing to check
+        offline."""
+        if self.offline:
+            return
         with self._preflight_lock:
             if not self._preflight_done:
                 self.judge.preflight()
                 self._preflight_done = True
-
-    def judge(self, item: JudgeItem) -> Verdict:
-        return self.judge_many([item], progress=False)[0]
 
     def judge_many(self, items: Sequence[JudgeItem], *, progress: bool | None = None) -> list[Verdict]:
         """One verdict per item, in the order given."""
@@ -126,13 +131,24 @@ class JudgeEngine:
         identity = self.judge.identity()
         keys = [verdict_key(identity, item) for item in items]
         cached = self.cache.get_many(keys) if self.cache is not None else {}
-        results: dict[str, Verdict] = {k: Verdict.from_cache("", v) for k, v in cached.items()}
-
+        results: dict[str, Verdict] = {}
         todo: dict[str, JudgeItem] = {}
         for key, item in zip(keys, items):
-            if key not in results and key not in todo:
-                todo[key] = item
-        if todo:
+            if key in results or key in todo:
+                continue
+            reply = cached.get(key)
+            if reply is not None:
+                try:
+                    results[key] = replace(self.judge.read(item, reply.raw, reply.attempts), cached=True)
+                    continue
+                except VerdictParseError:
+                    pass  # the current parser finds no verdict in this old reply: ask again
+            todo[key] = item
+        if todo and self.offline:
+            for key, item in todo.items():
+                results[key] = Verdict.failure(item, "no cached judge reply for this answer (scored from the cache only)",
+                                               attempts=0)
+        elif todo:
             self._run(todo, results, identity, progress=self.progress if progress is None else progress)
         return [results[key].with_id(item.id) for key, item in zip(keys, items)]
 
@@ -155,7 +171,8 @@ class JudgeEngine:
                 results[key] = verdict
                 failed += verdict.failed
             if self.cache is not None:
-                self.cache.put_many(((k, v) for (k, _), v in zip(batch, verdicts)), identity)
+                self.cache.put_many(((k, item, v.raw, v.attempts) for (k, item), v in zip(batch, verdicts)
+                                     if not v.failed), identity)
             bar.update(len(batch))
             if failed:
                 bar.set_postfix(failed=failed)
