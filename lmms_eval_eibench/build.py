@@ -73,15 +73,40 @@ def read_images(image_paths: list[str], roots: ImageRoots) -> dict[str, bytes]:
     return images
 
 
-def upload(folder: Path, repo_id: str, private: bool, api: Any = None) -> str:
-    """Upload a built folder to a Hub dataset repo in one commit (token from the usual login or HF_TOKEN)."""
+def _hub_error(repo_id: str, step: str, err: Exception) -> EIBenchDataError:
+    message = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+    return EIBenchDataError(
+        f"--repo-id {repo_id}", f"{step} failed ({type(err).__name__}: {message})",
+        "check the network and that HF_HUB_OFFLINE is unset, log in (`huggingface-cli login` or HF_TOKEN) with "
+        "write access to the repo, or drop --repo-id to build locally (--output DIR)")
+
+
+def hub_api(api: Any = None) -> Any:
     if api is None:
         from huggingface_hub import HfApi
 
         api = HfApi()
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
-                             commit_message="Add EIBench dataset (lmms-eval-eibench hub_upload.py)")
+    return api
+
+
+def prepare_repo(repo_id: str, private: bool, api: Any) -> None:
+    """Create (or find) the Hub dataset repo: done before the image pass, so an unreachable Hub or a missing
+    login fails in seconds."""
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    except Exception as err:  # noqa: BLE001 - any failure to reach the Hub is the user's to fix
+        raise _hub_error(repo_id, "creating the Hub repo", err) from None
+
+
+def upload(folder: Path, repo_id: str, private: bool, api: Any = None) -> str:
+    """Upload a built folder to a Hub dataset repo (made by `prepare_repo`) in one commit (token from the usual
+    login or HF_TOKEN)."""
+    api = hub_api(api)
+    try:
+        info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset",
+                                 commit_message="Add EIBench dataset (lmms-eval-eibench hub_upload.py)")
+    except Exception as err:  # noqa: BLE001
+        raise _hub_error(repo_id, "uploading", err) from None
     return str(getattr(info, "commit_url", info))
 
 
@@ -118,6 +143,9 @@ def build(eibench: Path | None, output: Path | None, roots: ImageRoots, no_image
     if output is not None and output.exists() and not overwrite:  # fail before the image pass, not after it
         raise EIBenchDataError(str(output), "the output folder already exists",
                                "pass --overwrite to replace it, or choose another --output")
+    if repo_id:
+        api = hub_api(api)
+        prepare_repo(repo_id, private, api)
     work_parent = output.parent if output else Path(tempfile.gettempdir())
     work_parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output.name if output else 'eibench'}.building-", dir=work_parent))

@@ -651,7 +651,14 @@ def _build_model_class() -> type:
             self.base_name = str(base)
             passed_on = {"batch_size": batch_size, "max_batch_size": max_batch_size, "device": device}
             base_args = {**{k: v for k, v in passed_on.items() if v is not None}, **base_args}
-            base_cls = get_model(self.base_name, force_simple=self.settings.base_force_simple)
+            try:
+                base_cls = get_model(self.base_name, force_simple=self.settings.base_force_simple)
+            except ModuleNotFoundError as exc:  # e.g. llava_hf without decord: say which extra brings it
+                from lmms_eval_eibench.config import missing_extra_hint
+
+                raise CFSAConfigError(
+                    f"eibench_cfsa: the base model {self.base_name!r} cannot be imported: "
+                    f"{missing_extra_hint(exc.name or str(exc))}") from None
             self.base = base_cls(**base_args)
             self.base.task_dict = self.task_dict  # lmms-eval fills ours in place; the base looks docs up in it
             self._rank = self.base.rank

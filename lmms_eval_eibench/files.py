@@ -44,14 +44,7 @@ def read_jsonl(path: str | os.PathLike[str], *, unique_keys: bool = False,
     """(line number, parsed object) for every non-blank line; ``unique_keys`` refuses an object with a repeated
     key. Raises ``error`` naming ``path:line``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(str(path), "file not found", "check the path") from None
-    except UnicodeDecodeError as err:
-        raise error(str(path), f"not UTF-8 text ({err.reason})", "save the file as UTF-8") from None
-    except OSError as err:
-        raise error(str(path), f"cannot read ({err.strerror or err})") from None
+    text = read_text(path, error=error)
     hook = refuse_duplicate_keys if unique_keys else None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -64,6 +57,26 @@ def read_jsonl(path: str | os.PathLike[str], *, unique_keys: bool = False,
         except json.JSONDecodeError as err:
             raise error(where, f"malformed JSON ({err.msg} at column {err.colno})",
                         "make every line one complete JSON object") from None
+
+
+def read_text(path: str | os.PathLike[str], *, error: type[InputFileError] = InputFileError) -> str:
+    """A user's UTF-8 text file (a byte-order mark is allowed and dropped). Raises ``error`` naming the file, and
+    the line of the first byte that is not UTF-8."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(str(path), "file not found", "check the path") from None
+    except IsADirectoryError:
+        raise error(str(path), "is a folder, not a file", "give the path of the file itself") from None
+    except OSError as err:
+        raise error(str(path), f"cannot read ({err.strerror or err})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise error(f"{path}:{line}", f"not UTF-8 text (byte 0x{data[err.start]:02x} at byte {err.start})",
+                    "save the file as UTF-8") from None
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from . import BASIC_CATEGORIES
-from .files import DuplicateKey, InputFileError, read_jsonl, refuse_duplicate_keys
+from .files import DuplicateKey, InputFileError, read_jsonl, read_text, refuse_duplicate_keys
 
 BASIC_QUESTIONS = Path("EI_Basic") / "user.jsonl"
 BASIC_GROUND_TRUTH = Path("EI_Basic") / "basic_ground_truth.json"
@@ -190,7 +190,7 @@ def _question_warnings(question: str, where: str) -> list[DataWarning]:
 def _key_lines(path: Path) -> dict[str, int]:
     """{key: line} of a pretty-printed JSON object file (the last line wins), for error messages."""
     lines: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path, error=EIBenchDataError).splitlines(), start=1):
         match = re.match(r'\s*("(?:[^"\\]|\\.)*")\s*:', line)
         if match:
             lines[json.loads(match.group(1))] = number
@@ -221,12 +221,13 @@ def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
                                    f"basic images live in folders named for {', '.join(BASIC_CATEGORIES)}")
         questions[image_path] = (question, number, source, folder)
         warnings += _question_warnings(question, where)
+    if not questions:
+        raise EIBenchDataError(str(questions_file), "no questions (the file is empty)",
+                               f"restore {BASIC_QUESTIONS} from the EIBench repository")
 
+    text = read_text(truth_file, error=EIBenchDataError)
     try:
-        truth = json.loads(truth_file.read_text(encoding="utf-8"), object_pairs_hook=refuse_duplicate_keys)
-    except FileNotFoundError:
-        raise EIBenchDataError(str(truth_file), "file not found",
-                               "check --eibench points at the EIBench annotations") from None
+        truth = json.loads(text, object_pairs_hook=refuse_duplicate_keys)
     except json.JSONDecodeError as err:
         raise EIBenchDataError(f"{truth_file}:{err.lineno}", f"malformed JSON ({err.msg})",
                                "make the file one JSON object mapping image path to ground truth") from None
@@ -294,6 +295,9 @@ def read_complex(root: Path) -> tuple[list[Record], list[DataWarning]]:
             folder_emotion=folder, question_index=k,
         ))
         warnings += _question_warnings(question, where)
+    if not records:
+        raise EIBenchDataError(str(path), "no questions (the file is empty)",
+                               f"restore {COMPLEX_FILE} from the EIBench repository; each line is {shape}")
     return records, warnings
 
 

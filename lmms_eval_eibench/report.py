@@ -773,6 +773,12 @@ def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str =
         raise ReportError(f"--chart {path}: the file name must end in .png or .svg")
     if not rows:
         raise ReportError("nothing to chart: no rows")
+    from .config import MissingExtra, require
+
+    try:
+        require("matplotlib", f"--chart {path}")
+    except MissingExtra as exc:
+        raise ReportError(str(exc)) from None
     # Figure + the Agg canvas directly: no pyplot, no global backend switch, safe inside other programs.
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
 
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, Verdict, build_engine
+from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine
 from lmms_eval_eibench.judges.cache import (
     CACHE_FILE,
     VerdictCache,

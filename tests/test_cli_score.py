@@ -41,8 +41,10 @@ def lmms_line(doc_id: int, record, answer: str, with_id: bool = True) -> dict:
     }
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    code = score.main(args)
+def run_cli(args: list[str], capsys, partial: bool = True) -> tuple[int, str, str]:
+    """Run `eibench score`; most tests here score a slice of the subset, hence --allow-partial by default
+    (tests/test_score_integrity.py checks complete inputs)."""
+    code = score.main([*args, "--allow-partial"] if partial else args)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -95,7 +97,7 @@ def test_table_output_and_doc_id_fallback(basic, official_dir, tmp_path, capsys,
     assert "Overall         100.00" in out and "judge failures 0" in out and "Samples" in out
 
 
-def test_generation_failures_are_never_judged_and_counted_apart(basic, official_dir, tmp_path, capsys,
+def test_generation_failures_are_never_judged_count_as_zero_and_apart(basic, official_dir, tmp_path, capsys,
                                                                  monkeypatch) -> None:
     from lmms_eval_eibench.failures import FAILED_PREFIX
 
@@ -119,12 +121,13 @@ def test_generation_failures_are_never_judged_and_counted_apart(basic, official_
     assert code == 0, err
     data = json.loads(out)
     assert (data["n"], data["n_judged"], data["n_failed"], data["n_generation_failed"]) == (8, 6, 0, 2)
-    assert data["overall"] == 100.0  # the mean over the six judged answers, not dragged down by the failures
+    assert data["overall"] == 75.0  # every sample counts: the two without an answer score 0
+    assert data["overall_judged"] == 100.0  # the diagnosis figure: the six judged answers only
     assert data["metrics"]["eibench_generation_failures"] == 2.0 and data["metrics"]["eibench_judge_failures"] == 0.0
     assert data["model"] == "llava-hf__llava-1.5-7b-hf"  # OUT/<model>/<time>_samples_<task>.jsonl
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     for i in (1, 4):
-        assert rows[i]["recall"] is None and rows[i]["failed"] and rows[i]["generation_failed"]
+        assert rows[i]["recall"] is None and not rows[i]["failed"] and rows[i]["generation_failed"]
         assert rows[i]["error"].startswith("generation failed: ") and rows[i]["raw"] == ""
     assert rows[1]["error"].endswith("the base model raised RuntimeError]")
     assert not any(rows[i]["generation_failed"] for i in (0, 2, 3, 5, 6, 7))
@@ -315,7 +318,7 @@ def test_from_verdicts_differs_only_where_the_official_script_is_wrong(basic, of
     out_file = tmp_path / "out.jsonl"
     code, out, err = run_cli(["--from-verdicts", str(verdicts), "--subset", "basic", "--annotations",
                               str(official_dir), "--json", "--output", str(out_file)], capsys)
-    assert code == 0, err
+    assert code == score.EXIT_JUDGE_FAILURES, err  # a reply without a verdict remains
     ours = {row["id"]: row for row in map(json.loads, out_file.read_text().splitlines())}
     assert ours[a]["recall"] == 1.0  # official: 2/5
     assert ours[b]["recall"] is None and ours[b]["failed"] and "unparseable" in ours[b]["error"]
@@ -324,7 +327,8 @@ def test_from_verdicts_differs_only_where_the_official_script_is_wrong(basic, of
     data = json.loads(out)
     assert data["n_failed"] == 1 and data["n"] == 8
     judged = [row["recall"] for row in ours.values() if row["recall"] is not None]
-    assert data["overall"] == pytest.approx(100 * sum(judged) / 7)
+    assert data["overall"] == pytest.approx(100 * sum(judged) / 8)  # the failure counts as 0, like the official 0
+    assert data["overall_judged"] == pytest.approx(100 * sum(judged) / 7)
     assert "failed on 1 of 8" in err
 
     code, out, _ = run_cli(["--from-verdicts", str(verdicts), "--subset", "basic", "--annotations",

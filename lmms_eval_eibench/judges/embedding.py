@@ -122,6 +122,12 @@ class EmbeddingJudge(Judge):
 
     def _load(self) -> Any:
         if self._model is None:
+            from lmms_eval_eibench.config import MissingExtra, require
+
+            try:
+                require("sentence_transformers", "the embedding judge (EIBENCH_JUDGE=embedding)")
+            except MissingExtra as exc:
+                raise PreflightError(str(exc)) from None
             from sentence_transformers import SentenceTransformer
 
             source: str = self.model_name
