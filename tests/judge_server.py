@@ -62,6 +62,7 @@ class FakeJudgeConfig:
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
     reply_style: str = "plain"  # or "echo"
+    miscount: float = 0.0  # share of paper replies whose total is one more than the ground truth's (by prompt hash)
     seed: int = 0
     extra_models: tuple[str, ...] = ()
 
@@ -109,7 +110,7 @@ def _parse_structured(user: str) -> tuple[str, list[str]] | None:
     return answer.group(1), triggers
 
 
-def fake_verdict(messages: list[dict], reply_style: str = "plain") -> str:
+def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: float = 0.0) -> str:
     """The fake judge's reply to a chat request (deterministic)."""
     user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
@@ -128,7 +129,9 @@ def fake_verdict(messages: list[dict], reply_style: str = "plain") -> str:
         return "I cannot assess this record."
     answer, triggers = parsed
     flags = _covered(answer, triggers)
-    score = f"{{score: {sum(flags)}/{len(triggers)}}}"
+    draw = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big") / 2**64
+    total = len(triggers) + (1 if draw < miscount else 0)  # a judge that miscounts the ground truth
+    score = f"{{score: {sum(flags)}/{total}}}"
     explanation = f"The record identifies {sum(flags)} of the {len(triggers)} triggers in the ground truth."
     if reply_style == "echo":
         return (
@@ -303,7 +306,7 @@ class FakeJudge:
                 content = (
                     "Sorry, I lost my train of thought."
                     if fault == "garbage"
-                    else fake_verdict(messages, judge.config.reply_style)
+                    else fake_verdict(messages, judge.config.reply_style, judge.config.miscount)
                 )
                 if fault != "garbage":
                     with judge._lock:

@@ -20,7 +20,6 @@ results are written; a rerun asks the judge again for those samples only, the re
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import re
@@ -230,14 +229,15 @@ def _official_ids(lines: Sequence[tuple[int, Any]]) -> list[str]:
 
 
 def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
-                          annotations: str | None) -> str:
-    """The subset whose image paths an official-format file answers (the format does not say)."""
+                          annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The subset whose image paths an official-format file answers (the format does not say), and its rows."""
     paths = _official_ids(lines)
     fits = []
     for subset in ("basic", "complex"):
-        known = {row["id"].split("#", 1)[0] for row in load_ground_truth(subset, dataset, annotations)}
+        rows = load_ground_truth(subset, dataset, annotations)
+        known = {row["id"].split("#", 1)[0] for row in rows}
         if paths and all(p in known for p in paths) and (subset == "complex" or len(set(paths)) == len(paths)):
-            fits.append(subset)
+            fits.append((subset, rows))
     if len(fits) == 1:
         return fits[0]
     problem = ("its image paths fit both subsets" if fits else "its image paths are not all in one subset")
@@ -269,22 +269,17 @@ def _refuse_other_input(path: Path) -> None:
                               "--log_samples), or answers in the official format, one JSON object per line")
 
 
-@functools.lru_cache(maxsize=8)
-def _ground_truth(subset: str, dataset: str | None, annotations: str | None) -> tuple[dict[str, Any], ...]:
+def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
+    """The subset's rows (id, ground_truth, triggers, category), in dataset order."""
     columns = ["id", "ground_truth", "triggers", "category"]
     if annotations:
         from lmms_eval_eibench.records import load_records
 
-        return tuple({c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset))
+        return [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
     from lmms_eval_eibench.dataset import load_subset
 
     split = load_subset(subset, dataset)
-    return tuple(split.select_columns(columns).to_list())
-
-
-def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
-    """The subset's rows (id, ground_truth, triggers, category), in dataset order (loaded once per process)."""
-    return [dict(row) for row in _ground_truth(subset, dataset, annotations)]
+    return split.select_columns(columns).to_list()
 
 
 def match(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], subset: str) -> None:
@@ -466,12 +461,14 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
         raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {args.subset}",
                               f"drop --subset, or pass the {args.subset} samples file")
     subset = args.subset or file_subset
+    truth_rows = None
     if subset is None:
         if lmms_format:
             raise ScoreInputError(str(source), "the samples do not say their subset (no task name, no doc ids)",
                                   "pass --subset basic or --subset complex")
-        subset = infer_official_subset(source, lines, args.dataset, args.annotations)
-    truth_rows = load_ground_truth(subset, args.dataset, args.annotations)
+        subset, truth_rows = infer_official_subset(source, lines, args.dataset, args.annotations)
+    if truth_rows is None:
+        truth_rows = load_ground_truth(subset, args.dataset, args.annotations)
     truth = {row["id"]: row for row in truth_rows}
     if args.from_verdicts:
         entries = read_official(source, subset, what="judge reply", lines=lines)
