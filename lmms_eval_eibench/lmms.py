@@ -417,7 +417,11 @@ class JudgeFilter:
         # lmms-eval passes the task's whole split; instance.doc_id indexes it. Skip the image column (no decoding).
         table = docs.select_columns([c for c in JUDGED_COLUMNS if c in docs.column_names])
         pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in found]
-        self._judge(pairs, found[0].task_name if found else "the task")
+        task_name = found[0].task_name if found else "the task"
+        if len({inst.doc_id for inst in found}) < len(docs):
+            _warn(f"EIBench: PARTIAL run of {task_name}: {len({inst.doc_id for inst in found})} of {len(docs)} "
+                  "documents (--limit?); its recall is not comparable with full runs (eibench report marks it)")
+        self._judge(pairs, task_name)
         return resps
 
     @staticmethod

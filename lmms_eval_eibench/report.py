@@ -10,7 +10,8 @@ Which judge produced a number is read from the provenance record the run wrote
 (``configs[<task>]["metadata"]["eibench_provenance"]`` in lmms-eval results, ``provenance`` in score outputs;
 see :mod:`lmms_eval_eibench.provenance`); results without one are shown as "no provenance", never guessed.
 Samples the judge failed on (``eibench_judge_failures``) and samples whose generation failed
-(``eibench_generation_failures``) are counted in the summary, never scored.
+(``eibench_generation_failures``) count as 0 in every recall; the tables show their number next to the score,
+and mark a row that scored only part of its subset (``--limit``, ``--allow-partial``) as "n of N".
 
 Everything here is plain Python and fast; matplotlib is imported only inside :func:`render_chart`.
 """
@@ -106,6 +107,8 @@ class Entry:
     trigger_recall: Measure | None = None
     judge_failures: int | None = None
     generation_failures: int | None = None
+    n_subset: int | None = None
+    """How many samples the subset has (None when the source does not say); `n < n_subset` is a partial run."""
     provenance: Mapping[str, Any] | None = None
     published: bool = False
     judge: str | None = None
@@ -263,6 +266,7 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                         categories[category] = _measure(keyed[name], f"{where}.{name}", stderr_of(name))
             counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
             n = counts.get("effective", metrics.get("samples"))
+            original = counts.get("original")
             trigger = f"{metric}_trigger"
             provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
             entries.append(
@@ -279,6 +283,7 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                     ),
                     judge_failures=_count(keyed.get(FAILURES), f"{where}.{FAILURES}"),
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
+                    n_subset=original if _is_count(original) else None,
                     provenance=provenance,
                     source=str(path),
                     task=task,
@@ -318,6 +323,7 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
     n = data.get("n")
     failures = data.get("n_failed")
     generation_failures = data.get("n_generation_failed")
+    n_subset = data.get("n_subset")
     return Entry(
         model=model if isinstance(model, str) and model else path.stem,
         template=template if isinstance(template, str) else None,
@@ -332,6 +338,7 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
             else None
         ),
         judge_failures=failures if isinstance(failures, int) and not isinstance(failures, bool) else None,
+        n_subset=n_subset if _is_count(n_subset) else None,
         generation_failures=(
             generation_failures
             if isinstance(generation_failures, int) and not isinstance(generation_failures, bool)
@@ -608,12 +615,24 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")
     if len(datasets) > 1:
         warnings.append(f"rows come from {len(datasets)} different dataset revisions/manifests")
+    partial = [f"{_row_name(row)} {entry.subset}: {entry.n} of {entry.n_subset} samples"
+               for row in rows for entry in row.entries if is_partial(entry)]
+    if partial:
+        warnings.append("partial runs (--limit, --allow-partial), not comparable with full ones: " + "; ".join(partial))
     return warnings
 
 
 # ------------------------------------------------------------------------------------------------ tables
 
 HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_partial(entry: Entry | None) -> bool:
+    return bool(entry and entry.n is not None and entry.n_subset is not None and entry.n < entry.n_subset)
 
 
 def _fmt(measure: Measure | None, pm: str = " ± ") -> str:
@@ -625,6 +644,19 @@ def _fmt(measure: Measure | None, pm: str = " ± ") -> str:
     return text
 
 
+def _headline(entry: Entry | None, pm: str = " ± ") -> str:
+    """A subset's headline recall with what the reader must know beside it: failures (each counted as 0) and a
+    partial subset (n of N)."""
+    if entry is None:
+        return MISSING
+    text = _fmt(entry.overall, pm)
+    failures = (entry.judge_failures or 0) + (entry.generation_failures or 0)
+    notes = [f"{failures} failed"] if failures else []
+    if is_partial(entry):
+        notes.append(f"{entry.n} of {entry.n_subset}")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
 def _cells(row: Row, pm: str = " ± ") -> list[str]:
     basic, complex_ = row.basic, row.complex
     return [
@@ -633,15 +665,16 @@ def _cells(row: Row, pm: str = " ± ") -> list[str]:
         row.judge_text,
         "published" if row.published else "run",
         *[_fmt(basic.categories.get(c) if basic else None, pm) for c in CATEGORIES],
-        _fmt(basic.overall if basic else None, pm),
-        _fmt(complex_.overall if complex_ else None, pm),
+        _headline(basic, pm),
+        _headline(complex_, pm),
     ]
 
 
 LEGEND = (
     "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
-    "complex: Recall. Rows marked published are copied from Lin et al., 2025 (arXiv 2504.07521), "
-    "with the judge their source states."
+    "complex: Recall. Every sample counts: \"k failed\" samples (judge or generation failures) are scored 0; "
+    "\"n of N\" marks a run over part of the subset. Rows marked published are copied from Lin et al., 2025 "
+    "(arXiv 2504.07521), with the judge their source states."
 )
 
 
@@ -851,6 +884,8 @@ def _subset_json(entry: Entry | None) -> dict[str, Any] | None:
         "trigger_recall": _measure_json(entry.trigger_recall),
         "judge_failures": entry.judge_failures,
         "generation_failures": entry.generation_failures,
+        "n_subset": entry.n_subset,
+        "partial": is_partial(entry),
         "source": entry.source,
         "task": entry.task,
     }

@@ -56,19 +56,21 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
     assert judged["eibench_recall_angry"] is None and judged["eibench_judge_failures"] == 0
     assert judged["eibench_recall"]["verdict"]["reason"] == "because"
     assert judged["eibench_recall_trigger"] == {"covered": 1.0, "total": 4}
-    assert "score" not in failed["eibench_recall"] and failed["eibench_recall_happy"] is None
-    assert failed["eibench_recall_trigger"] is None and failed["eibench_judge_failures"] == 1
+    # every sample counts: a judge failure scores 0 (in its category too) and is counted
+    assert failed["eibench_recall"]["score"] == 0.0 and failed["eibench_recall_happy"] == 0.0
+    assert failed["eibench_recall_trigger"] == {"covered": 0.0, "total": 4} and failed["eibench_judge_failures"] == 1
+    assert failed["eibench_recall_judged"] is None and judged["eibench_recall_judged"] == 25.0
     assert failed["eibench_recall"]["verdict"]["raw"] == "???"
 
 
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
     metrics = lmms.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
-    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger", "eibench_judge_failures",
-                            "eibench_generation_failures"}
+    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger",
+                            "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
 
 
-def test_aggregations_skip_failures_and_never_score_them():
+def test_aggregations_read_the_items_that_carry_a_score():
     items = [{"score": 50.0}, {"verdict": {}}, {"score": 100.0}]
     assert lmms.recall_mean(items) == 75.0
     assert lmms.recall_mean([None, 20.0, None]) == 20.0
@@ -170,26 +172,29 @@ def test_filter_judges_every_answer_in_one_concurrent_call(loopback_judge):
 
 
 @pytest.mark.parametrize("failed_answer", ["cfsa", "", "  \n "])
-def test_generation_failures_are_counted_never_judged_or_scored(loopback_judge, failed_answer):
+def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_judge, failed_answer):
     """A CFSA failure line or an empty answer (lmms-eval's llava_hf returns "" when generation raises) is not an
-    answer: the filter skips it, process_results counts it apart, and the recall means leave it out."""
+    answer: the filter skips it, process_results scores it 0 and counts it apart."""
     from lmms_eval_eibench.failures import FAILED_PREFIX
 
     if failed_answer == "cfsa":
         failed_answer = f"{FAILED_PREFIX} at step 'summary': base model raised]"
     docs = lmms.task_docs("basic", "user").remove_columns("image")
-    answers = [failed_answer, "a friend telling a joke, a birthday cake"]
+    answers = [failed_answer, docs[1]["ground_truth"]]
     lmms.JudgeFilter._judge([(docs[0], answers[0]), (docs[1], answers[1])], "eibench_basic")
     assert loopback_judge.stats.chat_requests == 1
     failed, judged = (lmms.process_results(docs[i], [answers[i]], "basic") for i in range(2))
     assert loopback_judge.stats.chat_requests == 1, "a failed generation must never be sent to the judge"
     assert failed.keys() == judged.keys()
-    assert "score" not in failed["eibench_recall"] and failed["eibench_recall_trigger"] is None
+    assert failed["eibench_recall"]["score"] == 0.0 and failed["eibench_recall_judged"] is None
+    assert failed["eibench_recall_trigger"]["covered"] == 0.0
     assert failed["eibench_generation_failures"] == 1 and failed["eibench_judge_failures"] == 0
     assert "generation failed" in failed["eibench_recall"]["verdict"]["error"]
-    assert judged["eibench_generation_failures"] == 0 and "score" in judged["eibench_recall"]
+    assert judged["eibench_generation_failures"] == 0 and judged["eibench_recall"]["score"] > 0
     items = [failed["eibench_recall"], judged["eibench_recall"]]
-    assert lmms.recall_mean(items) == judged["eibench_recall"]["score"]  # not halved by a 0 for the failure
+    assert lmms.recall_mean(items) == judged["eibench_recall"]["score"] / 2  # abstaining costs, never helps
+    judged_only = [failed["eibench_recall_judged"], judged["eibench_recall_judged"]]
+    assert lmms.recall_mean(judged_only) == judged["eibench_recall"]["score"]
 
 
 def test_generation_failure_names_the_cause():
