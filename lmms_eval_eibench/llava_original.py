@@ -22,6 +22,7 @@ disappears by itself once either side changes. The discovery hook prints it when
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import sys
 
@@ -35,17 +36,16 @@ USE_INSTEAD = (
     "original checkpoints, e.g. llava-hf/llava-v1.6-vicuna-7b-hf for LLaVA-NeXT; install the extra "
     "lmms-eval-eibench[llava])"
 )
+# The modules lmms_eval/models/simple/llava.py imports (inside a try that hides the error).
+_LMMS_EVAL_IMPORTS = ("llava.constants", "llava.conversation", "llava.mm_utils", "llava.model.builder")
 _SYMPTOM = "NameError: name 'get_model_name_from_path' is not defined"
 
 
 def _import_error() -> str | None:
     """The error lmms-eval's `llava` model swallows when it imports the `llava` package, or None."""
     try:
-        # The same imports lmms_eval/models/simple/llava.py makes.
-        import llava.constants  # noqa: F401
-        import llava.conversation  # noqa: F401
-        import llava.mm_utils  # noqa: F401
-        from llava.model.builder import load_pretrained_model  # noqa: F401
+        for module in _LMMS_EVAL_IMPORTS:
+            importlib.import_module(module)
     except Exception as err:  # lmms-eval catches every exception here too
         return f"{type(err).__name__}: {err}"
     return None

@@ -71,7 +71,7 @@ def test_model_llava_checkpoint_loads_and_scores_in_original_llava(loaded, check
     import torch
     from llava.constants import IMAGE_TOKEN_INDEX
 
-    tokenizer, model, image_processor, context_length = loaded
+    _, model, image_processor, context_length = loaded
     assert type(model).__name__ == "LlavaLlamaForCausalLM" and model.config.model_type == "llava_llama"
     assert model.dtype == torch.float16  # LLaVA's loader always loads in float16
     tower = model.get_vision_tower()

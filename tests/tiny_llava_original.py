@@ -33,7 +33,13 @@ def build_tiny_llava_original(dest: Path, *, name: str = "tiny-llava-v1.5", seed
     import torch
     from safetensors.torch import save_file
     from tiny_llava import _train_tokenizer
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        LlamaConfig,
+        LlamaForCausalLM,
+    )
 
     dest = Path(dest)
     model_dir, clip_dir = dest / name, dest / "clip"
