@@ -7,7 +7,7 @@ stand in a user's way, and lmms-eval reports neither well:
 1. Without the `llava` package lmms-eval swallows the import error (at DEBUG level) and fails later with
    `NameError: name 'get_model_name_from_path' is not defined`. The package is on PyPI as `llava-torch`, which pins
    an old torch and transformers, so it must be installed without its dependencies (`INSTALL`).
-2. With it installed, checkpoints load, but generation cannot work with today's transformers: transformers 5
+2. With it installed, checkpoints load, but generation cannot work with today's transformers: transformers (5.24.0 here)
    renamed the KV-cache argument of the models' `forward` from `past_key_values` to `cache` and its generation
    loop passes `cache=`; LLaVA's `LlavaLlamaForCausalLM.forward` has a fixed signature (`past_key_values`, no
    `**kwargs`), so the first generation step raises `TypeError: ... unexpected keyword argument 'cache'`. Every
@@ -87,7 +87,7 @@ def problem() -> str | None:
             f"lmms-eval's `{MODEL}` model needs the original LLaVA package `llava`, which does not import "
             f"({error}); lmms-eval hides this and then stops with `{_SYMPTOM}`. Install it without its "
             f"dependencies (it pins an old torch and transformers): `{INSTALL}`. Note that even then it cannot "
-            f"generate with transformers 5 (see docs/lmms-eval.md); use {USE_INSTEAD}."
+            f"generate with the transformers installed here (see docs/lmms-eval.md); use {USE_INSTEAD}."
         )
     keyword = _cache_argument_gap()
     if keyword is not None:

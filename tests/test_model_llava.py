@@ -3,7 +3,7 @@ in that layout (tests/tiny_llava_original.py) and the `llava` package from llava
 without its dependencies).
 
 What these tests pin down (docs/lmms-eval.md, "Original-layout LLaVA checkpoints"): the checkpoint loads through
-LLaVA's own loader and scores (a forward pass with an image), but generation stops on transformers 5's `cache`
+LLaVA's own loader and scores (a forward pass with an image), but generation stops on today's transformers' `cache`
 argument, so `lmms-eval --model llava ... --tasks eibench_complex` cannot produce results; our discovery hook says
 so, and what to use instead, before the model loads. When LLaVA or transformers changes, the tests that assert
 the failure fail and tell us to update the docs.
