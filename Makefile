@@ -15,7 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-setup: $(VENV)/.installed
+# lmms-eval's `llava` model (original LLaVA layout) imports the `llava` package: PyPI's llava-torch, installed
+# without its dependencies because it pins an old torch and transformers (an extra cannot say --no-deps).
+# tests/test_model_llava.py needs it; lmms_eval_eibench/llava_original.py names the same version.
+LLAVA_ORIGINAL := llava-torch==1.2.2.post1
+
+$(VENV)/.llava-original: $(VENV)/.installed
+	$(PY) -m pip install --quiet --no-deps "$(LLAVA_ORIGINAL)"
+	touch $@
+
+setup: $(VENV)/.installed $(VENV)/.llava-original
 
 demo: setup
 	$(PY) scripts/demo.py

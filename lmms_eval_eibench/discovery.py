@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import llava_original
+
 _MARK = "_eibench_tasks_hook"
 
 
@@ -51,6 +53,9 @@ def install() -> bool:
         # include_defaults=False asked for exactly its include_path.
         if include_defaults and tasks_dir().is_dir():
             include_path = _with_our_tasks(include_path)
+        # The model name is known here, before lmms-eval loads the model: say why `--model llava` will stop
+        # (lmms-eval hides it) while the user can still act on it.
+        llava_original.report(getattr(self, "model_name", None))
         return original(self, include_path=include_path, include_defaults=include_defaults)
 
     initialize_tasks.__wrapped__ = original  # type: ignore[attr-defined]
