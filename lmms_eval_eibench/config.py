@@ -76,8 +76,11 @@ def missing_extra_hint(module: str) -> str:
 
 
 def require(module: str, purpose: str) -> None:
-    """Raise ``MissingExtra`` naming ``purpose`` and the extra to install when ``module`` cannot be imported."""
-    import importlib.util
+    """Import ``module`` (the caller is about to use it), raising ``MissingExtra`` naming ``purpose`` and the extra
+    to install when it is not there."""
+    import importlib
 
-    if importlib.util.find_spec(module.split(".")[0]) is None:
-        raise MissingExtra(f"{purpose} needs {missing_extra_hint(module)}")
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise MissingExtra(f"{purpose} needs {missing_extra_hint(err.name or module)}") from None

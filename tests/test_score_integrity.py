@@ -395,3 +395,112 @@ def test_a_results_file_given_to_score_says_to_use_report(tmp_path, capsys):
     results.write_text(json.dumps({"results": {"eibench_basic": {}}, "configs": {}}, indent=2))
     code, _, err = run([str(results), "--subset", "basic", "--no-cache"], capsys)
     assert code == 2 and "eibench report" in err
+
+
+# --- the builder and the optional parts ------------------------------------------------------------------------
+
+
+def _official_copy(official_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "EIBench"
+    shutil.copytree(official_dir, copy)
+    for path in copy.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return copy
+
+
+def test_builder_bad_inputs_name_the_file_and_write_nothing(official_dir, tmp_path, capsys):
+    from lmms_eval_eibench.build import main
+
+    copy = _official_copy(official_dir, tmp_path)
+    truth = copy / "EI_Basic" / "basic_ground_truth.json"
+    truth.unlink()
+    truth.mkdir()
+    assert main(["--eibench", str(copy), "--no-images", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{truth}: is a folder" in err and "Traceback" not in err
+    truth.rmdir()
+    shutil.copy(official_dir / "EI_Basic" / "basic_ground_truth.json", truth)
+    (copy / "EI_Complex" / "ec_complex.jsonl").write_text("")
+    assert main(["--eibench", str(copy), "--no-images", "--output", str(tmp_path / "out")]) == 2
+    assert "ec_complex.jsonl: no questions" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_builder_reads_bom_prefixed_annotations(official_dir, tmp_path, capsys):
+    from lmms_eval_eibench.build import main
+
+    copy = _official_copy(official_dir, tmp_path)
+    for name in ("EI_Basic/user.jsonl", "EI_Basic/basic_ground_truth.json", "EI_Complex/ec_complex.jsonl"):
+        path = copy / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert main(["--eibench", str(copy), "--no-images", "--output", str(tmp_path / "out")]) == 0
+    assert "basic: 1615 rows" in capsys.readouterr().out
+
+
+def test_unreachable_hub_fails_before_the_image_pass(tmp_path, capsys):
+    """The Hub is stood in for at its boundary: an HfApi whose every call fails as offline."""
+    import argparse
+
+    from lmms_eval_eibench.build import add_arguments, run
+
+    class OfflineHub:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def create_repo(self, *args, **kwargs):
+            self.calls.append("create_repo")
+            raise ConnectionError("Failed to resolve 'huggingface.co' ([Errno -3] Temporary failure)")
+
+        def upload_folder(self, *args, **kwargs):  # never reached
+            self.calls.append("upload_folder")
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    hub = OfflineHub()
+    code = run(parser.parse_args(["--repo-id", "org/eibench", "--output", str(tmp_path / "out")]), api=hub)
+    err = capsys.readouterr().err
+    assert code == 2 and hub.calls == ["create_repo"]
+    assert "--repo-id org/eibench: creating the Hub repo failed (ConnectionError" in err and "huggingface-cli login" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_missing_extras_say_which_pip_install_brings_them(monkeypatch, tmp_path):
+    from lmms_eval_eibench.judges import JudgeSettings, PreflightError, build_judge
+    from lmms_eval_eibench.report import ReportError, render_chart
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    judge = build_judge(JudgeSettings.from_env(env={}, kind="embedding", cache=False))
+    with pytest.raises(PreflightError, match=re.escape("pip install 'lmms-eval-eibench[embedding]'")):
+        judge.preflight()
+    with pytest.raises(ReportError, match=re.escape("pip install 'lmms-eval-eibench[report]'")):
+        render_chart([object()], tmp_path / "chart.png")
+
+
+def test_a_hub_dataset_is_pinned_to_its_resolved_revision(sample_dataset_dir, monkeypatch):
+    """The Hub is stood in for at its boundary (HfApi.dataset_info, hf_hub_download)."""
+    import huggingface_hub
+
+    from lmms_eval_eibench import dataset
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    downloads = []
+
+    class Hub:
+        def dataset_info(self, repo_id, **kwargs):
+            return type("Info", (), {"sha": revision})()
+
+    def fake_download(repo_id, filename, repo_type, revision=None):
+        downloads.append((repo_id, filename, revision))
+        return str(sample_dataset_dir / filename)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Hub)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    dataset.hub_revision.cache_clear()
+    try:
+        assert dataset.hub_revision("org/eibench") == revision
+        expected = json.loads((sample_dataset_dir / "manifest.json").read_text())["fingerprint"]
+        assert dataset.fingerprint("org/eibench") == expected
+        assert downloads == [("org/eibench", "manifest.json", revision)]
+    finally:
+        dataset.hub_revision.cache_clear()
