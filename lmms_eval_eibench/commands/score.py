@@ -64,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="built dataset folder or Hub repo id (default: $EIBENCH_DATASET or the user cache)")
     parser.add_argument("--annotations", metavar="DIR",
                         help="read the ground truth from the official EIBench annotation files instead of a dataset")
+    parser.add_argument("--protocol", choices=("paper-gpt", "paper-llama3"),
+                        help="the paper's judge in one word (default $EIBENCH_JUDGE_PROTOCOL): "
+                             "paper-gpt = openai gpt-3.5-turbo, prompt paper, temperature 0.1, --trust-judge-total; "
+                             "paper-llama3 = hf Meta-Llama-3-8B-Instruct, prompt paper_llama3, temperature 0.1, "
+                             "top_p 0.9, --trust-judge-total. Explicit flags and variables still override")
     parser.add_argument("--judge", choices=("openai", "hf", "embedding"), help="judge kind (default $EIBENCH_JUDGE or openai)")
     parser.add_argument("--judge-model", metavar="MODEL", help="judge model (default $EIBENCH_JUDGE_MODEL)")
     parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible base URL (default $EIBENCH_JUDGE_BASE_URL)")
@@ -320,6 +325,7 @@ def _settings(args: argparse.Namespace) -> Any:
         cache=False if args.no_cache else None,
         trust_judge_total=True if args.trust_judge_total else None,
         progress=False if args.no_progress else None,
+        protocol=getattr(args, "protocol", None),
     )
 
 
