@@ -1,0 +1,126 @@
+"""Judge protocols: `--protocol paper-gpt|paper-llama3` / `EIBENCH_JUDGE_PROTOCOL` set the paper's judge in one
+word, explicit settings still override, and the record says what was really used."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from judge_server import judge_server
+
+from lmms_eval_eibench.commands import score
+from lmms_eval_eibench.judges import JudgeConfigError, JudgeSettings, build_judge
+from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
+from lmms_eval_eibench.provenance import build_provenance, check_provenance, judge_fields_from_engine
+
+
+def record_of(settings: JudgeSettings) -> dict:
+    return check_provenance(build_provenance(**judge_fields_from_engine(build_judge(settings).provenance())))
+
+
+def test_paper_gpt_sets_the_gpt_judge():
+    settings = JudgeSettings.from_env(env={}, protocol="paper-gpt")
+    assert (settings.kind, settings.resolved_model, settings.resolved_prompt) == ("openai", "gpt-3.5-turbo", "paper")
+    assert (settings.temperature, settings.top_p, settings.trust_judge_total) == (0.1, None, True)
+    assert settings.protocol_label == "paper-gpt"
+    # the same settings given one by one make the same judge (same identity: the same cache entries)
+    explicit = JudgeSettings.from_env(env={}, kind="openai", model="gpt-3.5-turbo", prompt="paper", temperature=0.1,
+                                      trust_judge_total=True)
+    assert build_judge(settings).identity() == build_judge(explicit).identity()
+    record = record_of(settings)
+    assert record["judge"]["protocol"] == "paper-gpt"
+    assert record["judge"]["decoding"] == {"max_tokens": 512, "temperature": 0.1}
+    assert record["judge"]["options"] == {"trust_judge_total": True}
+    assert "protocol" not in record_of(explicit)["judge"]  # nothing claimed that was not asked for...
+    assert record_protocol(record_of(explicit))[1:] == (PROTOCOLS["paper-gpt"], [])  # ...but it follows it
+
+
+def test_paper_llama3_sets_the_local_llama3_judge_sampling():
+    settings = JudgeSettings.from_env(env={"EIBENCH_JUDGE_PROTOCOL": "paper-llama3"})
+    judge = build_judge(settings)  # no weights are loaded by building the judge
+    assert (settings.kind, judge.model_name, judge.prompt) == ("hf", "meta-llama/Meta-Llama-3-8B-Instruct",
+                                                               "paper_llama3")
+    assert judge.sampling and judge.decoding() == {"max_tokens": 512, "temperature": 0.1, "top_p": 0.9}
+    assert settings.trust_judge_total is True and settings.protocol_label == "paper-llama3"
+    assert record_of(settings)["judge"]["protocol"] == "paper-llama3"
+
+
+def test_explicit_settings_override_and_the_record_says_so():
+    # a variable beats the protocol, a keyword (a command-line flag) beats both
+    settings = JudgeSettings.from_env(env={"EIBENCH_JUDGE_PROTOCOL": "paper-gpt", "EIBENCH_JUDGE_TEMPERATURE": "0"})
+    assert settings.temperature == 0.0 and settings.protocol_label == "paper-gpt (overridden: temperature)"
+    settings = JudgeSettings.from_env(env={"EIBENCH_JUDGE_PROTOCOL": "paper-gpt", "EIBENCH_JUDGE_MODEL": "gpt-4o-mini"},
+                                      protocol="paper-llama3", kind="openai")
+    assert (settings.protocol, settings.resolved_model, settings.top_p) == ("paper-llama3", "gpt-4o-mini", 0.9)
+    assert settings.protocol_label == "paper-llama3 (overridden: kind, model)"
+    record = record_of(settings)
+    assert record["judge"]["protocol"] == "paper-llama3 (overridden: kind, model)"
+    # an explicit value equal to the protocol's is no override
+    same = JudgeSettings.from_env(env={"EIBENCH_JUDGE_TEMPERATURE": "0.1"}, protocol="paper-gpt")
+    assert same.protocol_label == "paper-gpt"
+
+
+def test_bad_protocols_name_the_setting():
+    with pytest.raises(JudgeConfigError, match=r"EIBENCH_JUDGE_PROTOCOL / --protocol 'paper-claude': use one of"):
+        JudgeSettings.from_env(env={"EIBENCH_JUDGE_PROTOCOL": "paper-claude"})
+    with pytest.raises(JudgeConfigError, match=r"embedding judge .* cannot follow it"):
+        JudgeSettings.from_env(env={"EIBENCH_JUDGE": "embedding"}, protocol="paper-gpt")
+
+
+def _score(args: list[str], capsys) -> tuple[int, dict, str]:
+    code = score.main(args)
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else {}), err
+
+
+def test_protocol_sends_what_the_explicit_settings_send(official_records, official_dir, tmp_path, capsys,
+                                                         monkeypatch):
+    """The loopback judge (serving `gpt-3.5-turbo`) receives the same requests from `--protocol paper-gpt` as from
+    the paper's settings spelled out, and the results are the same."""
+    basic = official_records.basic[::160]  # 11 samples, all four categories
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({r.image_path: (r.triggers[0] if i % 2 else "A sunny beach.")}) + "\n"
+                               for i, r in enumerate(basic)))
+    common = [str(answers), "--subset", "basic", "--annotations", str(official_dir), "--json", "--no-cache",
+              "--no-progress"]
+    with judge_server(model="gpt-3.5-turbo") as judge:
+        monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", judge.api_key)
+        code, by_protocol, err = _score([*common, "--base-url", judge.base_url, "--protocol", "paper-gpt"], capsys)
+        assert code == 0, err
+        sent_by_protocol = list(judge.stats.requests)
+        judge.reset_stats()
+        code, by_hand, err = _score([*common, "--base-url", judge.base_url, "--judge", "openai", "--judge-model",
+                                     "gpt-3.5-turbo", "--prompt", "paper", "--temperature", "0.1",
+                                     "--trust-judge-total"], capsys)
+        assert code == 0, err
+        sent_by_hand = list(judge.stats.requests)
+        judge.reset_stats()
+        code, overridden, err = _score([*common, "--base-url", judge.base_url, "--protocol", "paper-gpt",
+                                        "--temperature", "0"], capsys)
+        assert code == 0, err
+        sent_overridden = list(judge.stats.requests)
+
+    def keyed(requests):
+        return sorted((json.dumps(r["messages"]), r["model"], r["temperature"], r.get("top_p")) for r in requests)
+
+    assert len(sent_by_protocol) == len(basic)
+    assert keyed(sent_by_protocol) == keyed(sent_by_hand)
+    assert {(r["model"], r["temperature"], r.get("top_p")) for r in sent_by_protocol} == {("gpt-3.5-turbo", 0.1, None)}
+    # the official wording, byte for byte, reached the judge
+    assert sent_by_protocol[0]["messages"][0]["content"] == ("You are a helpful and precise assistant for checking "
+                                                             "the quality of the answer. Only say the content user wanted.")
+    for key in ("overall", "per_category", "trigger_recall", "n", "n_failed"):
+        assert by_protocol[key] == by_hand[key], key
+    assert 0 < by_protocol["overall"] < 100
+    assert by_protocol["judge"]["protocol"] == "paper-gpt" and "protocol" not in by_hand["judge"]
+    assert by_protocol["provenance"]["judge"]["protocol"] == "paper-gpt"
+    assert {k: v for k, v in by_protocol["provenance"]["judge"].items() if k != "protocol"} == \
+        by_hand["provenance"]["judge"]
+    # a flag still wins, and the record says what was really used
+    assert {r["temperature"] for r in sent_overridden} == {0.0}
+    assert overridden["provenance"]["judge"]["protocol"] == "paper-gpt (overridden: temperature)"
+    assert overridden["provenance"]["judge"]["decoding"]["temperature"] == 0.0
