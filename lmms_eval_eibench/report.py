@@ -771,9 +771,12 @@ def _cells(row: Row, pm: str = " ± ", footnotes: Mapping[str, int] | None = Non
     ]
 
 
-LEGEND = (
+LEGEND_RUNS = (
     "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
-    "complex: Recall. Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
+    "complex: Recall."
+)
+LEGEND = (
+    LEGEND_RUNS + " Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
     "tables), one row per judge (the paper prints each cell as LLaMA-3 / ChatGPT); [n] marks a note below."
 )
 
@@ -790,7 +793,7 @@ def render_markdown(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
     ]
     footnotes = _footnotes(rows)
     lines += ["| " + " | ".join(escape(c) for c in _cells(row, footnotes=footnotes)) + " |" for row in rows]
-    lines += ["", LEGEND]
+    lines += ["", LEGEND if any(r.published for r in rows) else LEGEND_RUNS]
     if footnotes:
         lines += [""] + [f"[{number}] {note}  " for note, number in footnotes.items()]
     for warning in warnings:
@@ -866,7 +869,7 @@ def _latex(text: str) -> str:
 
 def render_latex(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
     """A booktabs ``tabular``; published rows below a rule; warnings as ``%`` comments."""
-    lines = [f"% {LEGEND}"]
+    lines = [f"% {LEGEND if any(r.published for r in rows) else LEGEND_RUNS}"]
     lines += ["% WARNING: " + line for w in warnings for line in w.splitlines()]
     lines += [
         r"\begin{tabular}{llll" + "r" * (len(HEADERS) - 4) + "}",
