@@ -130,7 +130,7 @@ def judge_range(results_file: Path, dataset: Path, work: Path) -> None:
     env.pop("EIBENCH_JUDGE_PROTOCOL", None)
     cmd = [str(Path(sys.executable).parent / "eibench"), "judge-check", "--judge", "embedding", "--samples",
            CHECK_SAMPLES, "--json", "--no-progress"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode not in (0, 1):
         raise SystemExit(f"eibench judge-check failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     check = json.loads(done.stdout)

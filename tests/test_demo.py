@@ -47,4 +47,4 @@ def test_demo_runs_the_whole_job_offline(tmp_path):
     # the model's own row beside them: its basic recall, from the results file
     data = json.loads(results[-1].read_text())
     value = data["results"]["eibench_basic"]["eibench_semantic_recall,none"]
-    assert re.search(rf"^tiny-llava \(random weights\), its answers to 4 basic documents +{value:.2f}$", out, re.M)
+    assert re.search(rf"^tiny-llava \(random weights\), its answers to 4 basic documents +{value:.2f}$", out, re.MULTILINE)

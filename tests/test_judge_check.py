@@ -81,7 +81,7 @@ def test_sound_loopback_judge_passes_and_says_how_many_requests_first(official_d
         assert code == 0 and judge.stats.chat_requests == 0
         assert ": 0 requests to send, 40 verdicts cached" in err
         assert out.splitlines()[-1] == "verdict: PASS"
-        assert re.search(r"^  injection .* pass$", out, re.M)
+        assert re.search(r"^  injection .* pass$", out, re.MULTILINE)
 
 
 def test_a_judge_giving_full_credit_to_anything_fails(official_dir, tmp_path, capsys, monkeypatch):

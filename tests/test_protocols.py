@@ -15,7 +15,11 @@ from judge_server import judge_server
 from lmms_eval_eibench.commands import score
 from lmms_eval_eibench.judges import JudgeConfigError, JudgeSettings, build_judge
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
-from lmms_eval_eibench.provenance import build_provenance, check_provenance, judge_fields_from_engine
+from lmms_eval_eibench.provenance import (
+    build_provenance,
+    check_provenance,
+    judge_fields_from_engine,
+)
 
 
 def record_of(settings: JudgeSettings) -> dict:

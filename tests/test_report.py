@@ -53,8 +53,8 @@ def test_bar_two_judges_paper_layout_published_rows_and_warning(capsys):
     assert "| 55.88 ± 0.61 | 36.50 ± 4.25 |" in rows["llava-hf/llava-1.5-7b-hf"]
     assert "eibench" not in rows
     haiku = [line for line in out.splitlines() if line.startswith("| Claude-3-haiku | user | LLaMA-3 judge")]
-    assert haiku == ["| Claude-3-haiku | user | LLaMA-3 judge (paper-llama3) | published [1] [2] | 59.20 | 49.87 | 67.21 "
-                     "| 67.55 | 63.24 | 24.00 |"]
+    assert haiku == [("| Claude-3-haiku | user | LLaMA-3 judge (paper-llama3) | published [1] [2] | 59.20 | 49.87 "
+                      "| 67.21 | 67.55 | 63.24 | 24.00 |")]
     assert "| ChatGPT-4o | user | GPT judge (paper-gpt) | published [1] [2] |" in out
     assert "judged by different judges, prompt versions and decoding settings" in err
     assert "judged by different judges" in out  # the saved report carries the warning too
@@ -191,11 +191,11 @@ def test_overall_is_the_weighted_mean_of_its_categories_but_for_the_two_document
     assert marked == {(model, judge) for model, judge, _ in disagreeing}
     notes = {e.model: e.notes for e in report.load_published() if any("as published" in n for n in e.notes)}
     assert notes == {
-        "ChatGPT-4V": ("basic: setting inferred: the closed-model block names none; the official scripts for these "
-                       "models use the user-question prompt",
+        "ChatGPT-4V": (("basic: setting inferred: the closed-model block names none; the official scripts for these "
+                        "models use the user-question prompt"),
                        "basic Overall 48.58: as published; the sample-weighted mean of its categories is 48.38"),
-        "Claude-3-sonnet": ("basic: setting inferred: the closed-model block names none; the official scripts for "
-                            "these models use the user-question prompt",
+        "Claude-3-sonnet": (("basic: setting inferred: the closed-model block names none; the official scripts "
+                             "for these models use the user-question prompt"),
                             "basic Overall 54.10: as published; the sample-weighted mean of its categories is 54.15"),
     }
 
