@@ -128,3 +128,40 @@ def test_protocol_sends_what_the_explicit_settings_send(official_records, offici
     assert {r["temperature"] for r in sent_overridden} == {0.0}
     assert overridden["provenance"]["judge"]["protocol"] == "paper-gpt (overridden: temperature)"
     assert overridden["provenance"]["judge"]["decoding"]["temperature"] == 0.0
+
+
+@pytest.mark.slow
+def test_lmms_eval_run_under_the_protocol_sits_beside_the_paper(sample_dataset_dir, tmp_path, capsys):
+    """EIBENCH_JUDGE_PROTOCOL=paper-gpt in a real lmms-eval run (the loopback judge serving gpt-3.5-turbo): the
+    results record the protocol, and `eibench report --with-paper` puts the run beside the paper's GPT rows."""
+    import os
+    import subprocess
+
+    from lmms_eval_eibench.commands.report import main as report_main
+
+    out = tmp_path / "out"
+    with judge_server(model="gpt-3.5-turbo") as judge:
+        env = {**os.environ, "EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_CACHE_DIR": str(tmp_path / "cache"),
+               "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "EIBENCH_JUDGE_PROTOCOL": "paper-gpt", "EIBENCH_JUDGE_BASE_URL": judge.base_url,
+               "EIBENCH_JUDGE_API_KEY": judge.api_key}
+        for name in ("EIBENCH_JUDGE", "EIBENCH_JUDGE_MODEL", "EIBENCH_JUDGE_TEMPERATURE", "EIBENCH_JUDGE_PROMPT"):
+            env.pop(name, None)
+        command = [str(Path(sys.executable).with_name("lmms-eval")), "--model", "dummy", "--tasks", "eibench_basic",
+                   "--limit", "4", "--output_path", str(out), "--log_samples", "--verbosity", "DEBUG"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                              check=False)
+        sent = list(judge.stats.requests)
+    results = sorted(out.rglob("*_results.json"))
+    assert results, f"no results file (exit {done.returncode}):\n{done.stderr[-3000:]}"
+    assert sent and {(r["model"], r["temperature"]) for r in sent} == {("gpt-3.5-turbo", 0.1)}
+    data = json.loads(results[-1].read_text())
+    record = data["configs"]["eibench_basic"]["metadata"]["eibench_provenance"]
+    assert record["judge"]["protocol"] == "paper-gpt" and record["judge"]["options"]["trust_judge_total"] is True
+    code = report_main([str(out), "--with-paper", "--paper-setting", "user"])
+    table, err = capsys.readouterr()
+    assert code == 0, err
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert rows[0].startswith("| dummy | user | openai:gpt-3.5-turbo") and "[paper-gpt] | run |" in rows[0]
+    assert rows[1].startswith("| Qwen-VL-Chat | user | LLaMA-3 judge")  # the head of the paper's user block
+    assert "not judged like the published rows" not in err
