@@ -448,7 +448,8 @@ def load_published(
     for name, wanted, known in (("--paper-setting", settings, known_settings), ("--paper-judge", judges, known_judges)):
         unknown = sorted(set(wanted or ()) - set(known))
         if unknown:
-            raise ReportError(f"{name} {', '.join(unknown)}: the published tables have {', '.join(known)}")
+            also = " (or the protocols " + ", ".join(PROTOCOLS) + ")" if name == "--paper-judge" else ""
+            raise ReportError(f"{name} {', '.join(unknown)}: the published tables have {', '.join(known)}{also}")
     sizes = data.get("category_sizes") or CATEGORY_SIZES
     if dict(sizes) != CATEGORY_SIZES:
         raise ReportError(f"{path}: category_sizes must be {CATEGORY_SIZES} (the basic subset's category counts)")

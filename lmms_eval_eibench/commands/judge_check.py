@@ -204,7 +204,7 @@ def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     identity = engine.judge.identity()
     keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
     cached = engine.cache.get_many(keys) if engine.cache is not None else {}
-    return len(keys), len(keys) - len(cached)
+    return len(keys), len(keys) - len(set(cached) & set(keys))
 
 
 def _judge_name(info: Mapping[str, Any]) -> str:
