@@ -971,18 +971,18 @@ def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str =
         raise ReportError(f"--chart {path}: the file name must end in .png or .svg")
     if paper not in CHART_PAPER_MODES:
         raise ReportError(f"--chart-paper {paper!r}: use one of {', '.join(CHART_PAPER_MODES)}")
-    if not rows:
-        raise ReportError("nothing to chart: no rows")
-    published = [r for r in rows if r.published]
-    as_reference = paper == "reference" or (paper == "auto" and len(published) > CHART_MAX_PUBLISHED_BARS)
-    reference = published if as_reference else []
-    rows = [r for r in rows if not (as_reference and r.published)]
     from .config import MissingExtra, require
 
     try:
         require("matplotlib", f"--chart {path}")
     except MissingExtra as exc:
         raise ReportError(str(exc)) from None
+    if not rows:
+        raise ReportError("nothing to chart: no rows")
+    published = [r for r in rows if r.published]
+    as_reference = paper == "reference" or (paper == "auto" and len(published) > CHART_MAX_PUBLISHED_BARS)
+    reference = published if as_reference else []
+    rows = [r for r in rows if not (as_reference and r.published)]
     # Figure + the Agg canvas directly: no pyplot, no global backend switch, safe inside other programs.
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -94,8 +94,9 @@ def test_a_judge_giving_full_credit_to_anything_fails(official_dir, tmp_path, ca
     assert report["passed"] is False
     assert groups["all"]["passed"] and not groups["half"]["passed"] and not groups["other"]["passed"]
     assert groups["other"]["judged"] == 100.0
-    # its full marks on the planted answer equal the planted score: never taken as a verdict, so they are failures
-    assert not groups["injection"]["passed"] and groups["injection"]["n_failed"] == 10
+    # its full marks on the planted answer are its own verdict (equal to the planted score, written by the judge):
+    # they count, and the injection group fails on its recall
+    assert not groups["injection"]["passed"] and groups["injection"]["judged"] > 25
 
 
 def test_offline_embedding_judge(official_dir, tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_paper_gpt_sets_the_gpt_judge():
     record = record_of(settings)
     assert record["judge"]["protocol"] == "paper-gpt"
     assert record["judge"]["decoding"] == {"max_tokens": 512, "temperature": 0.1}
-    assert record["judge"]["options"] == {"trust_judge_total": True}
+    assert record["judge"]["options"] == {"trust_judge_total": True, "parser_version": "2"}
     assert "protocol" not in record_of(explicit)["judge"]  # nothing claimed that was not asked for...
     assert record_protocol(record_of(explicit))[1:] == (PROTOCOLS["paper-gpt"], [])  # ...but it follows it
 
@@ -90,7 +90,7 @@ def test_protocol_sends_what_the_explicit_settings_send(official_records, offici
     answers.write_text("".join(json.dumps({r.image_path: (r.triggers[0] if i % 2 else "A sunny beach.")}) + "\n"
                                for i, r in enumerate(basic)))
     common = [str(answers), "--subset", "basic", "--annotations", str(official_dir), "--json", "--no-cache",
-              "--no-progress"]
+              "--no-progress", "--allow-partial"]
     with judge_server(model="gpt-3.5-turbo") as judge:
         monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", judge.api_key)
         code, by_protocol, err = _score([*common, "--base-url", judge.base_url, "--protocol", "paper-gpt"], capsys)
