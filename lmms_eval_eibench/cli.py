@@ -22,7 +22,10 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from lmms_eval_eibench import __version__
+
     parser = argparse.ArgumentParser(prog="eibench", description="EIBench for lmms-eval.")
+    parser.add_argument("--version", action="version", version=f"lmms-eval-eibench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     module = None

@@ -164,10 +164,17 @@ def resolve(dataset: str | os.PathLike | None = None) -> str:
                 f"`python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`.")
         return str(path)
     if not looks_like_repo_id(location):
+        if dataset is not None:
+            chosen = "--dataset"
+        elif os.environ.get(config.DATASET_ENV):
+            chosen = f"{config.DATASET_ENV}={location}"
+        else:
+            chosen = None
+        where = f" (from {chosen})" if chosen else ""
         raise DatasetNotFound(
-            f"No EIBench dataset at {path}. Build it with `python hub_upload.py --eibench EIBENCH_DIR "
-            f"--image-root IMAGES` (writes {config.default_dataset_dir()}), or set {config.DATASET_ENV} to a "
-            f"built folder or a Hugging Face dataset repo id.")
+            f"No EIBench dataset at {path}{where}. Build it there with `python hub_upload.py --eibench EIBENCH_DIR "
+            f"--image-root IMAGES --output {path}`, or point {'it' if chosen else config.DATASET_ENV} at a built "
+            "folder or a Hugging Face dataset repo id.")
     return location
 
 

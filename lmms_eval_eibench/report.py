@@ -158,14 +158,24 @@ class Row:
 # ----------------------------------------------------------------------------------------------- reading
 
 
+_SCORE_FIRST = ("judge its samples first: `eibench score OUT/<model>/<time>_samples_<task>.jsonl --json > "
+                "score.json`, then `eibench report score.json`")
+
+
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not UTF-8 text; pass an lmms-eval *_results.json file or an `eibench score "
+                          "--json` output") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if path.suffix == ".jsonl" or "_samples_" in path.name:
+            raise ReportError(f"{path}: this is an lmms-eval samples file (answers, one per line), not results: "
+                              + _SCORE_FIRST) from None
         raise ReportError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
             "pass an lmms-eval *_results.json file or an `eibench score --json` output"
@@ -385,9 +395,16 @@ def _entries_from_file(path: Path, explicit: bool) -> tuple[list[Entry], str | N
         entries = _entries_from_lmms(path, data)
         if entries:
             return entries, None
-        message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
+        bypassed = any("bypass" in str(key) for metrics in data["results"].values() if isinstance(metrics, Mapping)
+                       for key in metrics)
+        if bypassed:
+            message = f"{path}: a --predict_only run (answers, no judge, no recall); {_SCORE_FIRST}"
+        else:
+            message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
     elif _is_score_output(data):
         return [_entry_from_score(path, data)], None
+    elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
+        message = f"{path}: an lmms-eval samples file (answers, one per line), not results; {_SCORE_FIRST}"
     else:
         message = f"{path}: neither an lmms-eval results file nor an `eibench score --json` output"
     if explicit:
@@ -415,6 +432,9 @@ def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Entry], 
                 if note:
                     notes.append(note)
             if not found:
+                if any(path.rglob("*_samples_eibench*.jsonl")):
+                    raise ReportError(f"{path}: EIBench answers but no recall in this folder (a --predict_only run?); "
+                                      + _SCORE_FIRST)
                 raise ReportError(
                     f"{path}: no EIBench results in this folder (looked at {len(files)} *.json file(s)); "
                     "point at the --output_path of an lmms-eval run with eibench_* tasks"

@@ -1,0 +1,47 @@
+"""What the `eibench` command says to a newcomer who hands it the wrong thing, through the real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EIBENCH = str(Path(sys.executable).with_name("eibench"))
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([EIBENCH, *args], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def test_version():
+    import lmms_eval_eibench
+
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"lmms-eval-eibench {lmms_eval_eibench.__version__}"
+
+
+def test_report_on_a_predict_only_run_says_to_score_it_first(tmp_path):
+    folder = tmp_path / "out" / "dummy"
+    folder.mkdir(parents=True)
+    (folder / "20261202_050000_results.json").write_text(json.dumps(
+        {"results": {"eibench_basic": {"alias": "eibench_basic", "bypass,none": 999}}, "configs": {}}, indent=2))
+    samples = folder / "20261202_050000_samples_eibench_basic.jsonl"
+    samples.write_text(json.dumps({"doc_id": 0, "resps": [["a"]], "filtered_resps": ["a"]}) + "\n")
+    for target in (tmp_path / "out", folder / "20261202_050000_results.json"):
+        done = run("report", str(target))
+        assert done.returncode == 2 and "eibench score" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    done = run("report", str(samples))
+    assert done.returncode == 2 and "samples file" in done.stderr and "eibench score" in done.stderr
+
+
+def test_a_missing_dataset_folder_is_named_as_given(tmp_path):
+    missing = tmp_path / "not-built"
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"CAER-S/train/Angry/0006.png": "x"}) + "\n")
+    done = run("score", str(answers), "--subset", "basic", "--no-cache", env={"EIBENCH_DATASET": str(missing)})
+    assert done.returncode == 2
+    assert f"No EIBench dataset at {missing} (from EIBENCH_DATASET=" in done.stderr
+    assert f"--output {missing}" in done.stderr and "Traceback" not in done.stderr
