@@ -30,7 +30,8 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
         "prompt": {"template": "judge_paper", "version": "1"},
         "decoding": {"temperature": 0.1, "max_tokens": 512},
         "options": {"trust_judge_total": false},
-        "endpoint": "https://api.openai.com/v1"
+        "endpoint": "https://api.openai.com/v1",
+        "protocol": "paper-gpt (overridden: trust_judge_total)"
       },
       "model_prompt": {"template": "user", "version": "1"},
       "generation": {"max_new_tokens": 512, "temperature": 0},
@@ -41,7 +42,8 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
 ``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
 when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
-user info, query and fragment removed. ``dataset.manifest_sha256`` is the built dataset's manifest
+user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
+with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
 fingerprint (``lmms_eval_eibench.dataset.fingerprint()``). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
 refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
 """
@@ -150,6 +152,7 @@ def build_provenance(
     judge_decoding: Mapping[str, Any],
     judge_options: Mapping[str, Any] | None = None,
     judge_endpoint: str | None = None,
+    judge_protocol: str | None = None,
     model_prompt: str | None = None,
     model_prompt_version: str | None = None,
     generation: Mapping[str, Any] | None = None,
@@ -166,6 +169,9 @@ def build_provenance(
     ``judge_decoding`` the judge's decoding settings (temperature, top_p, max_tokens...; ``{}`` for a
     judge that does not decode, like the embedding judge); ``judge_options`` other verdict-affecting
     settings and ``judge_endpoint`` the judge's base URL (credentials are stripped from it).
+    ``judge_protocol`` names the judge protocol the settings came from (``paper-gpt``, or
+    ``paper-gpt (overridden: temperature)`` when flags changed some of its settings); the key ``judge.protocol``
+    is written only when there is one.
     ``model_prompt``/``model_prompt_version`` and
     ``generation`` describe how the evaluated model was prompted and decoded, when known.
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
@@ -198,6 +204,7 @@ def build_provenance(
             "decoding": _settings("judge_decoding", judge_decoding),
             "options": _settings("judge_options", judge_options),
             "endpoint": _endpoint(judge_endpoint),
+            **({"protocol": _require_text("judge_protocol", judge_protocol)} if judge_protocol is not None else {}),
         },
         "model_prompt": (
             None
@@ -260,6 +267,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             judge_decoding=judge.get("decoding"),
             judge_options=judge.get("options"),
             judge_endpoint=judge.get("endpoint"),
+            judge_protocol=judge.get("protocol"),
             model_prompt=model_prompt.get("template"),
             model_prompt_version=model_prompt.get("version"),
             generation=record.get("generation"),
@@ -305,6 +313,7 @@ def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, 
     decoding = source.pop("decoding", None)
     endpoint = source.pop("base_url", None)
     model = source.pop("model", None)
+    protocol = source.pop("protocol", None)  # a name for the settings, not a setting: never in options
     for run_detail in ("metric", "cache"):
         source.pop(run_detail, None)
     options = {k: v for k, v in source.items() if isinstance(v, _SCALAR)}
@@ -316,6 +325,7 @@ def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, 
         "judge_decoding": {} if decoding is None else decoding,
         "judge_options": options or None,
         "judge_endpoint": endpoint,
+        "judge_protocol": protocol,
     }
 
 

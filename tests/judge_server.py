@@ -23,7 +23,8 @@ of 5+ letters.
 The server reads the answer and triggers back out of the EIBench judge prompts (paper wording and
 the structured JSON prompt) and replies in kind: `{score: c/t}` plus an explanation, or a JSON
 verdict per trigger. `reply_style="echo"` makes paper replies quote the prompt's example and the
-answer (with any score planted in it) before the judge's own final score.
+answer (with any score planted in it) before the judge's own final score; `reply_style="full_credit"` is a
+broken judge that gives every answer full marks (what `eibench judge-check` must catch).
 
 Faults are injected per request with the given probabilities, decided by a hash of
 (seed, prompt, how many times this prompt was already requested), so a retry of the same
@@ -61,7 +62,7 @@ class FakeJudgeConfig:
     hang: float = 0.0
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
-    reply_style: str = "plain"  # or "echo"
+    reply_style: str = "plain"  # or "echo", or "full_credit" (a broken judge: every trigger covered, always)
     miscount: float = 0.0  # share of paper replies whose total is one more than the ground truth's (by prompt hash)
     seed: int = 0
     extra_models: tuple[str, ...] = ()
@@ -79,6 +80,7 @@ class FakeJudgeStats:
     faults: Counter = field(default_factory=Counter)
     prompts_answered: list[str] = field(default_factory=list)
     authorization_headers: list[str] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)  # chat request bodies as received (model, messages, ...)
 
 
 _WORD_RE = re.compile(r"[a-z]{5,}")
@@ -116,7 +118,7 @@ def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: flo
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
     if "JSON" in system and (parsed := _parse_structured(user)):
         answer, triggers = parsed
-        flags = _covered(answer, triggers)
+        flags = [True] * len(triggers) if reply_style == "full_credit" else _covered(answer, triggers)
         verdict = {
             "triggers": [
                 {"id": i, "covered": f, "reason": "shares a key word" if f else "not mentioned"}
@@ -128,7 +130,7 @@ def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: flo
     if parsed is None:
         return "I cannot assess this record."
     answer, triggers = parsed
-    flags = _covered(answer, triggers)
+    flags = [True] * len(triggers) if reply_style == "full_credit" else _covered(answer, triggers)
     draw = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big") / 2**64
     total = len(triggers) + (1 if draw < miscount else 0)  # a judge that miscounts the ground truth
     score = f"{{score: {sum(flags)}/{total}}}"
@@ -277,6 +279,8 @@ class FakeJudge:
                 except (ValueError, KeyError, TypeError):
                     self._send(400, {"error": {"message": "malformed request"}})
                     return
+                with judge._lock:
+                    judge.stats.requests.append(request)
                 if request.get("model") not in (judge.config.model, *judge.config.extra_models):
                     self._send(
                         404,
@@ -352,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(FakeJudgeConfig, name))
     parser.add_argument("--model", default=FakeJudgeConfig.model)
     parser.add_argument("--api-key", default=FakeJudgeConfig.api_key)
-    parser.add_argument("--reply-style", default="plain", choices=("plain", "echo"))
+    parser.add_argument("--reply-style", default="plain", choices=("plain", "echo", "full_credit"))
     config = FakeJudgeConfig(**vars(parser.parse_args(argv)))
     with judge_server(config) as running:
         print(running.base_url, flush=True)

@@ -19,14 +19,36 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the subcommand's arguments on ``parser`` (the lead's cli.py calls this)."""
     parser.description = DESCRIPTION
-    parser.add_argument("results", nargs="+", metavar="RESULTS", help="results files or folders")
+    parser.add_argument("results", nargs="*", metavar="RESULTS",
+                        help="results files or folders (none: only the published rows, with --with-paper)")
     parser.add_argument(
         "--format", choices=("markdown", "csv", "latex"), default="markdown", help="table format (default markdown)"
     )
     parser.add_argument(
         "--with-paper",
         action="store_true",
-        help="add the published rows of Lin et al. (2025), marked published, with their judge labels",
+        help="add the published rows of Lin et al. (2025) in the paper's layout (88 rows, 336 numbers: settings user, "
+             "caption, caption_text, cot, cfsa; LLaMA-3 and GPT judges), marked published",
+    )
+    parser.add_argument(
+        "--paper-setting",
+        action="append",
+        metavar="SETTING",
+        help="only these published settings (user, caption, caption_text, cot, cfsa; repeat or comma-separate); "
+             "implies --with-paper",
+    )
+    parser.add_argument(
+        "--paper-judge",
+        action="append",
+        metavar="JUDGE",
+        help="only the published rows of these judges (llama3, gpt, or the protocols paper-llama3, paper-gpt); "
+             "implies --with-paper",
+    )
+    parser.add_argument(
+        "--chart-paper",
+        choices=("auto", "bars", "reference"),
+        default="auto",
+        help="draw published rows in the chart as bars or as reference lines (auto: bars for up to 4 rows)",
     )
     parser.add_argument(
         "--chart",
@@ -37,6 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--summary", metavar="PATH", help="also write the JSON summary for leaderboards to PATH")
     parser.add_argument("--output", "-o", metavar="PATH", help="write the table to PATH instead of stdout")
+
+
+_PAPER_JUDGES = {"paper-llama3": "llama3", "paper-gpt": "gpt"}
+
+
+def _words(values: list[str] | None) -> list[str] | None:
+    """Repeated and comma-separated values as one list (None when the option was not given)."""
+    if values is None:
+        return None
+    return [word.strip() for value in values for word in value.split(",") if word.strip()]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,9 +83,15 @@ def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench import report
 
     try:
-        entries, notes = report.load_results(args.results)
-        if args.with_paper:
-            entries += report.load_published()
+        settings, judges = _words(args.paper_setting), _words(args.paper_judge)
+        with_paper = args.with_paper or settings is not None or judges is not None
+        if not args.results and not with_paper:
+            raise report.ReportError("give RESULTS (results files or folders), or --with-paper for the published rows")
+        entries, notes = report.load_results(args.results) if args.results else ([], [])
+        if with_paper:
+            if judges is not None:  # a protocol names its paper judge
+                judges = [_PAPER_JUDGES.get(j, j) for j in judges]
+            entries += report.load_published(settings=settings, judges=judges)
         rows = report.build_rows(entries)
         warnings = report.comparability_warnings(rows)
         for target in [*args.chart, args.summary, args.output]:
@@ -65,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
             table = report.render_latex(rows, warnings)
         else:
             table = report.render_markdown(rows, warnings)
+        if not rows:
+            raise report.ReportError("no rows to show: the --paper-setting / --paper-judge filters left none")
         for chart in args.chart:
-            report.render_chart(rows, chart)
+            report.render_chart(rows, chart, paper=args.chart_paper)
         if args.summary:
             summary = report.build_summary(rows, warnings)
             report.write_text_atomic(args.summary, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")

@@ -75,6 +75,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="built dataset folder or Hub repo id (default: $EIBENCH_DATASET or the user cache)")
     parser.add_argument("--annotations", metavar="DIR",
                         help="read the ground truth from the official EIBench annotation files instead of a dataset")
+    add_judge_arguments(parser)
+    parser.add_argument("--from-cache", action="store_true",
+                        help="send no request: read every verdict from the judge replies cached by an earlier run "
+                             "(with the current parser and scoring options); a sample without one is a judge failure")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write one JSON line per sample (id, recall, verdict, reason, raw)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
+    parser.add_argument("--model", metavar="NAME",
+                        help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
+                             "samples path OUT/<model>/<time>_samples_<task>.jsonl)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+    """The judge flags (`_settings` maps them onto JudgeSettings); `eibench judge-check` takes the same."""
+    parser.add_argument("--protocol", choices=("paper-gpt", "paper-llama3"),
+                        help="the paper's judge in one word (default $EIBENCH_JUDGE_PROTOCOL): "
+                             "paper-gpt = openai gpt-3.5-turbo, prompt paper, temperature 0.1, --trust-judge-total; "
+                             "paper-llama3 = hf Meta-Llama-3-8B-Instruct, prompt paper_llama3, temperature 0.1, "
+                             "top_p 0.9, --trust-judge-total. Explicit flags and variables still override")
     parser.add_argument("--judge", choices=("openai", "hf", "embedding"), help="judge kind (default $EIBENCH_JUDGE or openai)")
     parser.add_argument("--judge-model", metavar="MODEL", help="judge model (default $EIBENCH_JUDGE_MODEL)")
     parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible base URL (default $EIBENCH_JUDGE_BASE_URL)")
@@ -88,16 +108,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-judge-total", action="store_true",
                         help="recall = covered/total as the judge wrote it (the official script) instead of "
                              "covered / number of ground-truth triggers")
-    parser.add_argument("--from-cache", action="store_true",
-                        help="send no request: read every verdict from the judge replies cached by an earlier run "
-                             "(with the current parser and scoring options); a sample without one is a judge failure")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write one JSON line per sample (id, recall, verdict, reason, raw)")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
-    parser.add_argument("--model", metavar="NAME",
-                        help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
-                             "samples path OUT/<model>/<time>_samples_<task>.jsonl)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -404,6 +414,7 @@ def _settings(args: argparse.Namespace) -> Any:
         cache=False if args.no_cache else None,
         trust_judge_total=True if args.trust_judge_total else None,
         progress=False if args.no_progress else None,
+        protocol=getattr(args, "protocol", None),
     )
 
 

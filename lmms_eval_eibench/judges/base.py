@@ -297,6 +297,8 @@ class JudgeSettings:
     cache: bool = True
     cache_dir: str | None = None
     progress: bool = True
+    protocol: str | None = None
+    """A judge protocol (`protocols.PROTOCOLS`: paper-gpt, paper-llama3) the settings were built from, or None."""
 
     def __post_init__(self) -> None:
         if self.kind not in JUDGE_KINDS:
@@ -327,6 +329,39 @@ class JudgeSettings:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
             )
+        if self.protocol is not None:
+            from lmms_eval_eibench.protocols import PROTOCOLS
+
+            if self.protocol not in PROTOCOLS:
+                raise JudgeConfigError(
+                    f"judge protocol {self.protocol!r} (EIBENCH_JUDGE_PROTOCOL / --protocol): use one of "
+                    f"{', '.join(PROTOCOLS)}"
+                )
+            if self.kind == "embedding":
+                raise JudgeConfigError(
+                    f"judge protocol {self.protocol} is an LLM judge; the embedding judge (EIBENCH_JUDGE / --judge "
+                    "embedding) cannot follow it: drop one of the two"
+                )
+
+    @property
+    def protocol_differences(self) -> list[str]:
+        """The settings of `protocol` that were overridden (by flags or variables) to other values."""
+        if self.protocol is None:
+            return []
+        from lmms_eval_eibench.protocols import PROTOCOLS, protocol_differences
+
+        effective = {"kind": self.kind, "model": self.resolved_model, "prompt": self.resolved_prompt,
+                     "temperature": self.temperature, "top_p": self.top_p, "trust_judge_total": self.trust_judge_total}
+        return protocol_differences(PROTOCOLS[self.protocol], effective)
+
+    @property
+    def protocol_label(self) -> str | None:
+        """What provenance records: `paper-gpt`, `paper-gpt (overridden: temperature)`, or None."""
+        if self.protocol is None:
+            return None
+        from lmms_eval_eibench.protocols import protocol_label
+
+        return protocol_label(self.protocol, self.protocol_differences)
 
     @property
     def resolved_model(self) -> str:
@@ -347,6 +382,10 @@ class JudgeSettings:
         EIBENCH_JUDGE_TEMPERATURE, EIBENCH_JUDGE_TRUST_TOTAL, EIBENCH_EMBEDDING_THRESHOLD,
         EIBENCH_EMBEDDING_THREADS, EIBENCH_CACHE_DIR, EIBENCH_NO_CACHE. A bad value raises
         `JudgeConfigError` naming the variable.
+
+        EIBENCH_JUDGE_PROTOCOL (or the `protocol` keyword: paper-gpt, paper-llama3) sets the paper judge's
+        kind, model, prompt, decoding and trust_judge_total; explicit variables and keywords still win, and
+        `protocol_label` then says which settings were overridden.
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {
@@ -372,6 +411,17 @@ class JudgeSettings:
                 raise TypeError(f"JudgeSettings has no setting {key!r}")
             if value is not None:
                 values[key] = value
+        protocol = values.get("protocol") or env.get("EIBENCH_JUDGE_PROTOCOL", "").strip() or None
+        if protocol is not None:
+            from lmms_eval_eibench.protocols import PROTOCOLS
+
+            if protocol not in PROTOCOLS:
+                raise JudgeConfigError(
+                    f"EIBENCH_JUDGE_PROTOCOL / --protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}"
+                )
+            # the protocol fills in what was not set explicitly (a variable or keyword still wins)
+            values = {**PROTOCOLS[protocol].settings(), **{k: v for k, v in values.items() if v is not None},
+                      "protocol": protocol}
         return cls(**{k: v for k, v in values.items() if v is not None})
 
 
@@ -414,8 +464,10 @@ class Judge(ABC):
         """The verdict in the reply `raw` to `item` (raises `scoring.VerdictParseError` when there is none)."""
 
     def provenance(self) -> dict[str, Any]:
+        # the protocol is a name for settings already recorded: kept in provenance, never in the cache key
+        label = self.settings.protocol_label
         return {"metric": self.metric_name, **self.identity(), **self.scoring_options(),
-                "parser_version": PARSER_VERSION}
+                "parser_version": PARSER_VERSION, **({"protocol": label} if label else {})}
 
     def preflight(self) -> None:
         """Fail fast (PreflightError) when the judge cannot work; default: nothing to check."""
