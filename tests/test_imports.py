@@ -10,8 +10,9 @@ import pytest
 
 HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval")
 MODULES = ["lmms_eval_eibench", "lmms_eval_eibench.records", "lmms_eval_eibench.config", "lmms_eval_eibench.scoring",
-           "lmms_eval_eibench.prompts", "lmms_eval_eibench.judges", "lmms_eval_eibench.lmms",
-           "lmms_eval_eibench.discovery", "lmms_eval_eibench.harness_task", "lmms_eval_eibench.llava_original", "lmms_eval_eibench.cfsa", "lmms_eval_eibench.report",
+           "lmms_eval_eibench.prompts", "lmms_eval_eibench.judges", "lmms_eval_eibench.judges.chat",
+           "lmms_eval_eibench.lmms", "lmms_eval_eibench.discovery", "lmms_eval_eibench.harness_task",
+           "lmms_eval_eibench.llava_original", "lmms_eval_eibench.cfsa", "lmms_eval_eibench.report",
            "lmms_eval_eibench.provenance", "lmms_eval_eibench.build", "lmms_eval_eibench.dataset",
            "lmms_eval_eibench.cli", "lmms_eval_eibench.protocols", "lmms_eval_eibench.commands.judge_check"]
 
