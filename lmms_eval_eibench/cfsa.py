@@ -21,26 +21,26 @@ Every question and answer of a sample is logged into lmms-eval's `--log_samples`
 there: its response is a `[eibench_cfsa failed ...]` line (`failure_reason` recognizes it), its transcript says
 which step failed and why, and an error is logged; with `cfsa_on_failure=raise` the run stops instead.
 
-Importing this module is cheap: lmms_eval (and with it torch) is imported when lmms-eval asks for the model class
-`CFSA` (a lazily built attribute) or calls `manifest()`.
+This module is the plain-Python core (settings, the rounds, transcripts, the OpenAI-compatible summarizer) and the
+entry point `manifest()`; the lmms-eval model class is `cfsa_model.CFSA`, which lmms-eval imports (and with it
+torch) only when the model is asked for. Importing this module is cheap.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import copy
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from functools import partial
 from typing import Any
 
 from .config import env_flag
-from .failures import FAILED_PREFIX, failure_reason  # noqa: F401  (re-exported for callers of cfsa)
-from .judges.base import public_url, quiet_http_logs
+from .failures import FAILED_PREFIX, failure_reason
+from .judges.base import JudgeRequestError, public_url
+from .judges.chat import ChatClient, Hints
+from .judges.runner import RetryPolicy
 from .prompts import render, render_block, template_blocks, template_version
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "CFSAFailure",
     "CFSASettings",
     "OpenAISummarizer",
+    "SummarizerError",
     "Transcript",
     "attach_transcript",
     "calls_per_sample",
@@ -64,7 +65,7 @@ __all__ = [
     "run_cfsa",
 ]
 
-log = logging.getLogger("lmms_eval_eibench.cfsa")
+log = logging.getLogger("lmms_eval_eibench.cfsa")  # cfsa_model logs here too
 
 MODEL_ID = "eibench_cfsa"
 CFSA_VERSION = "1"  # the method's wiring (steps, rounds, parsing); each template carries its own version too
@@ -369,6 +370,114 @@ def _check(transcripts: list[Transcript], settings: CFSASettings, step: str, lab
         )
 
 
+def _alive(transcripts: Sequence[Transcript]) -> list[int]:
+    return [i for i, t in enumerate(transcripts) if not t.failed]
+
+
+def _observe(transcripts: list[Transcript], ask: AskFn, settings: CFSASettings, labels: Sequence[str]) -> None:
+    """Round 1: the rewrite and the general questions (they need nothing from each other)."""
+    items: list[tuple[int, str]] = []
+    kinds: list[tuple[str, str, str]] = []  # (step, name, question) per item
+    general = general_questions()
+    for i in _alive(transcripts):
+        items.append((i, render("cfsa_rewrite", question=transcripts[i].request)))
+        kinds.append(("rewrite", "rewrite", transcripts[i].request))
+        for name, question in general:
+            items.append((i, render("cfsa_answer", question=question)))
+            kinds.append(("general", name, question))
+    if not items:
+        return
+    texts = _record_answers(transcripts, "observe", items, ask("observe", items))
+    for (i, _), (step, name, question), text in zip(items, kinds, texts):
+        if text is None:
+            continue
+        transcripts[i].steps.append({"step": step, "name": name, "question": question, "answer": text})
+        if step == "rewrite":
+            transcripts[i].grounded_question = text.strip()
+    _check(transcripts, settings, "observe", labels)
+
+
+def _write_followups(transcripts: list[Transcript], ask: AskFn, settings: CFSASettings, labels: Sequence[str]) -> None:
+    """Round 2: one follow-up question per focus, from the grounded question and the general answers."""
+    items: list[tuple[int, str]] = []
+    names: list[str] = []
+    chosen = focuses()[: settings.scenario_questions]
+    for i in _alive(transcripts):
+        observations = transcripts[i].observations("general")
+        for name, focus in chosen:
+            prompt = render(
+                "cfsa_followup", question=transcripts[i].grounded_question, observations=observations, focus=focus
+            )
+            items.append((i, prompt))
+            names.append(name)
+    if not items:
+        return
+    texts = _record_answers(transcripts, "followup", items, ask("followup", items))
+    for (i, _), name, text in zip(items, names, texts):
+        if text is None:
+            continue
+        question = parse_followup(text)
+        if question is None:
+            transcripts[i].fail("followup", f"no question in the reply for focus {name!r}")
+            continue
+        transcripts[i].steps.append({"step": "followup", "name": name, "reply": text, "question": question})
+    _check(transcripts, settings, "followup", labels)
+
+
+def _answer_followups(transcripts: list[Transcript], ask: AskFn, settings: CFSASettings, labels: Sequence[str]) -> None:
+    """Round 3: the base model answers each follow-up question."""
+    items: list[tuple[int, str]] = []
+    asked: list[dict[str, Any]] = []  # the follow-up step each item answers
+    for i in _alive(transcripts):
+        for s in transcripts[i].steps:
+            if s["step"] == "followup":
+                items.append((i, render("cfsa_answer", question=s["question"])))
+                asked.append(s)
+    if not items:
+        return
+    texts = _record_answers(transcripts, "scenario", items, ask("scenario", items))
+    for (i, _), followup, text in zip(items, asked, texts):
+        if text is not None:
+            transcripts[i].steps.append(
+                {"step": "scenario", "name": followup["name"], "question": followup["question"], "answer": text}
+            )
+    _check(transcripts, settings, "scenario", labels)
+
+
+def _summarize(
+    transcripts: list[Transcript], ask: AskFn, settings: CFSASettings, summarize: SummarizeFn | None,
+    labels: Sequence[str],
+) -> None:  # fmt: skip
+    """Round 4: the summary, by the base model (with the image) or by the LLM (text only): the scored answer."""
+    by_base = settings.summarizer == "base"
+    if not by_base and summarize is None:
+        raise CFSAConfigError("cfsa_summarizer=openai but no summarizer was built")
+    items = []
+    for i in _alive(transcripts):
+        t = transcripts[i]
+        prompt = render(
+            "cfsa_summary", request=t.request, question=t.grounded_question,
+            observations=t.observations("general", "scenario"), with_image=by_base,
+        )  # fmt: skip
+        items.append((i, prompt))
+    if not items:
+        return
+    if by_base:
+        texts = _record_answers(transcripts, "summary", items, ask("summary", items))
+    else:
+        outputs = summarize([prompt for _, prompt in items])  # type: ignore[misc]  # checked above
+        texts = _record_answers(transcripts, "summary", items, outputs, caller="summarizer")
+    for (i, prompt), text in zip(items, texts):
+        if text is None:
+            continue
+        transcripts[i].answer = text
+        transcripts[i].steps.append({
+            "step": "summary", "name": settings.summarizer_identity(), "question": _summary_question(prompt),
+            "answer": text,
+        })  # fmt: skip
+    _check(transcripts, settings, "summary", labels)
+
+
 def run_cfsa(
     requests: Sequence[str], ask: AskFn, settings: CFSASettings, summarize: SummarizeFn | None = None,
     labels: Sequence[str] | None = None,
@@ -378,96 +487,11 @@ def run_cfsa(
     `labels` name the samples in error messages (default: "sample <index>")."""
     transcripts = [Transcript(request=r) for r in requests]
     labels = list(labels) if labels is not None else [f"sample {i}" for i in range(len(requests))]
-    general = general_questions()
-    chosen_focuses = focuses()[: settings.scenario_questions]
-
-    def alive() -> list[int]:
-        return [i for i, t in enumerate(transcripts) if not t.failed]
-
-    # Round 1: the rewrite and the general questions need nothing from each other.
-    items: list[tuple[int, str]] = []
-    kinds: list[tuple[str, str, str]] = []  # (step, name, question) per item
-    for i in alive():
-        items.append((i, render("cfsa_rewrite", question=transcripts[i].request)))
-        kinds.append(("rewrite", "rewrite", transcripts[i].request))
-        for name, question in general:
-            items.append((i, render("cfsa_answer", question=question)))
-            kinds.append(("general", name, question))
-    if items:
-        texts = _record_answers(transcripts, "observe", items, ask("observe", items))
-        for (i, _), (step, name, question), text in zip(items, kinds, texts):
-            if text is None:
-                continue
-            transcripts[i].steps.append({"step": step, "name": name, "question": question, "answer": text})
-            if step == "rewrite":
-                transcripts[i].grounded_question = text.strip()
-        _check(transcripts, settings, "observe", labels)
-
-    if chosen_focuses:
-        # Round 2: one follow-up question per focus, written from the grounded question and the general answers.
-        items, names = [], []
-        for i in alive():
-            observations = transcripts[i].observations("general")
-            for name, focus in chosen_focuses:
-                prompt = render(
-                    "cfsa_followup", question=transcripts[i].grounded_question, observations=observations, focus=focus
-                )
-                items.append((i, prompt))
-                names.append(name)
-        if items:
-            texts = _record_answers(transcripts, "followup", items, ask("followup", items))
-            for (i, _), name, text in zip(items, names, texts):
-                if text is None:
-                    continue
-                question = parse_followup(text)
-                if question is None:
-                    transcripts[i].fail("followup", f"no question in the reply for focus {name!r}")
-                    continue
-                transcripts[i].steps.append({"step": "followup", "name": name, "reply": text, "question": question})
-            _check(transcripts, settings, "followup", labels)
-
-        # Round 3: answer the follow-up questions.
-        items, names, questions = [], [], []
-        for i in alive():
-            for s in transcripts[i].steps:
-                if s["step"] == "followup":
-                    items.append((i, render("cfsa_answer", question=s["question"])))
-                    names.append(s["name"])
-                    questions.append(s["question"])
-        if items:
-            texts = _record_answers(transcripts, "scenario", items, ask("scenario", items))
-            for (i, _), name, question, text in zip(items, names, questions, texts):
-                if text is not None:
-                    transcripts[i].steps.append({"step": "scenario", "name": name, "question": question, "answer": text})
-            _check(transcripts, settings, "scenario", labels)
-
-    # Round 4: the summary, by the base model (with the image) or by the LLM (text only).
-    by_base = settings.summarizer == "base"
-    items = []
-    for i in alive():
-        t = transcripts[i]
-        prompt = render(
-            "cfsa_summary", request=t.request, question=t.grounded_question,
-            observations=t.observations("general", "scenario"), with_image=by_base,
-        )  # fmt: skip
-        items.append((i, prompt))
-    if items:
-        if by_base:
-            texts = _record_answers(transcripts, "summary", items, ask("summary", items))
-        else:
-            if summarize is None:
-                raise CFSAConfigError("cfsa_summarizer=openai but no summarizer was built")
-            outputs = summarize([prompt for _, prompt in items])
-            texts = _record_answers(transcripts, "summary", items, outputs, caller="summarizer")
-        for (i, prompt), text in zip(items, texts):
-            if text is None:
-                continue
-            transcripts[i].answer = text
-            transcripts[i].steps.append({
-                "step": "summary", "name": settings.summarizer_identity(), "question": _summary_question(prompt),
-                "answer": text,
-            })  # fmt: skip
-        _check(transcripts, settings, "summary", labels)
+    _observe(transcripts, ask, settings, labels)
+    if settings.scenario_questions:
+        _write_followups(transcripts, ask, settings, labels)
+        _answer_followups(transcripts, ask, settings, labels)
+    _summarize(transcripts, ask, settings, summarize, labels)
     return transcripts
 
 
@@ -485,77 +509,58 @@ class SummarizerError(RuntimeError):
     """The summarizing LLM failed (after retries); the message never holds the API key."""
 
 
+# The preflight fails fast (as the judges' does): a wrong URL, model or key is not worth a long backoff.
+_PREFLIGHT_RETRIES = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
+
+
 class OpenAISummarizer:
-    """Writes CFSA's summary through an OpenAI-compatible `/chat/completions` endpoint (httpx, bounded threads)."""
+    """Writes CFSA's summary through an OpenAI-compatible `/chat/completions` endpoint, with the judges' client
+    (`judges.chat.ChatClient`) and retry policy: exponential backoff with full jitter, Retry-After honoured."""
 
     def __init__(self, settings: CFSASettings, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
         self.settings = settings
-        self.model = settings.summarizer_model
-        self.url = (settings.summarizer_base_url or "").rstrip("/") + "/chat/completions"
-        self._key = env.get(settings.summarizer_api_key_env) or env.get("OPENAI_API_KEY") or None
-        self._client: Any = None
+        self.model = settings.summarizer_model or ""
+        key_env = settings.summarizer_api_key_env
+        hints = Hints(
+            timeout=f"{SETTING_PREFIX}summarizer_timeout",
+            api_key=f"set ${key_env} (or OPENAI_API_KEY) to a key this endpoint accepts",
+            not_found=f"check {SETTING_PREFIX}summarizer_model and {SETTING_PREFIX}summarizer_base_url",
+        )
+        self._chat = ChatClient(
+            settings.summarizer_base_url or "", env.get(key_env) or env.get("OPENAI_API_KEY") or None, self.model,
+            timeout=settings.summarizer_timeout, concurrency=settings.summarizer_concurrency,
+            policy=RetryPolicy(max_retries=settings.summarizer_retries), hints=hints, role="CFSA summarizer",
+        )  # fmt: skip
+        self.url = self._chat.url  # without user info or query
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key and len(self._key) >= 4 else text
-
-    def _http(self) -> Any:
-        if self._client is None:
-            import httpx
-
-            quiet_http_logs()  # httpx logs request URLs (user info and query included) at INFO
-            self._client = httpx.Client(timeout=self.settings.summarizer_timeout)
-        return self._client
-
-    def complete(self, prompt: str, max_tokens: int | None = None) -> str:
-        """One chat completion; retries transport errors, 429 and 5xx with backoff, then raises SummarizerError."""
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+    def complete(self, prompt: str, max_tokens: int | None = None, policy: RetryPolicy | None = None) -> str:
+        """One chat completion; transient failures are retried, then (or on a permanent one) SummarizerError."""
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": self.settings.summarizer_temperature,
             "max_tokens": max_tokens or self.settings.summarizer_max_tokens,
         }
-        where = public_url(self.url)
-        attempts = self.settings.summarizer_retries + 1
-        last = ""
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(min(2.0**attempt, 30.0) * 0.25)
-            try:
-                response = self._http().post(self.url, json=body, headers=headers)
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__} talking to {where}: {exc}"
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                last = f"HTTP {response.status_code} from {where}: {response.text[:200]}"
-                continue
-            if response.status_code >= 400:
-                raise SummarizerError(self._redact(
-                    f"HTTP {response.status_code} from {where} (model {self.model!r}): {response.text[:300]}"
-                ))  # fmt: skip
-            try:
-                content = response.json()["choices"][0]["message"]["content"]
-            except (ValueError, KeyError, IndexError, TypeError):
-                raise SummarizerError(self._redact(
-                    f"unexpected reply from {where}: {response.text[:300]}"
-                )) from None  # fmt: skip
-            return content if isinstance(content, str) else ""
-        raise SummarizerError(self._redact(f"{last} (after {attempts} attempts)"))
+        try:
+            text, _ = self._chat.chat(body, policy=policy)
+        except JudgeRequestError as exc:
+            raise SummarizerError(self._chat.redact(str(exc))) from None
+        return self._chat.redact(text)  # a server echoing the request must not put the key in a sample
 
     def preflight(self) -> None:
         """One tiny request before any generation, so a wrong URL, model or key fails in seconds, not hours."""
         try:
-            self.complete("Reply with the word OK.", max_tokens=5)
+            self.complete("Reply with the word OK.", max_tokens=5, policy=_PREFLIGHT_RETRIES)
         except SummarizerError as exc:
             raise CFSAConfigError(
-                f"the CFSA summarizer ({self.model} at {public_url(self.url)}) does not answer: {exc}. Check "
-                f"cfsa_summarizer_base_url, cfsa_summarizer_model and the key in ${self.settings.summarizer_api_key_env}"
+                f"the CFSA summarizer does not answer: {exc}. Check {SETTING_PREFIX}summarizer_base_url, "
+                f"{SETTING_PREFIX}summarizer_model and the key in ${self.settings.summarizer_api_key_env}"
             ) from None
 
     def summarize_many(self, prompts: Sequence[str]) -> list[Any]:
+        """One reply text, or the exception that failed it, per prompt; `summarizer_concurrency` in flight."""
+
         def one(prompt: str) -> Any:
             try:
                 return self.complete(prompt)
@@ -566,9 +571,7 @@ class OpenAISummarizer:
             return list(pool.map(one, prompts))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._chat.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -592,219 +595,9 @@ def attach_transcript(instance: Any, transcript_log: dict[str, Any]) -> None:
     instance.arguments = ({"prompt": first, "cfsa": [transcript_log]}, *instance.arguments[1:])
 
 
-def _task_prompt(first_argument: Any) -> str:
-    return first_argument["prompt"] if isinstance(first_argument, dict) and "prompt" in first_argument else first_argument
-
-
-def _under_response_cache() -> bool:
-    """Whether lmms-eval's `--use_cache` response cache is calling us (it would replay answers without
-    transcripts, and it keys requests by the prompt argument that `attach_transcript` replaces)."""
-    import sys
-
-    frame = sys._getframe(1)
-    try:
-        while frame is not None:
-            owner = frame.f_locals.get("self")
-            if frame.f_code.co_name == "execute" and type(owner).__name__ == "ResponseCache":
-                return True
-            frame = frame.f_back
-        return False
-    finally:
-        del frame
-
-
-def _user_turn(build_turn: Callable[..., list], doc_to_visual: Callable | None, text: str, doc: Any, **_: Any) -> list:
-    """`doc_to_messages` for a chat base model: the sample's visuals and one CFSA prompt as one user turn."""
-    visuals = doc_to_visual(doc) if doc_to_visual is not None else []
-    return build_turn(visuals or [], text)
-
-
-def _build_model_class() -> type:
-    from lmms_eval.api.instance import (
-        GenerationResult,
-        Instance,
-        TokenCounts,
-        unwrap_generation_output,
-    )
-    from lmms_eval.api.model import lmms
-    from lmms_eval.api.task import ConfigurableMessagesTask
-    from lmms_eval.models import get_model
-
-    class CFSA(lmms):
-        """lmms-eval model `eibench_cfsa`: Coarse-to-Fine Self-Ask over the base model named by `base=`."""
-
-        is_simple = True  # tasks hand us (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
-
-        def __init__(
-            self, base: str | None = None, batch_size: Any = None, max_batch_size: Any = None, device: Any = None,
-            **model_args: Any,
-        ) -> None:  # fmt: skip
-            super().__init__()
-            if not base:
-                raise CFSAConfigError(
-                    "eibench_cfsa needs a base model: --model_args base=<lmms-eval model>,<its arguments>,... "
-                    "(e.g. base=llava_hf,pretrained=llava-hf/llava-1.5-7b-hf)"
-                )
-            if base == MODEL_ID:
-                raise CFSAConfigError("eibench_cfsa cannot wrap itself: choose another base= model")
-            self.settings, base_args = CFSASettings.from_model_args(model_args)
-            self.base_name = str(base)
-            passed_on = {"batch_size": batch_size, "max_batch_size": max_batch_size, "device": device}
-            base_args = {**{k: v for k, v in passed_on.items() if v is not None}, **base_args}
-            try:
-                base_cls = get_model(self.base_name, force_simple=self.settings.base_force_simple)
-            except ModuleNotFoundError as exc:  # e.g. llava_hf without decord: say which extra brings it
-                from lmms_eval_eibench.config import missing_extra_hint
-
-                raise CFSAConfigError(
-                    f"eibench_cfsa: the base model {self.base_name!r} cannot be imported: "
-                    f"{missing_extra_hint(exc.name or str(exc))}") from None
-            self.base = base_cls(**base_args)
-            self.base.task_dict = self.task_dict  # lmms-eval fills ours in place; the base looks docs up in it
-            self._rank = self.base.rank
-            self._world_size = self.base.world_size
-            self.summarizer = OpenAISummarizer(self.settings) if self.settings.summarizer == "openai" else None
-            if self.summarizer is not None:
-                self.summarizer.preflight()
-            cost = calls_per_sample(self.settings)
-            log.info("CFSA over %s: %d base calls + %d summarizer calls per sample, in %d base rounds",
-                     self.base_name, cost["base"], cost["summarizer"], cost["base_rounds"])  # fmt: skip
-
-        def __getattr__(self, name: str) -> Any:
-            # lmms-eval reads these from the model in multi-process runs: they are the base model's. Nothing
-            # else is passed through, so e.g. an agentic request type never reaches the base model unasked.
-            base = self.__dict__.get("base")
-            if base is None or name not in ("accelerator", "device"):
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            return getattr(base, name)
-
-        # -- requests to the base model ---------------------------------------------------------------------
-
-        def _base_instance(self, sample: tuple, prompt: str, gen_kwargs: dict, idx: int) -> Any:
-            _, _, doc_to_visual, doc_id, task, split = sample
-            if self.base.is_simple:
-                arguments = (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
-            else:
-                doc_to_messages = partial(_user_turn, ConfigurableMessagesTask._build_user_turn, doc_to_visual, prompt)
-                arguments = (prompt, doc_to_messages, gen_kwargs, doc_id, task, split)
-            return Instance(
-                request_type="generate_until", arguments=arguments, idx=idx,
-                metadata={"task": task, "doc_id": doc_id, "repeats": 1},
-            )  # fmt: skip
-
-        def _round_gen_kwargs(self) -> dict:
-            return {"max_new_tokens": self.settings.round_max_new_tokens, "temperature": 0, "do_sample": False,
-                    "num_beams": 1}  # fmt: skip
-
-        def _call_base(self, instances: list) -> list[Any]:
-            outputs = self.base.generate_until(instances)
-            if len(outputs) != len(instances):
-                raise RuntimeError(f"{self.base_name} returned {len(outputs)} answers for {len(instances)} requests")
-            return [unwrap_generation_output(o) for o in outputs]
-
-        def _ask(self, samples: list[tuple], step: str, items: Sequence[tuple[int, str]]) -> list[Any]:
-            def build() -> list:
-                out = []
-                for k, (index, prompt) in enumerate(items):
-                    sample = samples[index]
-                    # The summary is the task's answer: it gets the task's generation settings.
-                    gen_kwargs = copy.deepcopy(sample[1]) if step == "summary" else self._round_gen_kwargs()
-                    out.append(self._base_instance(sample, prompt, gen_kwargs or {}, k))
-                return out
-
-            log.info("CFSA round %r: %d requests to %s", step, len(items), self.base_name)
-            try:
-                return self._call_base(build())
-            except Exception as exc:  # noqa: BLE001 - find out which samples it was, one sample at a time
-                by_sample: dict[int, list[int]] = {}
-                for k, (index, _) in enumerate(items):
-                    by_sample.setdefault(index, []).append(k)
-                if len(by_sample) == 1:
-                    return [exc] * len(items)
-                log.warning("CFSA round %r: %s raised %s: %s; retrying sample by sample to isolate the failure",
-                            step, self.base_name, type(exc).__name__, exc)  # fmt: skip
-            fresh = build()  # the failed call may have consumed its requests' generation settings
-            results: list[Any] = [None] * len(items)
-            for positions in by_sample.values():
-                try:
-                    outputs = self._call_base([fresh[k] for k in positions])
-                except Exception as exc:  # noqa: BLE001 - this sample's failure, recorded in its transcript
-                    outputs = [exc] * len(positions)
-                for k, output in zip(positions, outputs):
-                    results[k] = output
-            return results
-
-        # -- lmms-eval interface ----------------------------------------------------------------------------
-
-        def generate_until(self, requests: list) -> list:
-            if _under_response_cache():
-                raise CFSAConfigError(
-                    "eibench_cfsa does not work with --use_cache: cached answers would come back without their "
-                    "CFSA transcripts. Run without --use_cache."
-                )
-            samples = []
-            for request in requests:
-                args = request.args
-                if len(args) != 6 or not (args[2] is None or callable(args[2])):
-                    raise CFSAConfigError(
-                        f"eibench_cfsa got a request it cannot read from task {request.task_name!r}: it serves "
-                        f"generate_until tasks in lmms-eval's (prompt, gen_kwargs, doc_to_visual, doc_id, task, "
-                        f"split) layout"
-                    )
-                samples.append((_task_prompt(args[0]), *args[1:]))
-            summarize = self.summarizer.summarize_many if self.summarizer is not None else None
-            labels = [f"task {s[4]} doc {s[3]}" for s in samples]
-            transcripts = run_cfsa(
-                [s[0] for s in samples], partial(self._ask, samples), self.settings, summarize=summarize,
-                labels=labels,
-            )
-            results = []
-            for request, sample, transcript in zip(requests, samples, transcripts):
-                attach_transcript(request, transcript.to_log(self.settings, self.base_name))
-                counts = None
-                if transcript.input_tokens is not None or transcript.output_tokens is not None:
-                    counts = TokenCounts(input_tokens=transcript.input_tokens, output_tokens=transcript.output_tokens)
-                results.append(GenerationResult(text=transcript.response(), token_counts=counts))
-            n_failed = sum(t.failed for t in transcripts)
-            if n_failed:
-                log.error("CFSA: %d of %d samples failed; their responses start with %r and their transcripts "
-                          "say where and why", n_failed, len(samples), FAILED_PREFIX)  # fmt: skip
-            return results
-
-        def generate_until_multi_round(self, requests: list) -> list:
-            raise NotImplementedError("eibench_cfsa answers generate_until tasks only")
-
-        def loglikelihood(self, requests: list) -> list:
-            raise NotImplementedError(
-                "eibench_cfsa answers generate_until tasks only (CFSA is a generation method); run "
-                "loglikelihood / multiple-choice tasks with the base model directly"
-            )
-
-        def clean(self) -> None:
-            self.base.clean()
-            if self.summarizer is not None:
-                self.summarizer.close()
-
-    CFSA.__module__ = __name__
-    CFSA.__qualname__ = "CFSA"
-    return CFSA
-
-
-_MODEL_CLASS: type | None = None
-
-
-def __getattr__(name: str) -> Any:
-    # `lmms_eval_eibench.cfsa.CFSA` is built on first access so that importing this module stays cheap.
-    global _MODEL_CLASS
-    if name == "CFSA":
-        if _MODEL_CLASS is None:
-            _MODEL_CLASS = _build_model_class()
-        return _MODEL_CLASS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def manifest() -> Any:
-    """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa` (class built on first use)."""
+    """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa`. lmms-eval imports the class
+    (`cfsa_model.CFSA`, which needs lmms_eval and torch) only when the model is asked for."""
     from lmms_eval.models.registry_v2 import ModelManifest
 
-    return ModelManifest(model_id=MODEL_ID, simple_class_path=f"{__name__}.CFSA")
+    return ModelManifest(model_id=MODEL_ID, simple_class_path=f"{__package__}.cfsa_model.CFSA")

@@ -1,47 +1,28 @@
-"""lmms-eval hooks for the EIBench tasks (``tasks/eibench/*.yaml`` reach them through a thin ``utils.py``).
+"""The EIBench hooks the task YAMLs name (``tasks/eibench/*.yaml`` reach them through a thin ``utils.py``) and the
+task lifecycle's plain-Python parts: documents, prompts, images, the judge engine, provenance and metrics.
 
-How a run flows through here:
+The task class (``harness_task.EIBenchTask``) drives them: it loads ``task_docs`` in ``download``, writes
+``provenance_record`` into its config when built, runs the engine's preflight right before generation, judges all
+of its answers with ``judge_documents`` after the filters, and turns each verdict into ``sample_metrics``. A sample
+the judge failed on adds to ``eibench_judge_failures``, one without an answer (a CFSA failure line, or an empty
+answer: lmms-eval's ``llava_hf`` returns "" when generation raises; see ``failures.py``) to
+``eibench_generation_failures`` without being judged; both count as 0 in every recall metric (every sample counts),
+and ``<metric>_judged`` gives the mean over judged samples.
 
-1. Task construction (before the model generates): ``docs_*`` swap lmms-eval's stub dataset for the real split
-   (``EIBENCH_DATASET`` / the default folder / a Hub repo), checking images and captions with one clear message;
-   ``JudgeFilter.__init__`` builds the judge engine and runs its preflight, so a missing key fails in seconds.
-2. Generation: ``doc_to_visual`` / ``doc_to_text`` render the versioned Jinja2 prompts.
-3. ``JudgeFilter.apply`` sees every response of the task at once (lmms-eval applies filters to all of a task's
-   instances before any per-document scoring) and judges them in one concurrent, cached ``judge_many`` call.
-   lmms-eval gives filters no document ids, so the filter reads the instances from its caller's frame
-   (``FilterEnsemble.apply``) and uses them only if they hold exactly the response lists it was given; otherwise
-   it warns and ``process_results`` judges each answer itself (correct, slower). lm-eval passes the documents.
-4. ``process_results`` (run per document in lmms-eval's thread pool) only looks the verdict up and turns it
-   into metrics plus the logged verdict. A failed judgement adds to ``eibench_judge_failures``, a failed
-   generation (a CFSA failure line, or an empty answer: lmms-eval's ``llava_hf`` returns "" when generation
-   raises; see ``failures.py``) to ``eibench_generation_failures`` without being judged; both count as 0 in
-   every recall metric (every sample counts), and ``<metric>_judged`` gives the mean over judged samples.
-
-Provenance: when a task's filter is built (during task construction), ``record_provenance`` writes the
-provenance record (``provenance.build_provenance``: judge, model prompt + version, generation settings, dataset,
-plugin version) to ``metadata["eibench_provenance"]``, which lmms-eval copies into the results file's ``configs``.
-
-Nothing here imports lmms_eval: the filter is duck-typed (lmms-eval only calls ``apply(resps, docs)``), so the
-lm-eval task can share these functions.
+Nothing here imports lmms_eval, so the lm-eval task shares these functions.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 import logging
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
-from .failures import generation_failure
 from .prompts import render, template_version
-from .provenance import METADATA_KEY
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
@@ -51,7 +32,8 @@ if TYPE_CHECKING:  # heavy: imported only inside functions
 
 
 
-def _info(message: str) -> None:
+def info(message: str) -> None:
+    """Log through lmms-eval's logger (loguru) when present, else the standard one."""
     try:
         from loguru import logger
     except ImportError:
@@ -60,7 +42,7 @@ def _info(message: str) -> None:
         logger.info(message)
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     """Warn through lmms-eval's logger (loguru) when present, else the standard one."""
     try:
         from loguru import logger
@@ -252,14 +234,10 @@ def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The judge: one engine per process and settings, verdicts looked up by (judge identity, sample id, answer)
+# The judge: one engine per process and settings
 
 _ENGINES: dict[Any, JudgeEngine] = {}
 _ENGINES_LOCK = threading.Lock()
-# keyed by the judge's identity too: settings changed within one process (tests, notebooks, two tasks judged
-# differently) must never reuse a verdict of the previous judge
-_VERDICTS: dict[tuple[str, str, str], Verdict] = {}
-_VERDICTS_LOCK = threading.Lock()
 
 
 def engine() -> JudgeEngine:
@@ -271,11 +249,6 @@ def engine() -> JudgeEngine:
         if settings not in _ENGINES:
             _ENGINES[settings] = build_engine(settings)
         return _ENGINES[settings]
-
-
-def _judge_identity(judge_engine: JudgeEngine) -> str:
-    """Everything that determines a verdict besides the sample (what the verdict cache keys by), as text."""
-    return json.dumps(judge_engine.judge.identity(), sort_keys=True, default=str)
 
 
 def answer_text(results: Any) -> str:
@@ -293,146 +266,8 @@ def judge_item(doc: Mapping[str, Any], answer: str):
 
 
 def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
-    """Judge many (document, answer) pairs in one concurrent, cached call and remember the verdicts."""
-    judge_engine = engine()
-    identity = _judge_identity(judge_engine)
-    items = [judge_item(doc, answer) for doc, answer in zip(docs, answers)]
-    verdicts = judge_engine.judge_many(items)
-    with _VERDICTS_LOCK:
-        for item, verdict in zip(items, verdicts):
-            _VERDICTS[(identity, item.id, item.answer)] = verdict
-    return verdicts
-
-
-def verdict_for(doc: Mapping[str, Any], answer: str) -> Verdict:
-    """The verdict the current judge gave this exact (sample, answer), judging it now if the filter did not see
-    it (e.g. ``--reasoning_tags`` stripped the answer after filtering)."""
-    key = (_judge_identity(engine()), str(doc["id"]), answer)
-    with _VERDICTS_LOCK:
-        verdict = _VERDICTS.get(key)
-    if verdict is None:
-        verdict = judge_documents([doc], [answer])[0]
-    return verdict
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# What lmms-eval does not pass to hooks, read from its frames on the stack
-
-
-def _on_stack(match: Callable[[FrameType], Any], depth: int | None = None) -> Any:
-    """The first non-None ``match(frame)`` over the frames above the function calling this one (nearest
-    first, at most ``depth`` of them), else None. Frames are released on return (no reference cycles)."""
-    frame = inspect.currentframe()
-    try:
-        frame = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
-        seen = 0
-        while frame is not None and (depth is None or seen < depth):
-            found = match(frame)
-            if found is not None:
-                return found
-            frame, seen = frame.f_back, seen + 1
-        return None
-    finally:
-        del frame
-
-
-def predict_only() -> bool:
-    """Whether lmms-eval runs with --predict_only (no judging, no preflight).
-
-    lmms-eval switches a task to its "bypass" metric only after constructing it, so the flag is read from the
-    ``simple_evaluate`` call on the stack (the CLI goes through it too). Without one, tasks are judged.
-    """
-    def match(frame: FrameType) -> bool | None:
-        if frame.f_code.co_name == "simple_evaluate" and "predict_only" in frame.f_locals:
-            return bool(frame.f_locals["predict_only"])
-        return None
-
-    return bool(_on_stack(match))
-
-
-def _constructing_task() -> Any:
-    """The task whose constructor is running below us, or None: lmms-eval's ``ConfigurableTask.__init__`` builds
-    its filters after loading its dataset; lm-eval's loads its dataset (our ``custom_dataset``) from it."""
-    def match(frame: FrameType) -> Any:
-        owner = frame.f_locals.get("self")
-        if frame.f_code.co_name == "__init__" and hasattr(owner, "_config") and hasattr(owner, "config"):
-            return owner
-        return None
-
-    return _on_stack(match, depth=8)
-
-
-def _task_instances(resps: list) -> list | None:
-    """The instances whose responses ``resps`` are (lmms-eval's ``FilterEnsemble.apply`` builds
-    ``resps = [inst.resps for inst in instances]`` and passes only ``resps`` to its filters).
-
-    Filters get no document ids, so we read the caller's ``instances`` and accept them only if they are exactly
-    the lists we were given (identity, element by element). None when lmms-eval's internals changed.
-    """
-    def match(frame: FrameType) -> list | None:
-        candidate = frame.f_locals.get("instances")
-        if (isinstance(candidate, list) and len(candidate) == len(resps)
-                and all(getattr(inst, "resps", None) is resp for inst, resp in zip(candidate, resps))):
-            return candidate
-        return None
-
-    return _on_stack(match, depth=4)
-
-
-def record_constructing_task_provenance() -> None:
-    """``record_provenance`` for the task being constructed, when there is one (lm-eval builds filters only when
-    it applies them, after copying the configs, so its tasks call this while their dataset is built)."""
-    task = _constructing_task()
-    if task is not None:
-        record_provenance(task)
-
-
-class JudgeFilter:
-    """The first step of each EIBench task's filter pipeline: judges all of a task's answers at once.
-
-    YAML: ``filter_list: [{name: none, filter: [{function: !function utils.JudgeFilter}, {function: take_first}]}]``.
-    Responses pass through unchanged; verdicts go to the lookup table that ``process_results`` reads.
-    """
-
-    def __init__(self, **_: Any) -> None:
-        if not predict_only():
-            engine().preflight()  # task construction happens before generation: fail in seconds, not hours
-        task = _constructing_task()
-        if task is not None:  # lmms-eval copies each task's config for the results file before generation
-            record_provenance(task)
-
-    def apply(self, resps: list, docs: Any) -> list:
-        if predict_only():
-            return resps
-        if isinstance(docs, (list, tuple)) and len(docs) == len(resps):
-            # lm-eval hands each response its own document (its FilterEnsemble zips instance.resps, instance.doc)
-            pairs = [(doc, answer_text(resp)) for doc, resp in zip(docs, resps)]
-            self._judge(pairs, "the task")
-            return resps
-        found = _task_instances(resps)
-        if found is None:
-            _warn("EIBench: could not match responses to documents (lmms-eval internals changed?); "
-                  "judging one document at a time in process_results instead")
-            return resps
-        # lmms-eval passes the task's whole split; instance.doc_id indexes it. Skip the image column (no decoding).
-        table = docs.select_columns([c for c in JUDGED_COLUMNS if c in docs.column_names])
-        pairs = [(table[inst.doc_id], answer_text(inst.resps)) for inst in found]
-        task_name = found[0].task_name if found else "the task"
-        if len({inst.doc_id for inst in found}) < len(docs):
-            _warn(f"EIBench: PARTIAL run of {task_name}: {len({inst.doc_id for inst in found})} of {len(docs)} "
-                  "documents (--limit?); its recall is not comparable with full runs (eibench report marks it)")
-        self._judge(pairs, task_name)
-        return resps
-
-    @staticmethod
-    def _judge(pairs: list[tuple[Mapping[str, Any], str]], task_name: str) -> None:
-        pairs = [(doc, answer) for doc, answer in pairs if generation_failure(answer) is None]
-        started = time.perf_counter()
-        verdicts = judge_documents([doc for doc, _ in pairs], [answer for _, answer in pairs])
-        judge = engine().judge
-        _info(f"EIBench: judged {len(verdicts)} answers of {task_name} in {time.perf_counter() - started:.2f} s "
-              f"({judge.kind} judge, concurrency {judge.concurrency}, {sum(v.cached for v in verdicts)} from cache, "
-              f"{sum(v.failed for v in verdicts)} failed)")
+    """Judge many (document, answer) pairs in one concurrent, cached call."""
+    return engine().judge_many([judge_item(doc, answer) for doc, answer in zip(docs, answers)])
 
 
 def provenance_record(template: str | None, generation: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -452,29 +287,6 @@ def provenance_record(template: str | None, generation: Mapping[str, Any] | None
         dataset_revision=hub_revision(location) if looks_like_repo_id(location) else None,
         dataset_manifest_sha256=fingerprint(),
     )
-
-
-def record_provenance(task: Any) -> None:
-    """Put the provenance record into the task's ``metadata["eibench_provenance"]``, which lmms-eval (and lm-eval)
-    write into the results file's ``configs[<task>]["metadata"]``.
-
-    Runs during task construction: lmms-eval copies each task's config when ``evaluate()`` starts, so later
-    changes never reach the file. ``--gen_kwargs`` is applied after construction, in place on the task's
-    ``generation_kwargs`` dict (``set_config(update=True)``), so the record's ``generation`` member *is* that dict
-    (validated now): the file then shows the settings the model really generated with. A ``--predict_only`` run
-    judges nothing and gets no record.
-    """
-    metadata = task.config.metadata if isinstance(task.config.metadata, dict) else {}
-    template = metadata.get("prompt_template")
-    if template:
-        metadata["prompt_version"] = template_version(template)  # also readable without the record
-    if not predict_only():
-        generation = getattr(task.config, "generation_kwargs", None)
-        record = provenance_record(template, generation)
-        if isinstance(generation, dict):
-            record["generation"] = generation
-        metadata[METADATA_KEY] = record
-    task.config.metadata = metadata
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -505,18 +317,6 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     out[FAILURES] = int(sample.failure == scoring.JUDGE_FAILURE)
     out[GENERATION_FAILURES] = int(sample.failure == scoring.GENERATION_FAILURE)
     return out
-
-
-def process_results(doc: Mapping[str, Any], results: Any, subset: str) -> dict[str, Any]:
-    """lmms-eval's per-document hook: look the verdict up (judged by ``JudgeFilter``) and report metrics.
-    A sample whose generation failed is not judged: it scores 0 and is counted as a generation failure."""
-    answer = answer_text(results)
-    reason = generation_failure(answer)
-    if reason is not None:
-        from .judges import Verdict
-
-        return sample_metrics(doc, Verdict.no_answer(judge_item(doc, answer), reason), engine().metric_name, subset)
-    return sample_metrics(doc, verdict_for(doc, answer), engine().metric_name, subset)
 
 
 def _nan_if_none(value: float | None) -> float:

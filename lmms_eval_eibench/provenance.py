@@ -340,7 +340,7 @@ def judge_label(record: Mapping[str, Any]) -> str:
 
 def provenance_from_task_metadata(metadata: Any, where: str = "metadata") -> dict[str, Any] | None:
     """The checked record in an EIBench task's lmms-eval ``metadata`` (``metadata["eibench_provenance"]``, as
-    ``lmms.record_provenance`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
+    ``harness_task.EIBenchTask`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
     written before the record existed: the report then says the row has no provenance)."""
     if not isinstance(metadata, Mapping) or metadata.get(METADATA_KEY) is None:
         return None

@@ -30,6 +30,7 @@ from lmms_eval_eibench.cfsa import (
     parse_followup,
     run_cfsa,
 )
+from lmms_eval_eibench.judges.runner import RetryPolicy
 from lmms_eval_eibench.prompts import template_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -401,6 +402,64 @@ def test_summarizer_url_with_user_info_never_reaches_the_logs(
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
     assert secret not in str(info.value) and secret not in caplog.text
+
+
+def test_summarizer_retries_with_the_judges_policy_and_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summarizer is the judges' client: 500s and 429s are retried, and a 429's Retry-After is waited out
+    (the old fixed backoff waited 0.5 s before the first retry; the server asks for 1.5 s here)."""
+    import time
+
+    with judge_server(error_500=0.4) as llm:
+        monkeypatch.setenv("EIBENCH_CFSA_API_KEY", llm.api_key)
+        settings = CFSASettings(summarizer="openai", summarizer_model=llm.model, summarizer_base_url=llm.base_url,
+                                summarizer_retries=8)  # fmt: skip
+        summarizer = cfsa.OpenAISummarizer(settings)
+        assert summarizer._chat.policy == RetryPolicy(max_retries=8)  # the judges' backoff, full jitter
+        replies = summarizer.summarize_many([f"Summarize case {i}." for i in range(6)])
+        summarizer.close()
+        assert llm.stats.by_status[500] > 0 and len(llm.stats.prompts_answered) == 6
+    assert all(isinstance(r, str) and r for r in replies)
+
+    with judge_server(rate_429=1.0, retry_after=1.5) as llm:
+        monkeypatch.setenv("EIBENCH_CFSA_API_KEY", llm.api_key)
+        settings = CFSASettings(summarizer="openai", summarizer_model=llm.model, summarizer_base_url=llm.base_url,
+                                summarizer_retries=1)  # fmt: skip
+        summarizer = cfsa.OpenAISummarizer(settings)
+        start = time.monotonic()
+        with pytest.raises(cfsa.SummarizerError, match=r"HTTP 429 .*gave up after 2 attempts"):
+            summarizer.complete("Summarize.")
+        waited = time.monotonic() - start
+        summarizer.close()
+        assert llm.stats.chat_requests == 2
+    assert waited >= 1.5  # a lower bound only: a loaded machine can only make it longer
+
+
+@pytest.mark.slow
+def test_python_api_response_cache_never_replays_an_answer_without_its_transcript(tmp_path: Path) -> None:
+    """`simple_evaluate(use_cache=...)` tells the model nothing (no command line, so no `--use_cache` to refuse).
+    lmms-eval 0.7.3 stores each answer under a key computed from the request as the model leaves it (the
+    transcript in place of the prompt), which no lookup matches: the second run generates again and every sample
+    keeps its transcript. If a release changes that, this test fails and CFSA must refuse the cache there too."""
+    import sqlite3
+
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    task_dir = write_image_task(tmp_path / "tasks", n_docs=2)
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        results = simple_evaluate(
+            model="eibench_cfsa", model_args="base=dummy,cfsa_scenario_questions=1", tasks=["tiny_image_qa"],
+            task_manager=TaskManager(include_path=str(task_dir)), log_samples=True, batch_size=1,
+            use_cache=str(cache),
+        )  # fmt: skip
+        samples = results["samples"]["tiny_image_qa"]
+        assert len(samples) == 2
+        for sample in samples:  # generated now, not replayed: a replayed answer comes without a transcript
+            (transcript,) = sample["arguments"][0]["cfsa"]
+            _check_transcript(transcript, sample["arguments"][0]["prompt"], k=1)
+    with sqlite3.connect(cache / "cache.db") as db:  # the cache was really in use: it stored the answers
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] >= 2
 
 
 @pytest.mark.slow

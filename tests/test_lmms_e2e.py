@@ -239,3 +239,59 @@ def test_tiny_llava_hf_produces_scored_samples(sample_dataset_dir, tmp_path_fact
             assert isinstance(sample["filtered_resps"], str)
             assert not sample["eibench_semantic_recall"]["verdict"]["failed"]
             assert sample["input"].startswith("You are a good expert of emotion understanding. Look at the image, ")
+
+
+def test_a_reasoning_model_is_judged_once_per_answer_on_what_lmms_eval_scores(official_dataset_dir, judge, tmp_path):
+    """The bar: a dummy model answering `<think>...</think> answer` on 40 docs takes 40 judge requests, each on the
+    answer after lmms-eval's default --reasoning_tags stripping; a cached rerun sends none."""
+    judge.reset_stats()
+    response = "<think>Scanning the scene first</think> A friend is telling a joke next to a birthday cake"
+    env = {"EIBENCH_DATASET": str(official_dataset_dir), **judge_env(judge, tmp_path / "c")}
+    run_lmms("eibench_basic", tmp_path / "out", env, "--limit", "40", "--log_samples",
+             "--model_args", f"response={response}")
+    assert judge.stats.chat_requests == 40
+    assert not any("Scanning" in prompt for prompt in judge.stats.prompts_answered)
+    samples = samples_of(tmp_path / "out", "eibench_basic")
+    assert len(samples) == 40 and all(not s["eibench_recall"]["verdict"]["cached"] for s in samples)
+    assert all("<think>" not in s["filtered_resps"] for s in samples)
+    judge.reset_stats()
+    run_lmms("eibench_basic", tmp_path / "again", env, "--limit", "40", "--model_args", f"response={response}")
+    assert judge.stats.chat_requests == 0
+    assert results_of(tmp_path / "again")["results"]["eibench_basic"]["eibench_recall,none"] == \
+        results_of(tmp_path / "out")["results"]["eibench_basic"]["eibench_recall,none"]
+
+
+def test_two_processes_judge_each_document_exactly_once(sample_dataset_dir, judge, tmp_path_factory, tmp_path):
+    """More than one process, as lmms-eval runs on CPU: `accelerate launch --cpu --num_processes 2` starts only one
+    process here (lmms-eval logs world_size 1), and the `dummy` model has no `device`, which lmms-eval's evaluator
+    needs with world_size 2; so: torchrun (gloo) with the tiny llava_hf. Same metrics as one process, and every
+    document judged exactly once in total (counted at the judge)."""
+    from tiny_llava import build_tiny_llava
+
+    model_dir = tmp_path_factory.getbasetemp() / "tiny-llava"
+    if not model_dir.exists():
+        build_tiny_llava(model_dir)
+    model_args = f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32"
+    common = ["--model", "llava_hf", "--model_args", model_args, "--tasks", "eibench_basic,eibench_complex",
+              "--gen_kwargs", "max_new_tokens=12", "--log_samples", "--verbosity", "DEBUG", "--force_simple"]
+    outs = {}
+    for name, launcher in (("one", [LMMS_EVAL]),
+                           ("two", [str(Path(sys.executable).parent / "torchrun"), "--nproc_per_node", "2",
+                                    "--master_port", "29517", "-m", "lmms_eval"])):
+        judge.reset_stats()
+        out = tmp_path / name
+        env = {**os.environ, "EIBENCH_DATASET": str(sample_dataset_dir), **judge_env(judge, tmp_path / f"cache-{name}"),
+               "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run([*launcher, *common, "--output_path", str(out)], env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        outs[name] = (results_of(out), judge.stats.chat_requests)
+        if name == "two":  # really two processes: each judged its half of each task (progress bars of 4 and 2)
+            assert proc.stderr.count("judging (openai):   0%|          | 0/4") == 2, proc.stderr[-4000:]
+            assert proc.stderr.count("judging (openai):   0%|          | 0/2") == 2
+    n_docs = 8 + 4
+    (one, one_requests), (two, two_requests) = outs["one"], outs["two"]
+    assert one_requests <= n_docs and two_requests == one_requests  # each document once in total (fewer: duplicates)
+    for task in ("eibench_basic", "eibench_complex"):
+        assert two["results"][task]["eibench_recall,none"] == one["results"][task]["eibench_recall,none"]
+        assert two["n-samples"][task]["effective"] == one["n-samples"][task]["effective"]

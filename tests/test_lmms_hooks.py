@@ -146,45 +146,77 @@ def loopback_judge(monkeypatch, tmp_path, sample_dataset_dir):
         yield judge
 
 
-def test_filter_judges_every_answer_in_one_concurrent_call(loopback_judge):
-    """lmms-eval's own FilterEnsemble and Instance: the filter sees all responses, judges them together, and
-    process_results then only looks verdicts up (no further judge request)."""
-    from lmms_eval.api.filter import FilterEnsemble
-    from lmms_eval.api.instance import Instance
-    from lmms_eval.filters.selection import TakeFirstFilter
+def build_task(name: str):
+    """The task as lmms-eval builds it: its TaskManager, our YAMLs, our task class."""
+    from lmms_eval.tasks import TaskManager
 
-    docs = lmms.task_docs("basic", "user")
-    instances = [Instance(request_type="generate_until", arguments=("ctx",), idx=0,
-                          metadata={"task": "eibench_basic", "doc_id": i, "repeats": 1}) for i in range(len(docs))]
-    for i, inst in enumerate(instances):
-        inst.resps.append(f" answer {i}: a friend, a birthday cake ")
-    FilterEnsemble(name="none", filters=[lmms.JudgeFilter(), TakeFirstFilter()]).apply(instances, docs)
+    from lmms_eval_eibench.discovery import tasks_dir
+
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
+    return manager.load_task_or_group([name])[name]
+
+
+def requests_with_answers(task, answers) -> list:
+    """What lmms-eval does between building requests and applying filters: the model answers each request."""
+    task.build_all_requests(limit=None, rank=0, world_size=1)
+    for instance in task.instances:
+        instance.resps.append(answers[instance.doc_id])
+    return task.instances
+
+
+def test_task_judges_every_answer_once_in_one_concurrent_call(loopback_judge):
+    """lmms-eval's own TaskManager and Instances: after the filters the task judges all answers together, and
+    process_results then only looks verdicts up (no further judge request)."""
+    task = build_task("eibench_basic")
+    docs = task.eval_docs_no_media
+    requests_with_answers(task, [f" answer {i}: a friend, a birthday cake " for i in range(len(docs))])
+    task.apply_filters()
     assert loopback_judge.stats.chat_requests == len(docs)
     assert loopback_judge.stats.max_in_flight > 1, "answers must be judged concurrently, not one at a time"
-
-    plain_docs = docs.remove_columns("image")
-    for inst in instances:
-        doc = plain_docs[inst.doc_id]
-        metrics = lmms.process_results(doc, [inst.filtered_resps["none"].strip()], "basic")
+    for instance in task.instances:
+        doc = docs[instance.doc_id]
+        metrics = task.process_results(doc, [instance.filtered_resps["none"]])
         assert metrics["eibench_recall"]["verdict"]["id"] == doc["id"]
         assert metrics["eibench_judge_failures"] == 0
-    assert loopback_judge.stats.chat_requests == len(docs), "process_results must reuse the filter's verdicts"
+    assert loopback_judge.stats.chat_requests == len(docs), "process_results must reuse the task's verdicts"
+
+
+def test_reasoning_is_stripped_with_lmms_evals_tags_before_judging(loopback_judge):
+    """--reasoning_tags (on by default in the CLI): the judge sees the answer process_results will see, once."""
+    import argparse
+
+    from lmms_eval.api.reasoning import parse_reasoning_tags_config, strip_reasoning_tags
+
+    task = build_task("eibench_basic")
+    task.args = argparse.Namespace(reasoning_tags='[["<think>", "</think>"], ["<analysis>", "</analysis>"]]')
+    docs = task.eval_docs_no_media
+    answers = [f"<think>Let me look closely at picture {i}.</think> a friend, a birthday cake" for i in range(len(docs))]
+    requests_with_answers(task, answers)
+    task.apply_filters()
+    assert loopback_judge.stats.chat_requests == len(docs)
+    assert not any("<think>" in prompt for prompt in loopback_judge.stats.prompts_answered)
+    tags = parse_reasoning_tags_config(cli_value=task.args.reasoning_tags)
+    for instance in task.instances:  # as lmms-eval's evaluator strips before process_results
+        task.process_results(docs[instance.doc_id], [strip_reasoning_tags(instance.filtered_resps["none"], tags)])
+    assert loopback_judge.stats.chat_requests == len(docs)
 
 
 @pytest.mark.parametrize("failed_answer", ["cfsa", "", "  \n "])
 def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_judge, failed_answer):
     """A CFSA failure line or an empty answer (lmms-eval's llava_hf returns "" when generation raises) is not an
-    answer: the filter skips it, process_results scores it 0 and counts it apart."""
+    answer: the task never sends it to the judge, scores it 0 and counts it apart."""
     from lmms_eval_eibench.failures import FAILED_PREFIX
 
     if failed_answer == "cfsa":
         failed_answer = f"{FAILED_PREFIX} at step 'summary': base model raised]"
-    docs = lmms.task_docs("basic", "user").remove_columns("image")
-    answers = [failed_answer, docs[1]["ground_truth"]]
-    lmms.JudgeFilter._judge([(docs[0], answers[0]), (docs[1], answers[1])], "eibench_basic")
-    assert loopback_judge.stats.chat_requests == 1
-    failed, judged = (lmms.process_results(docs[i], [answers[i]], "basic") for i in range(2))
-    assert loopback_judge.stats.chat_requests == 1, "a failed generation must never be sent to the judge"
+    task = build_task("eibench_basic")
+    docs = task.eval_docs_no_media
+    answers = [failed_answer] + [doc["ground_truth"] for doc in docs][1:]
+    requests_with_answers(task, answers)
+    task.apply_filters()
+    assert loopback_judge.stats.chat_requests == len(docs) - 1, "a failed generation must never be sent to the judge"
+    failed, judged = (task.process_results(docs[i], [answers[i].strip()]) for i in range(2))
+    assert loopback_judge.stats.chat_requests == len(docs) - 1
     assert failed.keys() == judged.keys()
     assert failed["eibench_recall"]["score"] == 0.0 and failed["eibench_recall_judged"] is None
     assert failed["eibench_recall_trigger"]["covered"] == 0.0
@@ -200,26 +232,11 @@ def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_j
 def test_generation_failure_names_the_cause():
     from lmms_eval_eibench import failures
 
-    assert lmms.generation_failure is failures.generation_failure  # one definition, shared with eibench score
-    assert "empty answer" in lmms.generation_failure("")
-    assert "empty answer" in lmms.generation_failure([" \t"])
-    assert lmms.generation_failure("[eibench_cfsa failed at step 'x': boom]").startswith("[eibench_cfsa failed")
-    assert lmms.generation_failure("a birthday cake") is None
+    assert "empty answer" in failures.generation_failure("")
+    assert "empty answer" in failures.generation_failure([" \t"])
+    assert failures.generation_failure("[eibench_cfsa failed at step 'x': boom]").startswith("[eibench_cfsa failed")
+    assert failures.generation_failure("a birthday cake") is None
     assert failures.failure_reason("") is None  # only CFSA's line is a CFSA failure
-
-
-def test_verdicts_are_not_reused_across_judge_settings(loopback_judge, monkeypatch):
-    """The verdict table is keyed by the judge's identity: changing a judge setting within one process judges
-    the answer again (here: another temperature) instead of returning the previous judge's verdict."""
-    docs = lmms.task_docs("basic", "user").remove_columns("image")
-    answer = "a friend telling a joke, a birthday cake"
-    lmms.process_results(docs[0], [answer], "basic")
-    lmms.process_results(docs[0], [answer], "basic")
-    assert loopback_judge.stats.chat_requests == 1
-    monkeypatch.setenv("EIBENCH_JUDGE_TEMPERATURE", "0.7")
-    assert lmms.engine().judge.identity()["decoding"]["temperature"] == 0.7
-    lmms.process_results(docs[0], [answer], "basic")
-    assert loopback_judge.stats.chat_requests == 2, "a changed judge must judge again"
 
 
 def test_image_files_are_closed_after_loading(monkeypatch, tmp_path):
@@ -246,25 +263,31 @@ def test_image_files_are_closed_after_loading(monkeypatch, tmp_path):
     assert [(im.mode, im.size) for im in images] == [("RGB", (4, 3))] * 2
 
 
-def test_without_instances_process_results_judges_each_answer(loopback_judge):
-    docs = lmms.task_docs("complex", "user").remove_columns("image")
-    resps = [["an answer"] for _ in range(len(docs))]
-    assert lmms.JudgeFilter().apply(resps, docs) is resps  # no instances on the stack: nothing judged yet
-    assert loopback_judge.stats.chat_requests == 0
-    metrics = lmms.process_results(docs[0], ["an answer"], "complex")
+def test_an_answer_the_filters_did_not_see_is_judged_when_scored(loopback_judge):
+    task = build_task("eibench_complex")
+    docs = task.eval_docs_no_media
+    metrics = task.process_results(docs[0], ["an answer"])
     assert loopback_judge.stats.chat_requests == 1 and not metrics["eibench_recall"]["verdict"]["failed"]
 
 
-def test_predict_only_skips_the_preflight(monkeypatch):
+def test_predict_only_is_learned_from_lmms_evals_bypass_metric(monkeypatch, sample_dataset_dir):
+    """--predict_only switches a task's metrics to "bypass": then no preflight, no judging, no judge record."""
     from lmms_eval_eibench.judges import PreflightError
+    from lmms_eval_eibench.provenance import METADATA_KEY
 
+    monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
     monkeypatch.setenv("EIBENCH_JUDGE", "openai")
     monkeypatch.setenv("EIBENCH_JUDGE_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", "sk-test-unused")
-
-    def simple_evaluate(predict_only: bool):  # stands where lmms-eval's simple_evaluate is on the stack
-        return lmms.JudgeFilter()
-
-    assert simple_evaluate(predict_only=True) is not None
-    with pytest.raises(PreflightError):
-        simple_evaluate(predict_only=False)
+    monkeypatch.setenv("EIBENCH_JUDGE_TIMEOUT", "1")
+    judged = build_task("eibench_basic")
+    assert METADATA_KEY in judged.config.metadata  # written when the task is built
+    with pytest.raises(PreflightError):  # right before generation: in seconds, not after the model ran
+        judged.build_all_requests(limit=None, rank=0, world_size=1)
+    predicted = build_task("eibench_basic")
+    predicted.override_metric("bypass")  # what lmms-eval does for --predict_only
+    assert METADATA_KEY not in predicted.config.metadata
+    requests_with_answers(predicted, ["an answer"] * len(predicted.eval_docs_no_media))
+    predicted.apply_filters()  # nothing judged: the endpoint is closed and no error is raised
+    metrics = predicted.process_results(predicted.eval_docs_no_media[0], ["an answer"])
+    assert "eibench_recall" not in metrics

@@ -173,36 +173,27 @@ def test_importing_provenance_and_report_stays_cheap():
 
 
 def test_task_metadata_holds_the_record_the_eibench_tasks_write(monkeypatch, sample_dataset_dir):
-    """lmms.record_provenance on lmms-eval's own TaskConfig: the record (judge, model prompt + version, the task's
-    generation settings, dataset manifest, the writer's plugin version) under metadata["eibench_provenance"]."""
-    from lmms_eval.api.task import ConfigurableTask, TaskConfig
+    """The EIBench task class, built by lmms-eval's own TaskManager, writes the record (judge, model prompt +
+    version, the task's generation settings, dataset manifest, the writer's plugin version) into its config's
+    metadata["eibench_provenance"], which lmms-eval copies into the results file."""
+    from lmms_eval.tasks import TaskManager
 
-    from lmms_eval_eibench import dataset, lmms
+    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.discovery import tasks_dir
 
     monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
     monkeypatch.setenv("EIBENCH_JUDGE", "embedding")
-    config = TaskConfig(task="eibench_basic", generation_kwargs={"max_new_tokens": 512, "temperature": 0, "until": []},
-                        metadata={"version": 1, "prompt_template": "user"})
-
-    class Task:  # what record_provenance reads of lmms-eval's ConfigurableTask: its config
-        def __init__(self) -> None:
-            self._config = config
-
-        @property
-        def config(self) -> TaskConfig:
-            return self._config
-
-    task = Task()
-    lmms.record_provenance(task)
+    task = TaskManager(include_path=str(tasks_dir()), include_defaults=False).load_task_or_group(
+        ["eibench_basic"])["eibench_basic"]
     # lmms-eval applies --gen_kwargs after task construction, in place (ConfigurableTask.set_config(update=True))
-    ConfigurableTask.set_config(task, key="generation_kwargs", value={"max_new_tokens": 16}, update=True)
-    written = json.loads(json.dumps(config.to_dict()["metadata"]))  # what lands in results["configs"][task]
+    task.set_config(key="generation_kwargs", value={"max_new_tokens": 16}, update=True)
+    written = json.loads(json.dumps(task.config.to_dict()["metadata"]))  # what lands in results["configs"][task]
     record = provenance_from_task_metadata(written, where="configs.eibench_basic.metadata")
     assert record == written[METADATA_KEY]
     assert record["plugin"] == {"name": "lmms-eval-eibench", "version": lmms_eval_eibench.__version__}
     assert record["judge"]["kind"] == "embedding" and record["judge"]["options"]["threshold"] > 0
     assert record["model_prompt"] == {"template": "user", "version": "1"}
-    assert record["generation"] == {"max_new_tokens": 16, "temperature": 0, "until": []}
+    assert record["generation"]["max_new_tokens"] == 16 and record["generation"]["until"] == []
     assert record["dataset"] == {"source": str(sample_dataset_dir), "revision": None,
                                  "manifest_sha256": dataset.fingerprint(sample_dataset_dir)}
     assert record["dataset"]["manifest_sha256"] is not None

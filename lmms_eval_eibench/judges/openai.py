@@ -1,4 +1,5 @@
-"""A judge behind any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama...), via httpx.
+"""A judge behind any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama...), through the shared
+client `judges.chat.ChatClient` (httpx; retries with backoff and full jitter, Retry-After honoured).
 
 Settings are EIBench's own (EIBENCH_JUDGE_MODEL / _BASE_URL / _API_KEY) so the judge is never
 confused with an OpenAI model under test. The API key goes only into the Authorization header;
@@ -8,7 +9,6 @@ it is redacted from every error text.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,37 +20,26 @@ from lmms_eval_eibench.judges.base import (
     JudgeRequestError,
     JudgeSettings,
     PreflightError,
-    TransientJudgeError,
     Verdict,
     judge_messages,
-    public_url,
-    quiet_http_logs,
     redact,
 )
-from lmms_eval_eibench.judges.runner import (
-    RetryPolicy,
-    call_with_retries,
-    parse_retry_after,
-)
+from lmms_eval_eibench.judges.chat import ChatClient, Hints
+from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries
 from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
 
 log = logging.getLogger(__name__)
 
-_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 # A rejected key or an unknown model will fail every remaining sample the same way: the run stops rather than
 # counting each sample as a judge failure.
 _FATAL_STATUS = {401, 403, 404}
-
-
-def _server_message(response: Any) -> str:
-    try:
-        body = response.json()
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-    except ValueError:
-        message = None
-    return str(message or response.text or "")[:300].strip()
+_HINTS = Hints(
+    timeout="--timeout / EIBENCH_JUDGE_TIMEOUT",
+    api_key="set EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY) to a key this endpoint accepts",
+    not_found="check EIBENCH_JUDGE_MODEL / --judge-model and EIBENCH_JUDGE_BASE_URL / --base-url",
+)
 
 
 class OpenAIJudge(Judge):
@@ -62,12 +51,11 @@ class OpenAIJudge(Judge):
         super().__init__(settings)
         self.model = settings.resolved_model
         self.prompt = settings.resolved_prompt
-        self.url = public_url(settings.base_url.rstrip("/"))
-        self._base_url = settings.base_url.rstrip("/")
-        self._api_key = settings.api_key
-        self._client: Any = None
-        self._client_lock = threading.Lock()
         self.policy = RetryPolicy(settings.max_retries, settings.backoff_base, settings.backoff_max)
+        self._api_key = settings.api_key
+        self._chat = ChatClient(settings.base_url, settings.api_key, self.model, timeout=settings.timeout,
+                                concurrency=settings.concurrency, policy=self.policy, hints=_HINTS)
+        self.url = self._chat.url
 
     @property
     def concurrency(self) -> int:
@@ -93,62 +81,14 @@ class OpenAIJudge(Judge):
                                trust_judge_total=self.settings.trust_judge_total)
         return Verdict.from_parsed(item, parsed, raw, attempts)
 
-    # -- transport ------------------------------------------------------------------------------
-
-    def _http(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                import httpx
-
-                quiet_http_logs()
-                headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-                n = self.settings.concurrency
-                self._client = httpx.Client(
-                    base_url=self._base_url,
-                    headers=headers,
-                    timeout=httpx.Timeout(self.settings.timeout),
-                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                )
-            return self._client
+    # -- transport (the shared OpenAI-compatible client) ---------------------------------------
 
     def _where(self) -> str:
-        return f"judge endpoint {self.url} (model {self.model})"
+        return self._chat.where()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """One HTTP request; transient failures raise TransientJudgeError, permanent JudgeRequestError."""
-        import httpx
-
-        try:
-            response = self._http().request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise TransientJudgeError(
-                f"{self._where()}: no reply within {self.settings.timeout:g} s (--timeout / EIBENCH_JUDGE_TIMEOUT)"
-            ) from None
-        except httpx.TransportError as exc:
-            raise TransientJudgeError(
-                f"{self._where()}: connection failed ({type(exc).__name__}: {redact(str(exc), self._api_key)})"
-            ) from None
-        status = response.status_code
-        if status < 400:
-            return response
-        message = redact(_server_message(response), self._api_key)
-        if status in _RETRY_STATUS:
-            raise TransientJudgeError(
-                f"{self._where()}: HTTP {status} {message}", parse_retry_after(response.headers.get("Retry-After"))
-            )
-        if status in (401, 403):
-            raise JudgeRequestError(
-                f"{self._where()} rejected the API key (HTTP {status}); set EIBENCH_JUDGE_API_KEY "
-                f"(or OPENAI_API_KEY) to a key this endpoint accepts. Server said: {message}",
-                status,
-            )
-        if status == 404:
-            raise JudgeRequestError(
-                f"{self._where()}: HTTP 404 (unknown model or not an OpenAI-compatible /v1 URL; check "
-                f"EIBENCH_JUDGE_MODEL / --judge-model and EIBENCH_JUDGE_BASE_URL / --base-url). Server said: {message}",
-                status,
-            )
-        raise JudgeRequestError(f"{self._where()}: HTTP {status} {message}", status)
+        return self._chat.request(method, path, **kwargs)
 
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> tuple[str, int]:
         """The judge's reply text and the number of HTTP attempts it took (retries included)."""
@@ -161,18 +101,10 @@ class OpenAIJudge(Judge):
         if self.settings.top_p is not None:
             body["top_p"] = self.settings.top_p
 
-        def once() -> str:
-            response = self._request("POST", "/chat/completions", json=body)
-            try:
-                content = response.json()["choices"][0]["message"]["content"]
-            except (ValueError, LookupError, TypeError):
-                raise TransientJudgeError(f"{self._where()}: malformed chat completion") from None
-            return content if isinstance(content, str) else ""
-
         def on_retry(retry: int, error: Exception, pause: float) -> None:
             log.debug("retry %d in %.2f s: %s", retry + 1, pause, error)  # messages are already redacted
 
-        return call_with_retries(once, self.policy, on_retry=on_retry)
+        return self._chat.chat(body, on_retry=on_retry)
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -234,7 +166,4 @@ class OpenAIJudge(Judge):
             raise PreflightError(redact(str(exc), self._api_key)) from None
 
     def close(self) -> None:
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._chat.close()

@@ -1,0 +1,208 @@
+"""The EIBench task class, shared by lmms-eval and lm-eval through their own extension point.
+
+Both harnesses accept ``class: !function utils.X`` in a task YAML and build that ``ConfigurableTask`` subclass
+(lmms-eval's own ``tasks/vstat`` does). ``EIBenchTask`` is mixed into each harness's ``ConfigurableTask`` (see
+``tasks/eibench/utils.py`` and ``lm_eval_tasks/eibench/utils.py``) and owns the task's lifecycle through public
+methods only:
+
+1. ``__init__``: the harness builds the task before the model generates; the provenance record goes into the
+   task's own ``config.metadata`` (copied into the results file), and a failure to build it stops the run.
+2. ``download``: the real split (``EIBENCH_DATASET`` / the default folder / a Hub repo), verified and checked for
+   what the template needs (images, captions), with one clear message when something is missing.
+3. ``override_metric("bypass")``: the harness's own ``--predict_only`` signal: nothing is judged afterwards.
+4. ``build_all_requests``: runs right before generation; the judge's preflight runs here, so a bad key fails in
+   seconds instead of after hours of inference.
+5. ``apply_filters``: after the filters, every response of this process's share of the task is known: the final
+   answers (after lmms-eval's reasoning-tag stripping, with the tags lmms-eval will apply) are judged in one
+   concurrent, cached call, each document once.
+6. ``process_results``: per document, looks its verdict up and returns the metrics (``lmms.sample_metrics``).
+
+Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from . import lmms
+from .failures import generation_failure
+from .provenance import METADATA_KEY
+from .prompts import template_version
+
+__all__ = ["EIBenchTask"]
+
+log = logging.getLogger("lmms_eval_eibench")
+
+
+def _reasoning_tags(task: Any) -> Any:
+    """The reasoning tags lmms-eval strips before ``process_results`` (the task's, else the CLI's), or None."""
+    try:
+        from lmms_eval.api.reasoning import parse_reasoning_tags_config
+    except ImportError:  # lm-eval strips nothing
+        return None
+    cli_value = getattr(getattr(task, "args", None), "reasoning_tags", None)
+    return parse_reasoning_tags_config(cli_value=cli_value, task_value=getattr(task.config, "reasoning_tags", None))
+
+
+def _strip(response: Any, tags: Any) -> Any:
+    if tags is None:
+        return response
+    from lmms_eval.api.reasoning import strip_reasoning_tags
+
+    if isinstance(response, str):
+        return strip_reasoning_tags(response, tags)
+    if isinstance(response, list):
+        return [strip_reasoning_tags(r, tags) if isinstance(r, str) else r for r in response]
+    return response
+
+
+def _per_document_hook(doc: Any, results: Any) -> dict[str, Any]:
+    raise RuntimeError("EIBench metrics come from EIBenchTask.process_results")
+
+
+class EIBenchTask:
+    """Mixed in before a harness's ``ConfigurableTask``. The YAML gives ``dataset_name`` (the subset) and
+    ``metadata.prompt_template`` (the model prompt: user, cot, caption, caption_text)."""
+
+    def __init__(self, *args: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        config = dict(config or {})
+        config.pop("class", None)  # the harness's own constructor does not know the key
+        # the harnesses compute a metric_list themselves unless the config names a process_results: ours is the
+        # method below
+        config.setdefault("process_results", _per_document_hook)
+        self._predict_only = False
+        self._verdicts: dict[tuple[str, str], Any] = {}
+        self._verdicts_lock = threading.Lock()
+        self._warned_unjudged = False
+        self._world_size = 1
+        super().__init__(*args, config=config, **kwargs)
+        self._record_provenance()
+
+    # -- what the YAML says -----------------------------------------------------------------------------------
+
+    @property
+    def subset(self) -> str:
+        return str(self.config.dataset_name)
+
+    @property
+    def template(self) -> str:
+        metadata = self.config.metadata if isinstance(self.config.metadata, Mapping) else {}
+        return str(metadata.get("prompt_template") or "user")
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def download(self, *args: Any, **kwargs: Any) -> None:
+        """Load the real split (the YAML's ``dataset_path`` is not used)."""
+        import datasets
+
+        split = lmms.task_docs(self.subset, self.template)
+        name = self.config.test_split
+        self.dataset = datasets.DatasetDict({name: split})
+        media = [c for c in ("image",) if c in split.column_names]
+        self.dataset_no_image = datasets.DatasetDict({name: split.remove_columns(media) if media else split})
+
+    def _record_provenance(self) -> None:
+        metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
+        metadata["prompt_version"] = template_version(self.template)
+        generation = getattr(self.config, "generation_kwargs", None)
+        record = lmms.provenance_record(self.template, generation)
+        # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and
+        # before the harness copies the config for the results file: the record then shows what was used.
+        if isinstance(generation, dict):
+            record["generation"] = generation
+        metadata[METADATA_KEY] = record
+        self.config.metadata = metadata
+
+    def override_metric(self, metric_name: str) -> None:
+        """The harnesses call this with ``bypass`` for ``--predict_only``: judge nothing, record no judge."""
+        super().override_metric(metric_name)
+        if metric_name == "bypass":
+            self._predict_only = True
+            if isinstance(self.config.metadata, dict):
+                self.config.metadata.pop(METADATA_KEY, None)
+
+    def build_all_requests(self, *args: Any, **kwargs: Any) -> Any:
+        """Runs right before generation: check the judge now, not after the model has run."""
+        self._world_size = int(kwargs.get("world_size") or 1)
+        if not self._predict_only:
+            lmms.engine().preflight()
+        return super().build_all_requests(*args, **kwargs)
+
+    def apply_filters(self) -> Any:
+        result = super().apply_filters()
+        if not self._predict_only:
+            self._judge_instances()
+        return result
+
+    def _judge_instances(self) -> None:
+        instances = list(self.instances or [])
+        if not instances:
+            return
+        tags = _reasoning_tags(self)
+        docs = self.task_docs
+        table = docs.select_columns([c for c in lmms.JUDGED_COLUMNS if c in docs.column_names])
+        pairs: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for instance in instances:
+            doc = table[instance.doc_id]
+            for response in instance.filtered_resps.values():
+                answer = lmms.answer_text(_strip(response, tags))
+                if generation_failure(answer) is None:
+                    pairs.setdefault((str(doc["id"]), answer), doc)
+        n_docs = len({instance.doc_id for instance in instances})
+        if n_docs < len(docs) and self._world_size == 1:
+            lmms.warn(f"EIBench: PARTIAL run of {self.config.task}: {n_docs} of {len(docs)} documents (--limit?); its "
+                      "recall is not comparable with full runs (eibench report marks it)")
+        started = time.perf_counter()
+        keys = list(pairs)
+        verdicts = lmms.judge_documents([pairs[k] for k in keys], [answer for _, answer in keys])
+        with self._verdicts_lock:
+            self._verdicts.update(zip(keys, verdicts))
+        judge = lmms.engine().judge
+        lmms.info(f"EIBench: judged {len(verdicts)} answers of {self.config.task} in "
+                  f"{time.perf_counter() - started:.2f} s ({judge.kind} judge, concurrency {judge.concurrency}, "
+                  f"{sum(v.cached for v in verdicts)} from cache, {sum(v.failed for v in verdicts)} failed)")
+
+    def process_results(self, doc: Mapping[str, Any], results: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Per document (lmms-eval: in a thread pool): the verdict ``apply_filters`` got, as metrics."""
+        if self._predict_only:
+            return super().process_results(doc, results, *args, **kwargs)
+        answer = lmms.answer_text(results)
+        reason = generation_failure(answer)
+        engine = lmms.engine()
+        if reason is not None:
+            from .judges import Verdict
+
+            return lmms.sample_metrics(doc, Verdict.no_answer(lmms.judge_item(doc, answer), reason),
+                                       engine.metric_name, self.subset)
+        with self._verdicts_lock:
+            verdict = self._verdicts.get((str(doc["id"]), answer))
+        if verdict is None:
+            # the harness changed the answer after the filters in a way we did not foresee: still correct, slower
+            if not self._warned_unjudged:
+                self._warned_unjudged = True
+                lmms.warn(f"EIBench {self.config.task}: an answer reached process_results unjudged; judging such "
+                          "answers one at a time")
+            verdict = lmms.judge_documents([doc], [answer])[0]
+        return lmms.sample_metrics(doc, verdict, engine.metric_name, self.subset)
+
+
+class EIBenchCaptionsTask:
+    """Mixed in before a harness's ``ConfigurableTask`` for ``eibench_captions``: loads one document per distinct
+    image of both subsets; nothing is judged."""
+
+    def __init__(self, *args: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        config = dict(config or {})
+        config.pop("class", None)
+        super().__init__(*args, config=config, **kwargs)
+
+    def download(self, *args: Any, **kwargs: Any) -> None:
+        import datasets
+
+        docs = lmms.caption_request_docs()
+        name = self.config.test_split
+        self.dataset = datasets.DatasetDict({name: docs})
+        self.dataset_no_image = datasets.DatasetDict({name: docs.remove_columns(["image"])})

@@ -1,0 +1,43 @@
+"""The lmms-eval task classes of the EIBench YAMLs (``class: !function utils.EIBenchTask``).
+
+Imported only by ``tasks/eibench/utils.py``, i.e. by lmms-eval itself: importing it imports lmms-eval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
+
+from .harness_task import EIBenchCaptionsTask as _Captions
+from .harness_task import EIBenchTask as _EIBench
+
+__all__ = ["CaptionsTask", "EIBenchTask"]
+
+
+class _ModelStyle:
+    """lmms-eval builds requests for *chat* models (messages) or *simple* ones (text + visuals) and picks the task
+    class by the model's style, but a YAML ``class:`` task is built without it. The model is known by the time
+    requests are built (``task.args`` holds the CLI arguments): requests follow the model's style."""
+
+    def _model_is_chat(self) -> bool:
+        args = getattr(self, "args", None)
+        name = getattr(args, "model", None)
+        if not isinstance(name, str) or not name:
+            return False  # simple_evaluate called without cli_args: lmms-eval's default style
+        from lmms_eval.models import get_model
+
+        model_class = get_model(name, force_simple=bool(getattr(args, "force_simple", False)))
+        return not getattr(model_class, "is_simple", True)
+
+    def construct_requests(self, doc_id: int, ctx: str, **kwargs: Any) -> Any:
+        style = ConfigurableMessagesTask if self._model_is_chat() else ConfigurableTask
+        return style.construct_requests(self, doc_id, ctx, **kwargs)
+
+
+class EIBenchTask(_ModelStyle, _EIBench, ConfigurableMessagesTask):
+    """An EIBench task (basic or complex, any model prompt), judged once per document (see ``harness_task``)."""
+
+
+class CaptionsTask(_ModelStyle, _Captions, ConfigurableMessagesTask):
+    """``eibench_captions``: one document per distinct image; its samples become the dataset's caption column."""
