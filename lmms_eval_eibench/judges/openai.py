@@ -137,8 +137,10 @@ class OpenAIJudge(Judge):
         """Endpoint reachable, key accepted, model served; raises PreflightError naming URL and model."""
         if not self._api_key and "api.openai.com" in self.url:
             raise PreflightError(
-                f"{self._where()}: no API key; set EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), "
-                "or point EIBENCH_JUDGE_BASE_URL at another OpenAI-compatible server"
+                f"{self._where()}: no API key; set EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), or point "
+                "EIBENCH_JUDGE_BASE_URL at another OpenAI-compatible server; without a key: EIBENCH_JUDGE=embedding "
+                "(offline, free, metric eibench_semantic_recall), or generate now with lmms-eval --predict_only "
+                "--log_samples and judge later with `eibench score`"
             )
         quick = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
         try:
