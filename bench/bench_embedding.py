@@ -115,7 +115,8 @@ def run_worker(kind: str, model: str, cache_dir: str | None = None, env: dict | 
     if cache_dir:
         args += ["--cache-dir", cache_dir]
     start = time.perf_counter()
-    subprocess.run(args, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    subprocess.run(args, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+                   stderr=subprocess.DEVNULL)  # model-loading progress bars
     seconds = time.perf_counter() - start
     with open(out, encoding="utf-8") as f:
         report = json.load(f)
@@ -140,7 +141,7 @@ def main() -> int:
         Path(args.out).write_text(json.dumps(report), encoding="utf-8")
         return 0
 
-    print(f"machine: {os.cpu_count()} cores, shared; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"machine: {os.cpu_count()} cores, shared; load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     times: dict[str, list[float]] = {}
     reports: dict[str, dict] = {}
     for _ in range(args.rounds):
@@ -156,12 +157,14 @@ def main() -> int:
             seconds, report = run_worker(kind, model, cache)
             times.setdefault(name, []).append(seconds)
             reports[name] = report
+            print(f"  {name}: {seconds:.1f} s (load average {os.getloadavg()[0]:.2f})", flush=True)
         if args.threads:
             for threads in ("1", "2"):
                 name = f"first run, no store, {threads} thread(s)"
                 seconds, report = run_worker("judge", "A", None, env={"EIBENCH_EMBEDDING_THREADS": threads})
                 times.setdefault(name, []).append(seconds)
                 reports[name] = report
+                print(f"  {name}: {seconds:.1f} s (load average {os.getloadavg()[0]:.2f})", flush=True)
     median = {name: statistics.median(ts) for name, ts in times.items()}
     raw = {"A": median["raw A"], "B": median["raw B"]}
 

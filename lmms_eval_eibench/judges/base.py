@@ -274,7 +274,7 @@ class JudgeSettings:
     device: str | None = None
     dtype: str | None = None
     threshold: float | None = None
-    embedding_threads: int | None = None  # None: torch's own default (measured best, bench/bench_embedding.py)
+    embedding_threads: int = 1
     trust_judge_total: bool = False
     cache: bool = True
     cache_dir: str | None = None
@@ -303,7 +303,7 @@ class JudgeSettings:
             raise JudgeConfigError(
                 f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
             )
-        if self.embedding_threads is not None and self.embedding_threads < 1:
+        if self.embedding_threads < 1:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
             )

@@ -79,8 +79,10 @@ class EmbeddingJudge(Judge):
         super().__init__(settings)
         self.model_name = settings.resolved_model
         self.threshold = DEFAULT_THRESHOLD if settings.threshold is None else float(settings.threshold)
-        # None: leave torch's thread count alone (its default, one per core, measured best here); a number
-        # (EIBENCH_EMBEDDING_THREADS) is set around each encode call, i.e. once per judged batch.
+        # Intra-op threads (EIBENCH_EMBEDDING_THREADS, default 1), set around each encode call, i.e. once per
+        # judged batch of up to 4,096 samples, and restored after (torch's setting is process-wide). On the
+        # shared 2-core machine 1 thread was 1.4-1.8x faster than 2 under load and 1.6x slower when idle
+        # (bench/bench_embedding.py --threads): a shared CPU is the common case, so 1 stays the default.
         self.threads = settings.embedding_threads
         self._encoder: Encoder | None = None
         self._store: EmbeddingStore | None = None
@@ -203,17 +205,17 @@ class EmbeddingJudge(Judge):
         return vectors
 
     def _encode(self, encoder: Encoder, texts: list[str]) -> Any:
-        progress = self.settings.progress and len(texts) >= _PROGRESS_MIN_TEXTS
-        if self.threads is None:
-            return encoder.encode(texts, batch_size=_ENCODE_BATCH, progress=progress)
         import torch
 
+        progress = self.settings.progress and len(texts) >= _PROGRESS_MIN_TEXTS
         previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
+        if previous != self.threads:
+            torch.set_num_threads(self.threads)
         try:
             return encoder.encode(texts, batch_size=_ENCODE_BATCH, progress=progress)
         finally:
-            torch.set_num_threads(previous)
+            if previous != self.threads:
+                torch.set_num_threads(previous)
 
     def close(self) -> None:
         if self._store is not None:
