@@ -115,9 +115,12 @@ def run_worker(kind: str, model: str, cache_dir: str | None = None, env: dict | 
     if cache_dir:
         args += ["--cache-dir", cache_dir]
     start = time.perf_counter()
-    subprocess.run(args, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
-                   stderr=subprocess.DEVNULL)  # model-loading progress bars
+    # stderr captured: it only carries model-loading progress bars, unless the worker fails
+    done = subprocess.run(args, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, stderr=subprocess.PIPE,
+                          text=True)
     seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"bench worker {kind} {model} failed:\n{done.stderr[-4000:]}")
     with open(out, encoding="utf-8") as f:
         report = json.load(f)
     os.unlink(out)

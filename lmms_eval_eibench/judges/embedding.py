@@ -6,6 +6,10 @@ installed, else loaded by name through sentence-transformers). The answer is cut
 to the closest span reaches the threshold. The metric is `eibench_semantic_recall`: free, offline,
 deterministic, and NOT the paper's LLM-judged recall.
 
+Trigger embeddings are stored once per embedding model on disk beside the verdict cache
+(`embedding_store`), so a run embeds only the answer spans it has not seen; the model runs through
+`embedding_model` (transformers directly for plain sentence-transformers folders). docs/judging.md.
+
 The default threshold is calibrated on the real basic annotations (see `calibrate_threshold` and
 docs/judging.md): the lowest similarity at which answers shuffled between samples of the same
 category cover at most 15% of triggers, so a paraphrase is missed as rarely as that false-coverage
