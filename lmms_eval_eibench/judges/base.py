@@ -13,7 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
-from lmms_eval_eibench.scoring import GENERATION_FAILURE, PARSER_VERSION, ParsedVerdict, SampleScore
+from lmms_eval_eibench.scoring import (
+    GENERATION_FAILURE,
+    PARSER_VERSION,
+    ParsedVerdict,
+    SampleScore,
+)
 
 __all__ = [
     "JUDGE_KINDS",

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.judges.base import JudgeItem
+from lmms_eval_eibench.judges.sqlite import Connections
 
 __all__ = ["CACHE_FILE", "CachedReply", "VerdictCache", "VerdictCacheError", "default_cache_dir", "verdict_key"]
 
 CACHE_FILE = "judge_replies.sqlite3"
 _OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
 _SCHEMA = "2"
-_BUSY_TIMEOUT_MS = 60_000
 
 
 class VerdictCacheError(OSError):
@@ -78,9 +77,7 @@ class VerdictCache:
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory).expanduser() if directory else default_cache_dir()
         self.path = self.directory / CACHE_FILE
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = Connections(self.path)
         if self.directory.exists() and not self.directory.is_dir():
             raise VerdictCacheError(
                 f"the judge cache folder {self.directory} is a file; set EIBENCH_CACHE_DIR / --cache-dir to a folder, "
@@ -119,20 +116,8 @@ class VerdictCache:
                     "writable folder, or run without it (--no-cache / EIBENCH_NO_CACHE=1)") from None
             raise self._damaged(f"is damaged ({exc})") from None
 
-    # -- connections ------------------------------------------------------------------------------
-
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: every statement is its own transaction, committed at once.
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def _setup(self) -> None:
         conn = self._connect()
@@ -186,24 +171,10 @@ class VerdictCache:
             self._guard(self._put, rows)
 
     def _put(self, rows: list[tuple[Any, ...]]) -> None:
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        self._connections.write_many("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     def __len__(self) -> int:
         return self._guard(lambda: self._connect().execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()

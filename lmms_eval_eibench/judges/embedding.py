@@ -34,7 +34,12 @@ from lmms_eval_eibench.judges.base import (
     Verdict,
 )
 from lmms_eval_eibench.judges.embedding_model import Encoder, load_encoder
-from lmms_eval_eibench.judges.embedding_store import STORE_VERSION, EmbeddingStore, EmbeddingStoreWarning, files_digest
+from lmms_eval_eibench.judges.embedding_store import (
+    STORE_VERSION,
+    EmbeddingStore,
+    EmbeddingStoreWarning,
+    files_digest,
+)
 from lmms_eval_eibench.scoring import VerdictParseError
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]

@@ -18,17 +18,17 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lmms_eval_eibench.judges.sqlite import Connections
+
 __all__ = ["STORE_VERSION", "EmbeddingStore", "EmbeddingStoreWarning", "files_digest", "text_key"]
 
 STORE_VERSION = 1  # bump when the file layout changes (part of every fingerprint)
-_BUSY_TIMEOUT_MS = 60_000
 _CHUNK = 500  # stay under SQLite's variable limit
 
 
@@ -67,9 +67,7 @@ class EmbeddingStore:
         name = hashlib.sha256(self.fingerprint.encode("utf-8")).hexdigest()[:24]
         self.directory = Path(directory).expanduser()
         self.path = self.directory / f"{name}.sqlite3"
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = Connections(self.path)
         self.usable = True
         self._open()
 
@@ -111,17 +109,7 @@ class EmbeddingStore:
         if bad:
             raise ValueError(f"embedding store {self.path}: expected {self.dim}-dimensional vectors")
 
-        def write() -> None:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-        self._guard("write", write)
+        self._guard("write", lambda: self._connections.write_many("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows))
 
     def __len__(self) -> int:
         if not self.usable:
@@ -131,28 +119,12 @@ class EmbeddingStore:
         return count[0] if count else 0
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     # -------------------------------------------------------------------------------------- internals
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
     def _setup(self) -> None:
         """Create the tables (idempotent) and check the file belongs to this fingerprint."""
