@@ -174,9 +174,9 @@ class EIBenchTask:
         reason = generation_failure(answer)
         engine = lmms.engine()
         if reason is not None:
-            from .judges import Verdict
+            from .judges import JudgeItem, Verdict
 
-            return lmms.sample_metrics(doc, Verdict.no_answer(lmms.judge_item(doc, answer), reason),
+            return lmms.sample_metrics(doc, Verdict.no_answer(JudgeItem.from_doc(doc, answer), reason),
                                        engine.metric_name, self.subset)
         with self._verdicts_lock:
             verdict = self._verdicts.get((str(doc["id"]), answer))

@@ -196,11 +196,6 @@ def prompt(template: str, doc: Mapping[str, Any], kwargs: Mapping[str, Any] | No
     return render(template, **variables)
 
 
-def prompt_versions() -> dict[str, str]:
-    """Version of every model prompt template (recorded in results)."""
-    return {name: template_version(name) for name in (*TEMPLATES, "caption_request")}
-
-
 def doc_to_visual(doc: Mapping[str, Any]) -> list[PILImage.Image]:
     """The sample's image as RGB: from the dataset, or from ``EIBENCH_IMAGE_ROOT`` for annotations-only builds."""
     image = doc.get("image")
@@ -258,16 +253,11 @@ def answer_text(results: Any) -> str:
     return "" if results is None else str(results).strip()
 
 
-def judge_item(doc: Mapping[str, Any], answer: str):
-    from .judges import JudgeItem
-
-    return JudgeItem(id=str(doc["id"]), answer=answer, ground_truth=doc["ground_truth"],
-                     triggers=tuple(doc["triggers"]), category=doc.get("category"))
-
-
 def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
     """Judge many (document, answer) pairs in one concurrent, cached call."""
-    return engine().judge_many([judge_item(doc, answer) for doc, answer in zip(docs, answers)])
+    from .judges import JudgeItem
+
+    return engine().judge_many([JudgeItem.from_doc(doc, answer) for doc, answer in zip(docs, answers)])
 
 
 def provenance_record(template: str | None, generation: Mapping[str, Any] | None) -> dict[str, Any]:
