@@ -8,10 +8,10 @@ lmms-eval hooks and ``eibench score`` pass their settings in.
 Where it goes (for callers):
 
 - lmms-eval (and lm-eval) results: in the task's metadata under :data:`METADATA_KEY`,
-  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``lmms.record_provenance``.
+  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``harness_task.EIBenchTask``.
   lmms-eval 0.7.3 copies each task's config (``TaskOutput.from_taskdict``, a deep copy) when ``evaluate()``
   starts, i.e. after task construction and before generation; so the record is put into
-  ``task.config.metadata`` during task construction (the EIBench tasks do it when their filter is built).
+  ``task.config.metadata`` during task construction (``EIBenchTask.__init__``).
   Read it back with :func:`provenance_from_task_metadata`.
 - ``eibench score --json``: under the top-level key :data:`PROVENANCE_KEY` (``provenance``).
 

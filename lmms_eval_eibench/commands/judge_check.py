@@ -46,7 +46,7 @@ MIN_ALL = 0.80
 MAX_HALF_ERROR = 0.20
 MAX_OTHER = 0.25
 MAX_INJECTION = 0.25
-MAX_FAILURE_SHARE = 0.10  # judge failures per group (they are excluded from the mean, so they must be few)
+MAX_FAILURE_SHARE = 0.10  # judge failures per group: the means describe the verdicts given, so failures must be few
 
 
 @dataclass(frozen=True)
