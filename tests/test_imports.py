@@ -19,13 +19,10 @@ MODULES = ["lmms_eval_eibench", "lmms_eval_eibench.records", "lmms_eval_eibench.
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_imports_nothing_heavy(module):
-    code = (f"import sys, time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t); "
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
-    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                    check=True).stdout.split("\n")[:2]
+    # which modules load, not how long it takes: a wall-clock bound flakes on a shared machine
+    code = f"import sys; import {module}; print([m for m in {HEAVY!r} if m in sys.modules])"
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert heavy == "[]", f"{module} imports {heavy} at import time"
-    if module == "lmms_eval_eibench":
-        assert float(seconds) < 0.3
 
 
 def test_the_plugin_never_reads_stack_frames():
