@@ -4,7 +4,7 @@ Importing this package is cheap on purpose: torch, transformers, datasets and lm
 inside the functions that need them.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 SUBSETS = ("basic", "complex")
 BASIC_CATEGORIES = ("Happy", "Angry", "Sadness", "Excitement")
