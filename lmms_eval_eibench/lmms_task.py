@@ -21,14 +21,20 @@ class _ModelStyle:
     requests are built (``task.args`` holds the CLI arguments): requests follow the model's style."""
 
     def _model_is_chat(self) -> bool:
+        """Resolved once per task and CLI arguments (requests are built one document at a time)."""
         args = getattr(self, "args", None)
+        known = getattr(self, "_model_style", None)
+        if known is not None and known[0] is args:
+            return known[1]
         name = getattr(args, "model", None)
-        if not isinstance(name, str) or not name:
-            return False  # simple_evaluate called without cli_args: lmms-eval's default style
-        from lmms_eval.models import get_model
+        chat = False  # simple_evaluate called without cli_args: lmms-eval's default style
+        if isinstance(name, str) and name:
+            from lmms_eval.models import get_model
 
-        model_class = get_model(name, force_simple=bool(getattr(args, "force_simple", False)))
-        return not getattr(model_class, "is_simple", True)
+            model_class = get_model(name, force_simple=bool(getattr(args, "force_simple", False)))
+            chat = not getattr(model_class, "is_simple", True)
+        self._model_style = (args, chat)
+        return chat
 
     def construct_requests(self, doc_id: int, ctx: str, **kwargs: Any) -> Any:
         style = ConfigurableMessagesTask if self._model_is_chat() else ConfigurableTask
