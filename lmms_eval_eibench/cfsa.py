@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .config import env_flag
-from .failures import FAILED_PREFIX, failure_reason
+from .vocabulary import FAILED_PREFIX, failure_reason
 from .judges.base import JudgeRequestError, public_url
 from .judges.chat import ChatClient, Hints
 from .judges.runner import RetryPolicy

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import lmms
-from .failures import generation_failure
+from .vocabulary import generation_failure
 from .provenance import METADATA_KEY
 from .prompts import template_version
 

@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
 from .prompts import render, template_version
+from .vocabulary import (
+    CAPTION_TEMPLATES, CAPTION_WORDS, GENERATION_FAILURE, GENERATION_FAILURES, JUDGE_FAILURE, JUDGE_FAILURES, answer_text,
+)
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
@@ -51,15 +54,8 @@ def warn(message: str) -> None:
     else:
         logger.warning(message)
 
-FAILURES = "eibench_judge_failures"
-# Samples whose model produced no answer (a CFSA failure line, an empty answer; see failures.py): never judged,
-# scored 0, counted apart from the judge's failures.
-GENERATION_FAILURES = "eibench_generation_failures"
-CAPTION_METRIC = "eibench_caption_words"
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
 BASIC_CATEGORY_KEYS = tuple(category.lower() for category in BASIC_CATEGORIES)  # metric name suffixes
-TEMPLATES = ("user", "cot", "caption", "caption_text")
-CAPTION_TEMPLATES = ("caption", "caption_text")
 
 
 class EIBenchTaskError(RuntimeError):
@@ -246,13 +242,6 @@ def engine() -> JudgeEngine:
         return _ENGINES[settings]
 
 
-def answer_text(results: Any) -> str:
-    """The model's answer from what lmms-eval hands over (a string, or a list holding one)."""
-    while isinstance(results, (list, tuple)):
-        results = results[0] if results else ""
-    return "" if results is None else str(results).strip()
-
-
 def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
     """Judge many (document, answer) pairs in one concurrent, cached call."""
     from .judges import JudgeItem
@@ -304,8 +293,8 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
             out[f"{metric}_{name}"] = score if category == name else None
     out[f"{metric}_trigger"] = {"covered": sample.counted_covered, "total": verdict.total}
     out[f"{metric}_judged"] = score if sample.failure is None else None
-    out[FAILURES] = int(sample.failure == scoring.JUDGE_FAILURE)
-    out[GENERATION_FAILURES] = int(sample.failure == scoring.GENERATION_FAILURE)
+    out[JUDGE_FAILURES] = int(sample.failure == JUDGE_FAILURE)
+    out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
     return out
 
 
@@ -343,7 +332,7 @@ def caption_results(doc: Mapping[str, Any], results: Any) -> dict[str, Any]:
     """``eibench_captions``: one item per image holding the caption (so ``--log_samples`` carries
     ``{"image_path", "caption"}`` for ``eibench captions``) and its length, the task's metric."""
     caption = answer_text(results)
-    return {CAPTION_METRIC: {"image_path": doc["image_path"], "caption": caption, "words": len(caption.split())}}
+    return {CAPTION_WORDS: {"image_path": doc["image_path"], "caption": caption, "words": len(caption.split())}}
 
 
 def caption_words(items: Sequence[Mapping[str, Any]]) -> float:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES, __version__
-from lmms_eval_eibench.lmms import FAILURES, GENERATION_FAILURES, TEMPLATES
+from lmms_eval_eibench.vocabulary import GENERATION_FAILURES, JUDGE_FAILURES, RECALL, RECALL_METRICS, SEMANTIC_RECALL, TEMPLATES
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import (
     PROVENANCE_KEY,
@@ -68,7 +68,6 @@ CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
 # Samples per basic category in EIBench (what the paper's Overall weighs its category columns by); the
 # published file repeats them and the loader checks it against these.
 CATEGORY_SIZES: dict[str, int] = dict(zip(CATEGORIES, (91, 342, 462, 720)))
-RECALL_METRICS = ("eibench_recall", "eibench_semantic_recall")
 _TASK_RE = re.compile(r"^eibench_(?P<subset>basic|complex)(?P<suffix>_cot|_caption_text|_caption)?$")
 _SUFFIX_TEMPLATE = {None: "user", "_cot": "cot", "_caption": "caption", "_caption_text": "caption_text"}
 
@@ -104,7 +103,7 @@ class Entry:
     subset: str
     overall: Measure
     categories: Mapping[str, Measure] = field(default_factory=dict)
-    metric: str = "eibench_recall"
+    metric: str = RECALL
     n: int | None = None
     trigger_recall: Measure | None = None
     judge_failures: int | None = None
@@ -312,7 +311,7 @@ def _entries_from_lmms(path: Path, data: Mapping[str, Any]) -> list[Entry]:
                     trigger_recall=(
                         _measure(keyed[trigger], f"{where}.{trigger}", stderr_of(trigger)) if trigger in keyed else None
                     ),
-                    judge_failures=_count(keyed.get(FAILURES), f"{where}.{FAILURES}"),
+                    judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
                     n_subset=original if _is_count(original) else None,
                     provenance=provenance,
@@ -361,7 +360,7 @@ def _entry_from_score(path: Path, data: Mapping[str, Any]) -> Entry:
         subset=subset,
         overall=_measure(data["overall"], f"{where}: overall", overall_stderr),
         categories=categories,
-        metric=data.get("metric") if data.get("metric") in RECALL_METRICS else "eibench_recall",
+        metric=data.get("metric") if data.get("metric") in RECALL_METRICS else RECALL,
         n=n if isinstance(n, int) and not isinstance(n, bool) else None,
         trigger_recall=(
             _measure(data["trigger_recall"], f"{where}: trigger_recall", data.get("trigger_recall_stderr"))
@@ -591,7 +590,7 @@ def _judge_text(entry: Entry) -> str:
         return entry.judge_text
     if entry.provenance is not None:
         return judge_label(entry.provenance)
-    return "unknown judge (no provenance)" + (" [embedding]" if entry.metric == "eibench_semantic_recall" else "")
+    return "unknown judge (no provenance)" + (" [embedding]" if entry.metric == SEMANTIC_RECALL else "")
 
 
 def _template_rank(template: str | None) -> int:

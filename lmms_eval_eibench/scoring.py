@@ -27,6 +27,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import BASIC_CATEGORIES
+from .vocabulary import (
+    GENERATION_FAILURE, GENERATION_FAILURES, JUDGE_FAILURE, JUDGE_FAILURES, RECALL, category_metric, judged_metric,
+    trigger_metric,
+)
 
 PARSER_VERSION = "2"
 """Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: only scores inside
@@ -34,8 +38,6 @@ the judge's quotation of the answer are, ties resolved downwards)."""
 
 __all__ = [
     "BASIC_CATEGORIES",
-    "GENERATION_FAILURE",
-    "JUDGE_FAILURE",
     "PARSER_VERSION",
     "ParsedVerdict",
     "RecallSummary",
@@ -370,10 +372,6 @@ def parse_verdict(
 # Aggregation
 
 
-JUDGE_FAILURE = "judge"
-GENERATION_FAILURE = "generation"
-
-
 @dataclass(frozen=True)
 class SampleScore:
     """One sample's outcome. `recall` in [0, 1] is the judge's, None when there is none: `failure` then says
@@ -473,15 +471,15 @@ def to_percent(value: float | None, digits: int | None = None) -> float | None:
     return round(pct, digits) if digits is not None else pct
 
 
-def metric_values(summary: RecallSummary, metric: str = "eibench_recall") -> dict[str, float | None]:
+def metric_values(summary: RecallSummary, metric: str = RECALL) -> dict[str, float | None]:
     """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ..., `<m>_trigger`,
     `<m>_judged`) plus the counts `eibench_judge_failures` and `eibench_generation_failures`. The stderr is
     `summary.overall_stderr` (lmms-eval derives `<m>_stderr` itself)."""
     values: dict[str, float | None] = {metric: to_percent(summary.overall)}
     for category, value in summary.per_category.items():
-        values[f"{metric}_{category.lower()}"] = to_percent(value)
-    values[f"{metric}_trigger"] = to_percent(summary.trigger_recall)
-    values[f"{metric}_judged"] = to_percent(summary.overall_judged)
-    values["eibench_judge_failures"] = float(summary.n_failed)
-    values["eibench_generation_failures"] = float(summary.n_generation_failed)
+        values[category_metric(metric, category)] = to_percent(value)
+    values[trigger_metric(metric)] = to_percent(summary.trigger_recall)
+    values[judged_metric(metric)] = to_percent(summary.overall_judged)
+    values[JUDGE_FAILURES] = float(summary.n_failed)
+    values[GENERATION_FAILURES] = float(summary.n_generation_failed)
     return values

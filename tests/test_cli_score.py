@@ -99,7 +99,7 @@ def test_table_output_and_doc_id_fallback(basic, official_dir, tmp_path, capsys,
 
 def test_generation_failures_are_never_judged_count_as_zero_and_apart(basic, official_dir, tmp_path, capsys,
                                                                  monkeypatch) -> None:
-    from lmms_eval_eibench.failures import FAILED_PREFIX
+    from lmms_eval_eibench.vocabulary import FAILED_PREFIX
 
     records = basic[:8]
     answers = [r.ground_truth for r in records]

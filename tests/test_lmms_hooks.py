@@ -205,7 +205,7 @@ def test_reasoning_is_stripped_with_lmms_evals_tags_before_judging(loopback_judg
 def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_judge, failed_answer):
     """A CFSA failure line or an empty answer (lmms-eval's llava_hf returns "" when generation raises) is not an
     answer: the task never sends it to the judge, scores it 0 and counts it apart."""
-    from lmms_eval_eibench.failures import FAILED_PREFIX
+    from lmms_eval_eibench.vocabulary import FAILED_PREFIX
 
     if failed_answer == "cfsa":
         failed_answer = f"{FAILED_PREFIX} at step 'summary': base model raised]"
@@ -230,13 +230,13 @@ def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_j
 
 
 def test_generation_failure_names_the_cause():
-    from lmms_eval_eibench import failures
+    from lmms_eval_eibench import vocabulary
 
-    assert "empty answer" in failures.generation_failure("")
-    assert "empty answer" in failures.generation_failure([" \t"])
-    assert failures.generation_failure("[eibench_cfsa failed at step 'x': boom]").startswith("[eibench_cfsa failed")
-    assert failures.generation_failure("a birthday cake") is None
-    assert failures.failure_reason("") is None  # only CFSA's line is a CFSA failure
+    assert "empty answer" in vocabulary.generation_failure("")
+    assert "empty answer" in vocabulary.generation_failure([" \t"])
+    assert vocabulary.generation_failure("[eibench_cfsa failed at step 'x': boom]").startswith("[eibench_cfsa failed")
+    assert vocabulary.generation_failure("a birthday cake") is None
+    assert vocabulary.failure_reason("") is None  # only CFSA's line is a CFSA failure
 
 
 def test_image_files_are_closed_after_loading(monkeypatch, tmp_path):

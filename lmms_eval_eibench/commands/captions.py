@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
+from lmms_eval_eibench.vocabulary import CAPTION_WORDS as CAPTION_METRIC
 
 HELP = "turn the eibench_captions task's samples into a --captions file"
-CAPTION_METRIC = "eibench_caption_words"  # lmms.CAPTION_METRIC (not imported: keeps the command light)
 
 
 class CaptionsInputError(InputFileError):

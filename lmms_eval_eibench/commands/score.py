@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
+from lmms_eval_eibench.vocabulary import RECALL, first_response
 
 HELP = "judge saved answers and print recall"
 DESCRIPTION = (
@@ -44,9 +45,6 @@ EXIT_OK, EXIT_JUDGE, EXIT_INPUT, EXIT_JUDGE_FAILURES = 0, 1, 2, 3
 
 class ScoreInputError(InputFileError):
     """Unusable input; the message names the file and line (or key) and the fix."""
-
-
-GENERATION_FAILURES = "eibench_generation_failures"  # the lmms-eval metric of the same count (lmms.py)
 
 
 @dataclass(frozen=True)
@@ -129,13 +127,6 @@ def _is_lmms_sample(obj: Any) -> bool:
     return isinstance(obj, dict) and ("doc_id" in obj or "filtered_resps" in obj or "resps" in obj)
 
 
-def _first_text(value: Any) -> str | None:
-    """The first string in a (possibly nested) list of responses."""
-    while isinstance(value, list) and value:
-        value = value[0]
-    return value if isinstance(value, str) else None
-
-
 def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
     if isinstance(doc.get("id"), str):
         return doc["id"]
@@ -156,10 +147,10 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
         where = f"{path}:{number}"
         if not _is_lmms_sample(obj):
             raise ScoreInputError(where, "not an lmms-eval sample (no doc_id/resps)", "do not mix formats in one file")
-        answer = _first_text(obj.get("filtered_resps"))
-        if answer is None:
-            answer = _first_text(obj.get("resps"))
-        if answer is None:
+        answer = first_response(obj.get("filtered_resps"))
+        if not isinstance(answer, str):
+            answer = first_response(obj.get("resps"))
+        if not isinstance(answer, str):
             raise ScoreInputError(
                 where, "no answer text in filtered_resps or resps",
                 "pass the samples file of a generation task run with --log_samples",
@@ -523,7 +514,7 @@ def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
     from lmms_eval_eibench import prompts
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.failures import generation_failure
+    from lmms_eval_eibench.vocabulary import generation_failure
     from lmms_eval_eibench.judges import JudgeError, JudgeItem, Verdict, build_engine
     from lmms_eval_eibench.judges.cache import VerdictCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
@@ -554,7 +545,7 @@ def run(args: argparse.Namespace) -> int:
                 "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
                 "trust_judge_total": settings.trust_judge_total, "source": str(inputs.source),
             }
-            metric = "eibench_recall"
+            metric = RECALL
         else:
             engine = build_engine(settings, offline=args.from_cache)
             judge_info, metric = engine.provenance(), engine.metric_name

@@ -13,12 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
-from lmms_eval_eibench.scoring import (
-    GENERATION_FAILURE,
-    PARSER_VERSION,
-    ParsedVerdict,
-    SampleScore,
-)
+from lmms_eval_eibench.scoring import PARSER_VERSION, ParsedVerdict, SampleScore
+from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, RECALL
 
 __all__ = [
     "JUDGE_KINDS",
@@ -442,7 +438,7 @@ class Judge(ABC):
     """
 
     kind: str = ""
-    metric_name: str = "eibench_recall"
+    metric_name: str = RECALL
 
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings

@@ -41,6 +41,7 @@ from lmms_eval_eibench.judges.embedding_store import (
     files_digest,
 )
 from lmms_eval_eibench.scoring import VerdictParseError
+from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]
 
@@ -84,7 +85,7 @@ class EmbeddingJudge(Judge):
     """
 
     kind = "embedding"
-    metric_name = "eibench_semantic_recall"
+    metric_name = SEMANTIC_RECALL
 
     def __init__(self, settings: JudgeSettings) -> None:
         super().__init__(settings)

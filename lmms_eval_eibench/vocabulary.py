@@ -1,0 +1,95 @@
+"""EIBench's vocabulary: the names its results carry and how an answer is read from what a harness hands over.
+
+One definition of each, shared by the task hooks, the scoring pipeline, ``eibench score``, the report and the
+CFSA wrapper. Standard library only, so every layer can import it.
+
+- **Metrics.** ``eibench_recall`` (LLM judges) or ``eibench_semantic_recall`` (the offline embedding judge) is
+  the headline: mean per-sample recall, 0-100, every sample counted. Beside it ``<metric>_<category>`` (basic),
+  ``<metric>_trigger`` (micro recall over triggers), ``<metric>_judged`` (judged samples only, for diagnosis) and
+  the two failure counts.
+- **Failure kinds.** A sample the judge gave no usable verdict for is a *judge* failure; a sample whose model
+  produced no answer (the CFSA wrapper's failure line, or an empty answer: lmms-eval's ``llava_hf`` returns ``""``
+  when generation raises) is a *generation* failure, never judged. Both count as 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
+    "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
+    "TEMPLATES", "answer_text", "category_metric", "failure_reason", "first_response", "generation_failure",
+    "judged_metric", "trigger_metric",
+]
+
+# -- metric names --------------------------------------------------------------------------------------------
+
+RECALL = "eibench_recall"
+SEMANTIC_RECALL = "eibench_semantic_recall"
+RECALL_METRICS = (RECALL, SEMANTIC_RECALL)
+JUDGE_FAILURES = "eibench_judge_failures"
+GENERATION_FAILURES = "eibench_generation_failures"
+CAPTION_WORDS = "eibench_caption_words"
+"""The metric of ``eibench_captions`` (mean caption length); its items carry the captions."""
+
+
+def category_metric(metric: str, category: str) -> str:
+    """``eibench_recall_happy``: the recall of one basic category."""
+    return f"{metric}_{category.lower()}"
+
+
+def trigger_metric(metric: str) -> str:
+    """``eibench_recall_trigger``: covered ground-truth triggers over all of them (micro recall)."""
+    return f"{metric}_trigger"
+
+
+def judged_metric(metric: str) -> str:
+    """``eibench_recall_judged``: the mean over judged samples only (diagnosis, never the headline)."""
+    return f"{metric}_judged"
+
+
+# -- model prompt templates ----------------------------------------------------------------------------------
+
+TEMPLATES = ("user", "cot", "caption", "caption_text")
+CAPTION_TEMPLATES = ("caption", "caption_text")
+
+# -- failure kinds -------------------------------------------------------------------------------------------
+
+JUDGE_FAILURE = "judge"
+GENERATION_FAILURE = "generation"
+FAILED_PREFIX = "[eibench_cfsa failed"
+"""Start of the line the CFSA wrapper answers with when a round failed for a sample."""
+EMPTY_ANSWER = "empty answer (the model returned no text; e.g. lmms-eval's llava_hf returns \"\" when generation raises)"
+"""The reason given for an empty answer."""
+
+
+# -- reading an answer ---------------------------------------------------------------------------------------
+
+
+def first_response(value: Any) -> Any:
+    """The response itself, or the first element of the (nested) lists the harnesses hand over."""
+    while isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value
+
+
+def answer_text(value: Any) -> str:
+    """The model's answer as the judge sees it: the first response, stripped ("" for none)."""
+    value = first_response(value)
+    return "" if value is None else str(value).strip()
+
+
+def failure_reason(response: Any) -> str | None:
+    """Why CFSA failed on this sample, if ``response`` is CFSA's failure line; else ``None``."""
+    text = first_response(response)
+    if isinstance(text, str) and text.lstrip().startswith(FAILED_PREFIX):
+        return text.strip()
+    return None
+
+
+def generation_failure(answer: Any) -> str | None:
+    """Why the model produced no answer for this sample (a CFSA failure line, or an empty answer), else None."""
+    if not answer_text(answer):
+        return EMPTY_ANSWER
+    return failure_reason(answer)
