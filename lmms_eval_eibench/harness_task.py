@@ -1,7 +1,7 @@
 """The EIBench task class, shared by lmms-eval and lm-eval through their own extension point.
 
 Both harnesses accept ``class: !function utils.X`` in a task YAML and build that ``ConfigurableTask`` subclass
-(lmms-eval's own ``tasks/vstat`` does). ``EIBenchTask`` is mixed into each harness's ``ConfigurableTask`` (see
+(lmms-eval's own ``tasks/vstat`` does). ``EIBenchLifecycle`` is mixed into each harness's ``ConfigurableTask`` (see
 ``tasks/eibench/utils.py`` and ``lm_eval_tasks/eibench/utils.py``) and owns the task's lifecycle through public
 methods only:
 
@@ -15,7 +15,7 @@ methods only:
 5. ``apply_filters``: after the filters, every response of this process's share of the task is known: the final
    answers (after lmms-eval's reasoning-tag stripping, with the tags lmms-eval will apply) are judged in one
    concurrent, cached call, each document once.
-6. ``process_results``: per document, looks its verdict up and returns the metrics (``lmms.sample_metrics``).
+6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``).
 
 Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``.
 """
@@ -28,14 +28,29 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import lmms
-from .vocabulary import generation_failure
-from .provenance import METADATA_KEY
+from . import documents, pipeline
 from .prompts import template_version
+from .provenance import METADATA_KEY
+from .vocabulary import answer_text
 
-__all__ = ["EIBenchTask"]
+__all__ = ["CaptionsLifecycle", "EIBenchLifecycle"]
 
-log = logging.getLogger("lmms_eval_eibench")
+
+def _logger() -> Any:
+    """lmms-eval's logger (loguru) when present, else the standard one (the lm-eval side)."""
+    try:
+        from loguru import logger
+    except ImportError:
+        return logging.getLogger("lmms_eval_eibench")
+    return logger
+
+
+def info(message: str) -> None:
+    _logger().info(message)
+
+
+def warn(message: str) -> None:
+    _logger().warning(message)
 
 
 def _reasoning_tags(task: Any) -> Any:
@@ -61,10 +76,10 @@ def _strip(response: Any, tags: Any) -> Any:
 
 
 def _per_document_hook(doc: Any, results: Any) -> dict[str, Any]:
-    raise RuntimeError("EIBench metrics come from EIBenchTask.process_results")
+    raise RuntimeError("EIBench metrics come from EIBenchLifecycle.process_results")
 
 
-class EIBenchTask:
+class EIBenchLifecycle:
     """Mixed in before a harness's ``ConfigurableTask``. The YAML gives ``dataset_name`` (the subset) and
     ``metadata.prompt_template`` (the model prompt: user, cot, caption, caption_text)."""
 
@@ -99,7 +114,7 @@ class EIBenchTask:
         """Load the real split (the YAML's ``dataset_path`` is not used)."""
         import datasets
 
-        split = lmms.task_docs(self.subset, self.template)
+        split = documents.task_docs(self.subset, self.template)
         name = self.config.test_split
         self.dataset = datasets.DatasetDict({name: split})
         media = [c for c in ("image",) if c in split.column_names]
@@ -109,7 +124,8 @@ class EIBenchTask:
         metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
         metadata["prompt_version"] = template_version(self.template)
         generation = getattr(self.config, "generation_kwargs", None)
-        record = lmms.provenance_record(self.template, generation)
+        record = pipeline.provenance_record(pipeline.engine().provenance(), template=self.template,
+                                            generation=generation)
         # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and
         # before the harness copies the config for the results file: the record then shows what was used.
         if isinstance(generation, dict):
@@ -129,7 +145,7 @@ class EIBenchTask:
         """Runs right before generation: check the judge now, not after the model has run."""
         self._world_size = int(kwargs.get("world_size") or 1)
         if not self._predict_only:
-            lmms.engine().preflight()
+            pipeline.engine().preflight()
         return super().build_all_requests(*args, **kwargs)
 
     def apply_filters(self) -> Any:
@@ -139,58 +155,55 @@ class EIBenchTask:
         return result
 
     def _judge_instances(self) -> None:
+        from .judges import JudgeItem
+
         instances = list(self.instances or [])
         if not instances:
             return
         tags = _reasoning_tags(self)
         docs = self.task_docs
-        table = docs.select_columns([c for c in lmms.JUDGED_COLUMNS if c in docs.column_names])
-        pairs: dict[tuple[str, str], Mapping[str, Any]] = {}
+        table = docs.select_columns([c for c in pipeline.JUDGED_COLUMNS if c in docs.column_names])
+        items: dict[tuple[str, str], JudgeItem] = {}
         for instance in instances:
             doc = table[instance.doc_id]
             for response in instance.filtered_resps.values():
-                answer = lmms.answer_text(_strip(response, tags))
-                if generation_failure(answer) is None:
-                    pairs.setdefault((str(doc["id"]), answer), doc)
+                answer = answer_text(_strip(response, tags))
+                items.setdefault((str(doc["id"]), answer), JudgeItem.from_doc(doc, answer))
         n_docs = len({instance.doc_id for instance in instances})
-        if n_docs < len(docs) and self._world_size == 1:
-            lmms.warn(f"EIBench: PARTIAL run of {self.config.task}: {n_docs} of {len(docs)} documents (--limit?); its "
-                      "recall is not comparable with full runs (eibench report marks it)")
+        if self._world_size == 1 and (message := pipeline.partial_warning(self.config.task, n_docs, len(docs))):
+            warn(f"EIBench: {message} (--limit?)")
         started = time.perf_counter()
-        keys = list(pairs)
-        verdicts = lmms.judge_documents([pairs[k] for k in keys], [answer for _, answer in keys])
+        engine = pipeline.engine()
+        verdicts = pipeline.judge_answers(engine, list(items.values()))
         with self._verdicts_lock:
-            self._verdicts.update(zip(keys, verdicts))
-        judge = lmms.engine().judge
-        lmms.info(f"EIBench: judged {len(verdicts)} answers of {self.config.task} in "
-                  f"{time.perf_counter() - started:.2f} s ({judge.kind} judge, concurrency {judge.concurrency}, "
-                  f"{sum(v.cached for v in verdicts)} from cache, {sum(v.failed for v in verdicts)} failed)")
+            self._verdicts.update(zip(items, verdicts))
+        judged = [v for v in verdicts if not v.generation_failed]
+        info(f"EIBench: judged {len(judged)} answers of {self.config.task} in {time.perf_counter() - started:.2f} s "
+             f"({engine.judge.kind} judge, concurrency {engine.judge.concurrency}, "
+             f"{sum(v.cached for v in judged)} from cache, {sum(v.failed for v in judged)} failed, "
+             f"{len(verdicts) - len(judged)} without an answer)")
 
     def process_results(self, doc: Mapping[str, Any], results: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Per document (lmms-eval: in a thread pool): the verdict ``apply_filters`` got, as metrics."""
         if self._predict_only:
             return super().process_results(doc, results, *args, **kwargs)
-        answer = lmms.answer_text(results)
-        reason = generation_failure(answer)
-        engine = lmms.engine()
-        if reason is not None:
-            from .judges import JudgeItem, Verdict
-
-            return lmms.sample_metrics(doc, Verdict.no_answer(JudgeItem.from_doc(doc, answer), reason),
-                                       engine.metric_name, self.subset)
+        answer = answer_text(results)
+        engine = pipeline.engine()
         with self._verdicts_lock:
             verdict = self._verdicts.get((str(doc["id"]), answer))
         if verdict is None:
             # the harness changed the answer after the filters in a way we did not foresee: still correct, slower
             if not self._warned_unjudged:
                 self._warned_unjudged = True
-                lmms.warn(f"EIBench {self.config.task}: an answer reached process_results unjudged; judging such "
-                          "answers one at a time")
-            verdict = lmms.judge_documents([doc], [answer])[0]
-        return lmms.sample_metrics(doc, verdict, engine.metric_name, self.subset)
+                warn(f"EIBench {self.config.task}: an answer reached process_results unjudged; judging such "
+                     "answers one at a time")
+            from .judges import JudgeItem
+
+            verdict = pipeline.judge_answers(engine, [JudgeItem.from_doc(doc, answer)])[0]
+        return pipeline.sample_metrics(doc, verdict, engine.metric_name, self.subset)
 
 
-class EIBenchCaptionsTask:
+class CaptionsLifecycle:
     """Mixed in before a harness's ``ConfigurableTask`` for ``eibench_captions``: loads one document per distinct
     image of both subsets; nothing is judged."""
 
@@ -202,7 +215,7 @@ class EIBenchCaptionsTask:
     def download(self, *args: Any, **kwargs: Any) -> None:
         import datasets
 
-        docs = lmms.caption_request_docs()
+        docs = documents.caption_request_docs()
         name = self.config.test_split
         self.dataset = datasets.DatasetDict({name: docs})
         self.dataset_no_image = datasets.DatasetDict({name: docs.remove_columns(["image"])})

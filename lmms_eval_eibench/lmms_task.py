@@ -9,8 +9,8 @@ from typing import Any
 
 from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
 
-from .harness_task import EIBenchCaptionsTask as _Captions
-from .harness_task import EIBenchTask as _EIBench
+from .harness_task import CaptionsLifecycle as _Captions
+from .harness_task import EIBenchLifecycle as _EIBench
 
 __all__ = ["CaptionsTask", "EIBenchTask"]
 

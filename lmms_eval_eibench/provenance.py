@@ -8,10 +8,10 @@ lmms-eval hooks and ``eibench score`` pass their settings in.
 Where it goes (for callers):
 
 - lmms-eval (and lm-eval) results: in the task's metadata under :data:`METADATA_KEY`,
-  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``harness_task.EIBenchTask``.
+  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``harness_task.EIBenchLifecycle``.
   lmms-eval 0.7.3 copies each task's config (``TaskOutput.from_taskdict``, a deep copy) when ``evaluate()``
   starts, i.e. after task construction and before generation; so the record is put into
-  ``task.config.metadata`` during task construction (``EIBenchTask.__init__``).
+  ``task.config.metadata`` during task construction (``EIBenchLifecycle.__init__``).
   Read it back with :func:`provenance_from_task_metadata`.
 - ``eibench score --json``: under the top-level key :data:`PROVENANCE_KEY` (``provenance``).
 
@@ -340,7 +340,7 @@ def judge_label(record: Mapping[str, Any]) -> str:
 
 def provenance_from_task_metadata(metadata: Any, where: str = "metadata") -> dict[str, Any] | None:
     """The checked record in an EIBench task's lmms-eval ``metadata`` (``metadata["eibench_provenance"]``, as
-    ``harness_task.EIBenchTask`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
+    ``harness_task.EIBenchLifecycle`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
     written before the record existed: the report then says the row has no provenance)."""
     if not isinstance(metadata, Mapping) or metadata.get(METADATA_KEY) is None:
         return None

@@ -239,14 +239,14 @@ def _items(n: int) -> list[JudgeItem]:
 
 def test_scoring_options_and_parser_changes_cost_no_request(tmp_path, monkeypatch) -> None:
     import lmms_eval_eibench.judges.base as base
-    from lmms_eval_eibench import scoring
+    from lmms_eval_eibench import verdict_parser
 
     items = _items(30)
     with judge_server() as judge:
         first = _engine(judge, tmp_path).judge_many(items)
         assert judge.stats.chat_requests == 30
         trusted = _engine(judge, tmp_path, trust_judge_total=True).judge_many(items)
-        monkeypatch.setattr(scoring, "PARSER_VERSION", "99")
+        monkeypatch.setattr(verdict_parser, "PARSER_VERSION", "99")
         monkeypatch.setattr(base, "PARSER_VERSION", "99")
         reparsed = _engine(judge, tmp_path).judge_many(items)
         assert judge.stats.chat_requests == 30  # no request for either

@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
 
+from lmms_eval_eibench import cli
 from lmms_eval_eibench.commands import score
 
 SENTINEL_KEY = "sk-SENTINEL-cli-7777"
@@ -44,7 +45,7 @@ def lmms_line(doc_id: int, record, answer: str, with_id: bool = True) -> dict:
 def run_cli(args: list[str], capsys, partial: bool = True) -> tuple[int, str, str]:
     """Run `eibench score`; most tests here score a slice of the subset, hence --allow-partial by default
     (tests/test_score_integrity.py checks complete inputs)."""
-    code = score.main([*args, "--allow-partial"] if partial else args)
+    code = cli.main(["score", *([*args, "--allow-partial"] if partial else args)])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -340,7 +341,7 @@ def test_from_verdicts_differs_only_where_the_official_script_is_wrong(basic, of
 def test_module_entry_point_runs(tmp_path, official_dir) -> None:
     verdicts = write_lines(tmp_path / "v.jsonl", [{"CAER-S/train/Angry/0006.png": "{score: 3/6}"}])
     result = subprocess.run(
-        [sys.executable, "-m", "lmms_eval_eibench.commands.score", "--from-verdicts", str(verdicts), "--subset",
+        [sys.executable, "-m", "lmms_eval_eibench.cli", "score", "--from-verdicts", str(verdicts), "--subset",
          "basic", "--annotations", str(official_dir), "--json", "--allow-partial"],
         capture_output=True, text=True, env={**os.environ}, timeout=120, check=False,
     )

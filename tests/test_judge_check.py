@@ -17,7 +17,7 @@ from lmms_eval_eibench.commands import judge_check
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
-    code = judge_check.main([str(a) for a in args])
+    code = cli.main(["judge-check", *[str(a) for a in args]])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -13,7 +13,7 @@ import pytest
 from judge_server import FakeJudgeConfig, judge_server
 from tiny_causal_lm import build_tiny_causal_lm
 
-from lmms_eval_eibench import lmms
+from lmms_eval_eibench import documents
 from lmms_eval_eibench.lm_eval_tasks import folder
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_lm_eval_caption_text_tasks_produce_scored_samples(captioned_dataset, tm
         assert value == pytest.approx(sum(scores) / len(scores))
         for sample in samples:
             prompt = sample["arguments"]["gen_args_0"]["arg_0"]
-            assert prompt == lmms.prompt("caption_text", sample["doc"])  # the template shared with lmms-eval
+            assert prompt == documents.prompt("caption_text", sample["doc"])  # the template shared with lmms-eval
         metadata = results["configs"][task]["metadata"]
         assert metadata["prompt_template"] == "caption_text"
         record = metadata["eibench_provenance"]  # the same provenance record as on the lmms-eval side

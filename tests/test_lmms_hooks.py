@@ -8,7 +8,7 @@ import math
 import pytest
 from judge_server import FakeJudgeConfig, judge_server
 
-from lmms_eval_eibench import lmms
+from lmms_eval_eibench import documents, pipeline, vocabulary
 from lmms_eval_eibench.judges import Verdict
 
 OFFICIAL = "You are a good expert of emotion understanding. Look at the image, {question}"
@@ -19,21 +19,21 @@ def test_user_and_cot_prompts_are_the_official_wording_for_every_question(offici
     assert len(records) == 1665
     for record in records:
         doc = record.as_row()
-        assert lmms.prompt("user", doc) == OFFICIAL.format(question=record.question)
-        assert lmms.prompt("cot", doc) == OFFICIAL.format(question=record.question) + " Let's think step by step."
+        assert documents.prompt("user", doc) == OFFICIAL.format(question=record.question)
+        assert documents.prompt("cot", doc) == OFFICIAL.format(question=record.question) + " Let's think step by step."
 
 
 def test_model_specific_pre_and_post_prompt():
     doc = {"question": "Why?", "caption": "A man."}
-    assert lmms.prompt("user", doc, {"pre_prompt": "<i>", "post_prompt": " Answer in English."}) == \
+    assert documents.prompt("user", doc, {"pre_prompt": "<i>", "post_prompt": " Answer in English."}) == \
         "<i>" + OFFICIAL.format(question="Why?") + " Answer in English."
-    text = lmms.prompt("caption_text", doc, {"pre_prompt": "", "post_prompt": ""})
+    text = documents.prompt("caption_text", doc, {"pre_prompt": "", "post_prompt": ""})
     assert "A man." in text and text.endswith("Why?")
 
 
 def test_caption_prompts_refuse_a_missing_caption():
-    with pytest.raises(lmms.EIBenchTaskError, match="eibench_captions"):
-        lmms.prompt("caption", {"id": "x", "question": "Why?", "caption": None})
+    with pytest.raises(documents.EIBenchTaskError, match="eibench_captions"):
+        documents.prompt("caption", {"id": "x", "question": "Why?", "caption": None})
 
 
 def verdict(recall: float | None, total: int = 4, covered: float | None = None) -> Verdict:
@@ -49,8 +49,8 @@ COMPLEX_DOC = {"id": "EmoSet-118k/image/fear/f_1.jpg#1", "image_path": "EmoSet-1
 
 
 def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
-    judged = lmms.sample_metrics(BASIC_DOC, verdict(0.25), "eibench_recall", "basic")
-    failed = lmms.sample_metrics(BASIC_DOC, verdict(None), "eibench_recall", "basic")
+    judged = pipeline.sample_metrics(BASIC_DOC, verdict(0.25), "eibench_recall", "basic")
+    failed = pipeline.sample_metrics(BASIC_DOC, verdict(None), "eibench_recall", "basic")
     assert judged.keys() == failed.keys()
     assert judged["eibench_recall"]["score"] == 25.0 and judged["eibench_recall_happy"] == 25.0
     assert judged["eibench_recall_angry"] is None and judged["eibench_judge_failures"] == 0
@@ -64,7 +64,7 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
 
 
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
-    metrics = lmms.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
+    metrics = pipeline.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
     assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger",
                             "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
@@ -72,46 +72,46 @@ def test_sample_metrics_complex_cluster_by_image_and_no_categories():
 
 def test_aggregations_read_the_items_that_carry_a_score():
     items = [{"score": 50.0}, {"verdict": {}}, {"score": 100.0}]
-    assert lmms.recall_mean(items) == 75.0
-    assert lmms.recall_mean([None, 20.0, None]) == 20.0
-    assert math.isnan(lmms.recall_mean([{"verdict": {}}, None]))
-    assert lmms.trigger_recall([{"covered": 1, "total": 4}, None, {"covered": 3, "total": 4}]) == 50.0
-    assert math.isnan(lmms.trigger_recall([None]))
-    assert lmms.failure_count([0, 1, 1]) == 2
+    assert pipeline.recall_mean(items) == 75.0
+    assert pipeline.recall_mean([None, 20.0, None]) == 20.0
+    assert math.isnan(pipeline.recall_mean([{"verdict": {}}, None]))
+    assert pipeline.trigger_recall([{"covered": 1, "total": 4}, None, {"covered": 3, "total": 4}]) == 50.0
+    assert math.isnan(pipeline.trigger_recall([None]))
+    assert pipeline.failure_count([0, 1, 1]) == 2
 
 
 @pytest.mark.parametrize("given, expected", [(" hi ", "hi"), (["a"], "a"), ([["b "]], "b"), ([], ""), (None, "")])
 def test_answer_text(given, expected):
-    assert lmms.answer_text(given) == expected
+    assert vocabulary.answer_text(given) == expected
 
 
 def test_missing_dataset_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("EIBENCH_DATASET", str(tmp_path / "nowhere"))
-    with pytest.raises(lmms.EIBenchTaskError, match="hub_upload.py"):
-        lmms.task_docs("basic", "user")
+    with pytest.raises(documents.EIBenchTaskError, match="hub_upload.py"):
+        documents.task_docs("basic", "user")
 
 
 def test_unreachable_hub_dataset_says_what_to_check(monkeypatch):
     monkeypatch.setenv("EIBENCH_DATASET", "some-org/eibench-private")  # HF_HUB_OFFLINE=1 in tests: unreachable
-    with pytest.raises(lmms.EIBenchTaskError, match="some-org/eibench-private") as err:
-        lmms.task_docs("basic", "user")
+    with pytest.raises(documents.EIBenchTaskError, match="some-org/eibench-private") as err:
+        documents.task_docs("basic", "user")
     assert "huggingface-cli login" in str(err.value) and "EIBENCH_DATASET" in str(err.value)
 
 
 def test_dataset_without_captions_is_refused_with_the_instruction(monkeypatch, sample_dataset_dir):
     monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
-    assert len(lmms.task_docs("basic", "user")) == 8
-    with pytest.raises(lmms.EIBenchTaskError, match="eibench_captions") as err:
-        lmms.task_docs("complex", "caption_text")
+    assert len(documents.task_docs("basic", "user")) == 8
+    with pytest.raises(documents.EIBenchTaskError, match="eibench_captions") as err:
+        documents.task_docs("complex", "caption_text")
     assert "4 of 4 rows have no caption" in str(err.value)
 
 
 def test_caption_request_docs_are_the_distinct_images(monkeypatch, sample_dataset_dir):
     monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
-    docs = lmms.caption_request_docs()
+    docs = documents.caption_request_docs()
     paths = docs["image_path"]
     assert len(paths) == len(set(paths)) and len(paths) >= 8
-    assert lmms.prompt("caption_request", docs[0]).startswith("Describe this image in detail")
+    assert documents.prompt("caption_request", docs[0]).startswith("Describe this image in detail")
 
 
 def test_annotations_only_dataset_takes_images_from_the_image_root(monkeypatch, tmp_path):
@@ -123,15 +123,15 @@ def test_annotations_only_dataset_takes_images_from_the_image_root(monkeypatch, 
     build(None, built, ImageRoots(), no_images=True, log=lambda line: None)
     monkeypatch.setenv("EIBENCH_DATASET", str(built))
     monkeypatch.delenv("EIBENCH_IMAGE_ROOT", raising=False)
-    with pytest.raises(lmms.EIBenchTaskError, match="EIBENCH_IMAGE_ROOT"):
-        lmms.task_docs("basic", "user")
+    with pytest.raises(documents.EIBenchTaskError, match="EIBENCH_IMAGE_ROOT"):
+        documents.task_docs("basic", "user")
     root = tmp_path / "images"
     monkeypatch.setenv("EIBENCH_IMAGE_ROOT", str(root))
-    with pytest.raises(lmms.EIBenchTaskError, match="images missing under"):
-        lmms.task_docs("basic", "user")
+    with pytest.raises(documents.EIBenchTaskError, match="images missing under"):
+        documents.task_docs("basic", "user")
     write_images(load_records(find_annotation_root(SAMPLE_DIR)).image_paths(), root)
-    docs = lmms.task_docs("basic", "user")
-    image = lmms.doc_to_visual(docs[0])[0]
+    docs = documents.task_docs("basic", "user")
+    image = documents.doc_to_visual(docs[0])[0]
     assert image.mode == "RGB" and image.size[0] > 0
 
 
@@ -224,9 +224,9 @@ def test_generation_failures_are_never_judged_count_as_zero_and_apart(loopback_j
     assert "generation failed" in failed["eibench_recall"]["verdict"]["error"]
     assert judged["eibench_generation_failures"] == 0 and judged["eibench_recall"]["score"] > 0
     items = [failed["eibench_recall"], judged["eibench_recall"]]
-    assert lmms.recall_mean(items) == judged["eibench_recall"]["score"] / 2  # abstaining costs, never helps
+    assert pipeline.recall_mean(items) == judged["eibench_recall"]["score"] / 2  # abstaining costs, never helps
     judged_only = [failed["eibench_recall_judged"], judged["eibench_recall_judged"]]
-    assert lmms.recall_mean(judged_only) == judged["eibench_recall"]["score"]
+    assert pipeline.recall_mean(judged_only) == judged["eibench_recall"]["score"]
 
 
 def test_generation_failure_names_the_cause():
@@ -254,8 +254,8 @@ def test_image_files_are_closed_after_loading(monkeypatch, tmp_path):
     monkeypatch.setenv("EIBENCH_IMAGE_ROOT", str(tmp_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # a file left open warns "unclosed file" when its object is freed
-        images = lmms.doc_to_visual({"id": "a", "image_path": "CAER-S/a.gif", "image": None})
-        images += lmms.doc_to_visual({"id": "b", "image": {"bytes": None, "path": str(path)}})
+        images = documents.doc_to_visual({"id": "a", "image_path": "CAER-S/a.gif", "image": None})
+        images += documents.doc_to_visual({"id": "b", "image": {"bytes": None, "path": str(path)}})
         gc.collect()
     # only this image's file counts: gc may also report other tests' leftovers (e.g. sockets) here
     leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) and "a.gif" in str(w.message)]

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
 
-from lmms_eval_eibench.commands import score
+from lmms_eval_eibench import cli
 from lmms_eval_eibench.judges import JudgeConfigError, JudgeSettings, build_judge
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import (
@@ -76,7 +76,7 @@ def test_bad_protocols_name_the_setting():
 
 
 def _score(args: list[str], capsys) -> tuple[int, dict, str]:
-    code = score.main(args)
+    code = cli.main(["score", *args])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if code == 0 else {}), err
 
@@ -137,7 +137,7 @@ def test_lmms_eval_run_under_the_protocol_sits_beside_the_paper(sample_dataset_d
     import os
     import subprocess
 
-    from lmms_eval_eibench.commands.report import main as report_main
+    from lmms_eval_eibench.cli import main as eibench
 
     out = tmp_path / "out"
     with judge_server(model="gpt-3.5-turbo") as judge:
@@ -158,7 +158,7 @@ def test_lmms_eval_run_under_the_protocol_sits_beside_the_paper(sample_dataset_d
     data = json.loads(results[-1].read_text())
     record = data["configs"]["eibench_basic"]["metadata"]["eibench_provenance"]
     assert record["judge"]["protocol"] == "paper-gpt" and record["judge"]["options"]["trust_judge_total"] is True
-    code = report_main([str(out), "--with-paper", "--paper-setting", "user"])
+    code = eibench(["report", str(out), "--with-paper", "--paper-setting", "user"])
     table, err = capsys.readouterr()
     assert code == 0, err
     rows = [line for line in table.splitlines() if line.startswith("| ")][1:]

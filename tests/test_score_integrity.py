@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import _covered, judge_server
 
+from lmms_eval_eibench import cli
 from lmms_eval_eibench.commands import score
 
 PASSWORD = "pw-SENTINEL-integrity-5151"
@@ -39,7 +40,7 @@ def samples_file(folder: Path, task: str, records, answers) -> Path:
 
 
 def run(args: list[str], capsys) -> tuple[int, dict | None, str]:
-    code = score.main(args)
+    code = cli.main(["score", *args])
     out, err = capsys.readouterr()
     try:
         data = json.loads(out) if out.strip() else None

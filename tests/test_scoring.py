@@ -8,20 +8,22 @@ import math
 import pytest
 
 from lmms_eval_eibench.scoring import (
-    GENERATION_FAILURE,
     SampleScore,
-    VerdictParseError,
-    find_scores,
     mean,
     metric_values,
     micro_recall,
-    parse_paper_verdict,
-    parse_structured_verdict,
-    parse_verdict,
     stderr,
     summarize,
     to_percent,
 )
+from lmms_eval_eibench.verdict_parser import (
+    VerdictParseError,
+    find_scores,
+    parse_paper_verdict,
+    parse_structured_verdict,
+    parse_verdict,
+)
+from lmms_eval_eibench.vocabulary import GENERATION_FAILURE
 
 # --- paper mode: tolerant reading ------------------------------------------------------------
 

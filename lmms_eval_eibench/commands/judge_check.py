@@ -213,7 +213,7 @@ def _judge_name(info: Mapping[str, Any]) -> str:
     return name + (f" (protocol {info['protocol']})" if info.get("protocol") else "")
 
 
-def print_table(report: Mapping[str, Any]) -> None:
+def print_check_table(report: Mapping[str, Any]) -> None:
     print(f"EIBench judge-check: {_judge_name(report['judge'])}")
     print(f"{report['samples']} {report['subset']} items per group (seed {report['seed']}); recall 0-100")
     header = ("group", "answer holds", "n", "failed", "truth", "judged", "error", "rule", "result")
@@ -231,14 +231,15 @@ def print_table(report: Mapping[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lmms_eval_eibench.commands.score import _settings, load_ground_truth
+    from lmms_eval_eibench.answers import load_ground_truth
+    from lmms_eval_eibench.commands.score import judge_settings
     from lmms_eval_eibench.judges import JudgeError, build_engine
 
     if args.samples < 1:
         print(f"eibench judge-check: --samples {args.samples} must be >= 1", file=sys.stderr)
         return EXIT_INPUT
     try:
-        settings = _settings(args)
+        settings = judge_settings(args)
         rows = load_ground_truth(args.subset, args.dataset, args.annotations)
         probes = build_probes(rows, args.samples, args.seed)
     except (ValueError, FileNotFoundError) as exc:
@@ -275,15 +276,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        print_table(report)
+        print_check_table(report)
     return EXIT_PASS if report["passed"] else EXIT_FAIL
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="eibench judge-check", description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

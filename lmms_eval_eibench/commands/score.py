@@ -22,15 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
-from lmms_eval_eibench.vocabulary import RECALL, first_response
+from lmms_eval_eibench.answers import (
+    SampleText,
+    ScoreInputError,
+    model_from_path,
+    read_inputs,
+    task_from_path,
+)
+from lmms_eval_eibench.files import write_text_atomic
+from lmms_eval_eibench.vocabulary import RECALL
 
 HELP = "judge saved answers and print recall"
 DESCRIPTION = (
@@ -41,19 +46,6 @@ DESCRIPTION = (
 )
 
 EXIT_OK, EXIT_JUDGE, EXIT_INPUT, EXIT_JUDGE_FAILURES = 0, 1, 2, 3
-
-
-class ScoreInputError(InputFileError):
-    """Unusable input; the message names the file and line (or key) and the fix."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One line of the input: a sample id and its text (an answer, or a judge reply)."""
-
-    id: str
-    text: str
-    where: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,249 +108,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading inputs
-
-
-def _json_lines(path: Path) -> list[tuple[int, Any]]:
-    return list(read_jsonl(path, error=ScoreInputError))
-
-
-def _is_lmms_sample(obj: Any) -> bool:
-    return isinstance(obj, dict) and ("doc_id" in obj or "filtered_resps" in obj or "resps" in obj)
-
-
-def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
-    if isinstance(doc.get("id"), str):
-        return doc["id"]
-    path = doc.get("image_path")
-    if not isinstance(path, str):
-        return None
-    if subset == "complex":
-        index = doc.get("question_index")
-        return f"{path}#{index}" if isinstance(index, int) else None
-    return path
-
-
-def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
-                      lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
-    """Answers from an lmms-eval --log_samples JSONL (`doc.id`, else `doc_id` as the dataset row index)."""
-    entries: list[Entry] = []
-    for number, obj in _json_lines(path) if lines is None else lines:
-        where = f"{path}:{number}"
-        if not _is_lmms_sample(obj):
-            raise ScoreInputError(where, "not an lmms-eval sample (no doc_id/resps)", "do not mix formats in one file")
-        answer = first_response(obj.get("filtered_resps"))
-        if not isinstance(answer, str):
-            answer = first_response(obj.get("resps"))
-        if not isinstance(answer, str):
-            raise ScoreInputError(
-                where, "no answer text in filtered_resps or resps",
-                "pass the samples file of a generation task run with --log_samples",
-            )
-        doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
-        sample_id = _sample_id(doc, subset)
-        if sample_id is None:
-            doc_id = obj.get("doc_id")
-            if not isinstance(doc_id, int) or not 0 <= doc_id < len(ids_by_index):
-                raise ScoreInputError(
-                    where, f"cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
-                    f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})",
-                    "check --subset, or log samples with the doc's id column",
-                )
-            sample_id = ids_by_index[doc_id]
-        entries.append(Entry(sample_id, answer, where))
-    return entries
-
-
-def read_official(path: Path, subset: str, what: str = "answer",
-                  lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
-    """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k."""
-    entries: list[Entry] = []
-    seen: dict[str, int] = {}
-    for number, obj in _json_lines(path) if lines is None else lines:
-        where = f"{path}:{number}"
-        if _is_lmms_sample(obj):
-            raise ScoreInputError(where, "an lmms-eval sample line", "pass this file as ANSWERS, not --from-verdicts")
-        if not isinstance(obj, dict) or len(obj) != 1:
-            raise ScoreInputError(where, f"expected one object {{\"<image path>\": \"<{what}>\"}} per line")
-        (image_path, text), = obj.items()
-        if not isinstance(text, str):
-            raise ScoreInputError(where, f"the {what} for {image_path!r} must be a string, got {type(text).__name__}")
-        k = seen.get(image_path, 0)
-        seen[image_path] = k + 1
-        if subset == "basic" and k:
-            raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
-                                  "keep one line per image")
-        sample_id = f"{image_path}#{k}" if subset == "complex" else image_path
-        entries.append(Entry(sample_id, text, where))
-    return entries
-
-
-def _task_subset(task: str | None) -> str | None:
-    match_ = re.match(r"eibench_(basic|complex)(?:_|$)", task or "")
-    return match_.group(1) if match_ else None
-
-
-def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | None, str]:
-    """The subset an lmms-eval samples file says it answers (its task name in the file name, its docs' ids and
-    categories), with where it says so; (None, "") when it does not say. Raises ScoreInputError when the file
-    contradicts itself (e.g. a complex task's file holding basic docs)."""
-    evidence: list[tuple[str, str]] = []
-    task_subset = _task_subset(_task_from(path))
-    if task_subset:
-        evidence.append((task_subset, f"{path.name}: task {_task_from(path)}"))
-    for number, obj in lines:
-        doc = obj.get("doc") if isinstance(obj, dict) and isinstance(obj.get("doc"), dict) else {}
-        found = None
-        if isinstance(doc.get("id"), str):
-            found = "complex" if "#" in doc["id"] else "basic"
-        elif doc.get("category") is not None:
-            found = "basic"
-        if found:
-            evidence.append((found, f"{path}:{number}: doc {doc.get('id', doc.get('image_path'))!r}"))
-    subsets = {subset for subset, _ in evidence}
-    if len(subsets) > 1:
-        first = {subset: where for subset, where in reversed(evidence)}
-        raise ScoreInputError(
-            str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) answers",
-            "score each subset's samples file on its own")
-    return (evidence[0][0], evidence[0][1]) if evidence else (None, "")
-
-
-def _official_ids(lines: Sequence[tuple[int, Any]]) -> list[str]:
-    return [next(iter(obj)) for _, obj in lines if isinstance(obj, dict) and len(obj) == 1]
-
-
-def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
-                          annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """The subset whose image paths an official-format file answers (the format does not say), and its rows."""
-    paths = _official_ids(lines)
-    fits = []
-    for subset in ("basic", "complex"):
-        rows = load_ground_truth(subset, dataset, annotations)
-        known = {row["id"].split("#", 1)[0] for row in rows}
-        if paths and all(p in known for p in paths) and (subset == "complex" or len(set(paths)) == len(paths)):
-            fits.append((subset, rows))
-    if len(fits) == 1:
-        return fits[0]
-    problem = ("its image paths fit both subsets" if fits else "its image paths are not all in one subset")
-    raise ScoreInputError(str(path), f"cannot tell which subset this file answers ({problem})",
-                          "pass --subset basic or --subset complex")
-
-
-def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
-                 lines: Sequence[tuple[int, Any]] | None = None) -> list[Entry]:
-    lines = _json_lines(path) if lines is None else lines
-    if not lines:
-        raise ScoreInputError(str(path), "no answers (the file is empty)")
-    if _is_lmms_sample(lines[0][1]):
-        return read_lmms_samples(path, subset, ids_by_index, lines)
-    return read_official(path, subset, lines=lines)
-
-
-def _refuse_other_input(path: Path) -> None:
-    """A results file (or another JSON document) given where answers are expected gets its own message."""
-    try:
-        head = path.read_text(encoding="utf-8-sig")[:4096].lstrip()
-    except (OSError, UnicodeDecodeError):
-        return
-    if head.startswith("{") and "\n" in head and head.split("\n", 1)[0].strip() == "{":
-        hint = ("an lmms-eval results file: tables come from `eibench report`" if '"results"' in head
-                else "a JSON document, not JSON lines")
-        raise ScoreInputError(str(path), f"this is {hint}",
-                              "pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with "
-                              "--log_samples), or answers in the official format, one JSON object per line")
-
-
-def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
-    """The subset's rows (id, ground_truth, triggers, category), in dataset order."""
-    columns = ["id", "ground_truth", "triggers", "category"]
-    if annotations:
-        from lmms_eval_eibench.records import load_records
-
-        return [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
-    from lmms_eval_eibench.dataset import load_subset
-
-    split = load_subset(subset, dataset)
-    return split.select_columns(columns).to_list()
-
-
-def match(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], subset: str) -> None:
-    """Every entry names a known sample of `subset`, at most once."""
-    problems: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    for entry in entries:
-        if entry.id not in truth:
-            problems.append((entry.where, f"sample {entry.id!r} is not in the {subset} ground truth"))
-        elif entry.id in seen:
-            problems.append((entry.where, f"sample {entry.id!r} appears twice (first at {seen[entry.id]})"))
-        else:
-            seen[entry.id] = entry.where
-    if problems:
-        (where, problem), rest = problems[0], problems[1:10]
-        listed = "".join(f"\n{w}: {p}" for w, p in rest)
-        more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise ScoreInputError(where, problem + listed + more, f"is {subset} the right subset (--subset)?")
-
-
-def missing_samples(entries: Sequence[Entry], truth_ids: Sequence[str]) -> list[str]:
-    """Ids of the subset that no entry answers, in dataset order."""
-    answered = {entry.id for entry in entries}
-    return [sample_id for sample_id in truth_ids if sample_id not in answered]
-
-
-# ---------------------------------------------------------------------------------------------
 # Output
 
 
-def _fmt(value: float | None, err: float | None = None) -> str:
+def _recall_cell(value: float | None, err: float | None = None) -> str:
+    """A 0-100 figure of the table, with its stderr when there is one."""
     if value is None:
         return "n/a"
     return f"{value:6.2f}" + (f" ± {err:.2f}" if err is not None else "")
 
 
-def summary_json(summary: Any, subset: str, metric: str, judge: Mapping[str, Any], provenance: Any,
-                 task: str | None, model: str | None = None, n_subset: int | None = None) -> dict[str, Any]:
-    """The `--json` object. Every sample counts: `overall` (and the categories, trigger recall) score judge and
-    generation failures as 0; `overall_judged` is over judged samples only. `n = n_judged + n_failed +
-    n_generation_failed`; `partial` when `n` < `n_subset`, the subset's size."""
-    from lmms_eval_eibench.scoring import BASIC_CATEGORIES, metric_values, to_percent
-
-    per_category = {c: to_percent(summary.per_category.get(c)) for c in BASIC_CATEGORIES} if subset == "basic" else {}
-    out: dict[str, Any] = {
-        "subset": subset,
-        "model": model,
-        "metric": metric,
-        "overall": to_percent(summary.overall),
-        "overall_stderr": to_percent(summary.overall_stderr),
-        "overall_judged": to_percent(summary.overall_judged),
-        "per_category": per_category,
-        "trigger_recall": to_percent(summary.trigger_recall),
-        "n": summary.n,
-        "n_subset": n_subset if n_subset is not None else summary.n,
-        "partial": n_subset is not None and summary.n < n_subset,
-        "n_judged": summary.n_judged,
-        "n_failed": summary.n_failed,
-        "n_generation_failed": summary.n_generation_failed,
-        "judge": dict(judge),
-        "metrics": metric_values(summary, metric),
-        "provenance": provenance,
-    }
-    if task:
-        out["task"] = task
-    return out
-
-
-def print_table(data: Mapping[str, Any]) -> None:
+def print_recall_table(data: Mapping[str, Any]) -> None:
     judge = data["judge"]
     model = f", model {data['model']}" if data.get("model") else ""
     print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
     print(f"judge: {judge.get('judge')} {judge.get('model')}, prompt {judge.get('prompt_template')} "
           f"v{judge.get('prompt_version')}")
-    rows = [("Overall", _fmt(data["overall"], data["overall_stderr"]))]
-    rows += [(c, _fmt(v)) for c, v in data["per_category"].items()]
-    rows += [("Trigger recall", _fmt(data["trigger_recall"]))]
-    rows += [("Judged only", _fmt(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
+    rows = [("Overall", _recall_cell(data["overall"], data["overall_stderr"]))]
+    rows += [(c, _recall_cell(v)) for c, v in data["per_category"].items()]
+    rows += [("Trigger recall", _recall_cell(data["trigger_recall"]))]
+    rows += [("Judged only", _recall_cell(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
     of = f" of {data['n_subset']} (PARTIAL)" if data.get("partial") else ""
     samples = (f"{data['n']}{of} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
                f"generation failures {data['n_generation_failed']}; failures count as 0)")
@@ -368,29 +137,12 @@ def print_table(data: Mapping[str, Any]) -> None:
         print(f"  {name:<{width}}  {value}")
 
 
-def _task_from(path: Path) -> str | None:
-    stem = path.stem
-    return stem.split("_samples_", 1)[1] if "_samples_" in stem else None
-
-
-# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl
-_LMMS_SAMPLES_NAME = re.compile(r"^\d{8}_\d{6}_samples_.+\.jsonl$")
-
-
-def model_from_path(path: Path) -> str | None:
-    """The evaluated model's folder name in an lmms-eval samples path (e.g. `llava-hf__llava-1.5-7b-hf`),
-    None when the path does not look like one."""
-    if not _LMMS_SAMPLES_NAME.match(path.name):
-        return None
-    folder = path.resolve().parent.name
-    return folder or None
-
-
 # ---------------------------------------------------------------------------------------------
 # Run
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def judge_settings(args: argparse.Namespace) -> Any:
+    """The judge settings of the command line over the EIBENCH_JUDGE* environment."""
     from lmms_eval_eibench.judges import JudgeSettings
 
     return JudgeSettings.from_env(
@@ -422,87 +174,22 @@ def check_output(output: Path, inputs: Sequence[Path]) -> None:
         raise ScoreInputError(where, "cannot be written (no permission)", "choose a writable path")
 
 
-def _verdicts_from_replies(entries: Sequence[Entry], truth: Mapping[str, Mapping[str, Any]], prompt: str,
-                           trust_judge_total: bool) -> list[Any]:
-    from lmms_eval_eibench.judges import JudgeItem, Verdict
-    from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
+def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleText], prompt: str,
+                                trust_judge_total: bool) -> list[Any]:
+    """The verdict in each saved judge reply (official format), read with the current parser; an unreadable
+    reply is a judge failure."""
+    from lmms_eval_eibench.judges import Verdict
+    from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
 
     verdicts = []
-    for entry in entries:
-        item = JudgeItem.from_doc(truth[entry.id], answer="")
+    for item, reply in zip(items, replies):
         try:
-            parsed = parse_verdict(prompt, entry.text, item.n_triggers, trust_judge_total=trust_judge_total)
+            parsed = parse_verdict(prompt, reply.text, item.n_triggers, trust_judge_total=trust_judge_total)
         except VerdictParseError as exc:
-            verdicts.append(Verdict.failure(item, f"unparseable judge reply: {exc}", entry.text))
+            verdicts.append(Verdict.failure(item, f"unparseable judge reply: {exc}", reply.text))
             continue
-        verdicts.append(Verdict.from_parsed(item, parsed, entry.text))
+        verdicts.append(Verdict.from_parsed(item, parsed, reply.text))
     return verdicts
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """What `eibench score` scores, read and checked before any judge request."""
-
-    source: Path
-    subset: str
-    entries: list[Entry]
-    truth: dict[str, dict[str, Any]]
-    n_subset: int
-
-
-def read_inputs(args: argparse.Namespace) -> Inputs:
-    """The answers (or judge replies), their subset and ground truth; complete unless --allow-partial."""
-    source = Path(args.from_verdicts or args.answers)
-    _refuse_other_input(source)
-    lines = _json_lines(source)
-    if not lines:
-        raise ScoreInputError(str(source), "no answers (the file is empty)")
-    lmms_format = _is_lmms_sample(lines[0][1])
-    file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
-    if args.subset and file_subset and args.subset != file_subset:
-        raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {args.subset}",
-                              f"drop --subset, or pass the {args.subset} samples file")
-    subset = args.subset or file_subset
-    truth_rows = None
-    if subset is None:
-        if lmms_format:
-            raise ScoreInputError(str(source), "the samples do not say their subset (no task name, no doc ids)",
-                                  "pass --subset basic or --subset complex")
-        subset, truth_rows = infer_official_subset(source, lines, args.dataset, args.annotations)
-    if truth_rows is None:
-        truth_rows = load_ground_truth(subset, args.dataset, args.annotations)
-    truth = {row["id"]: row for row in truth_rows}
-    if args.from_verdicts:
-        entries = read_official(source, subset, what="judge reply", lines=lines)
-    else:
-        entries = read_answers(source, subset, [row["id"] for row in truth_rows], lines)
-    match(entries, truth, subset)
-    missing = missing_samples(entries, [row["id"] for row in truth_rows])
-    if missing and not args.allow_partial:
-        shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise ScoreInputError(
-            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
-            "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
-            f"{len(entries)} answered ones; the result then says {len(entries)} of {len(truth_rows)}")
-    return Inputs(source, subset, entries, truth, len(truth_rows))
-
-
-def _provenance(judge_info: Mapping[str, Any], args: argparse.Namespace, n_scored: int, n_subset: int) -> Any:
-    """The shared provenance record (dataset fingerprint computed from its files; raises on a tampered build)."""
-    from lmms_eval_eibench import provenance
-
-    fingerprint = revision = None
-    if not args.annotations:
-        from lmms_eval_eibench.dataset import fingerprint as dataset_fingerprint
-        from lmms_eval_eibench.dataset import hub_revision, looks_like_repo_id, resolve
-
-        location = resolve(args.dataset)
-        revision = hub_revision(location) if looks_like_repo_id(location) else None
-        fingerprint = dataset_fingerprint(args.dataset)
-    fields = {k: v for k, v in judge_info.items() if k != "source"}
-    return provenance.build_provenance(**provenance.judge_fields_from_engine(fields),
-                                       dataset_manifest_sha256=fingerprint, dataset_revision=revision,
-                                       samples={"scored": n_scored, "subset": n_subset})
 
 
 def _fail(message: str, status: int) -> int:
@@ -512,13 +199,11 @@ def _fail(message: str, status: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
-    from lmms_eval_eibench import prompts
+    from lmms_eval_eibench import pipeline, prompts
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.vocabulary import generation_failure
-    from lmms_eval_eibench.judges import JudgeError, JudgeItem, Verdict, build_engine
+    from lmms_eval_eibench.judges import JudgeError, JudgeItem, build_engine
     from lmms_eval_eibench.judges.cache import VerdictCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
-    from lmms_eval_eibench.scoring import summarize
 
     if bool(args.answers) == bool(args.from_verdicts):
         return _fail("give either ANSWERS or --from-verdicts FILE (exactly one)", EXIT_INPUT)
@@ -527,14 +212,17 @@ def run(args: argparse.Namespace) -> int:
                      EXIT_INPUT)
     output = Path(args.output) if args.output else None
     try:
-        settings = _settings(args)
-        inputs = read_inputs(args)
+        settings = judge_settings(args)
+        inputs = read_inputs(Path(args.from_verdicts or args.answers), subset=args.subset, dataset=args.dataset,
+                             annotations=args.annotations, judge_replies=bool(args.from_verdicts),
+                             allow_partial=args.allow_partial)
         if output is not None:
             check_output(output, [inputs.source])
     except (ScoreInputError, DatasetIntegrityError, DatasetNotFound, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
 
-    items = [JudgeItem.from_doc(inputs.truth[e.id], e.text) for e in inputs.entries]
+    # saved judge replies were written about answers we do not have: the item's answer is empty
+    items = [JudgeItem.from_doc(inputs.truth[t.id], "" if args.from_verdicts else t.text) for t in inputs.texts]
     model = args.model or (None if args.from_verdicts else model_from_path(inputs.source))
     engine = None
     try:
@@ -550,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
             engine = build_engine(settings, offline=args.from_cache)
             judge_info, metric = engine.provenance(), engine.metric_name
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
-        record = _provenance(judge_info, args, len(items), inputs.n_subset)
+        record = pipeline.provenance_record(judge_info, dataset=args.dataset, from_dataset=not args.annotations,
+                                            samples={"scored": len(items), "subset": inputs.n_subset})
     except (DatasetIntegrityError, ProvenanceError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except VerdictCacheError as exc:
@@ -559,41 +248,32 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_JUDGE)
 
     if args.from_verdicts:
-        verdicts = _verdicts_from_replies(inputs.entries, inputs.truth, judge_info["prompt"], settings.trust_judge_total)
+        verdicts = verdicts_from_saved_replies(items, inputs.texts, judge_info["prompt"], settings.trust_judge_total)
     else:
-        # A generation failure (CFSA failure line, empty answer) is never judged: it counts as 0, counted apart.
-        no_answer = {i: Verdict.no_answer(item, reason) for i, item in enumerate(items)
-                     if (reason := generation_failure(item.answer)) is not None}
         with engine:
             try:
                 engine.preflight()
             except JudgeError as exc:
                 return _fail(f"judge preflight failed: {exc}", EXIT_JUDGE)
             try:
-                judged = iter(engine.judge_many([item for i, item in enumerate(items) if i not in no_answer]))
+                verdicts = pipeline.judge_answers(engine, items)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
                 return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
             except VerdictCacheError as exc:
                 return _fail(str(exc), EXIT_INPUT)
-            verdicts = [no_answer.get(i) or next(judged) for i in range(len(items))]
 
-    summary = summarize([v.score(i.category) for v, i in zip(verdicts, items)],
-                        categories=None if inputs.subset == "basic" else [])
-    data = summary_json(summary, inputs.subset, metric, judge_info, record, _task_from(inputs.source),
-                        model=model, n_subset=inputs.n_subset)
+    summary = pipeline.summarize(items, verdicts, inputs.subset)
+    data = pipeline.summary_json(summary, inputs.subset, metric, judge_info, record, task_from_path(inputs.source),
+                                 model=model, n_subset=inputs.n_subset)
     if output is not None:
-        write_text_atomic(output, "".join(json.dumps({
-            "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
-            "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
-            "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
-        }, ensure_ascii=False) + "\n" for verdict, item in zip(verdicts, items)))
+        write_text_atomic(output, "".join(json.dumps(pipeline.verdict_line(item, verdict), ensure_ascii=False) + "\n"
+                                          for item, verdict in zip(items, verdicts)))
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print_table(data)
-    if data["partial"]:
-        print(f"eibench score: PARTIAL: {summary.n} of {inputs.n_subset} {inputs.subset} samples scored "
-              "(--allow-partial); not comparable with full runs", file=sys.stderr)
+        print_recall_table(data)
+    if partial := pipeline.partial_warning(f"{inputs.source.name} ({inputs.subset})", summary.n, inputs.n_subset):
+        print(f"eibench score: {partial} (--allow-partial)", file=sys.stderr)
     if summary.n_generation_failed:
         print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
               "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)
@@ -604,13 +284,3 @@ def run(args: argparse.Namespace) -> int:
               f"(exit {EXIT_JUDGE_FAILURES}; see 'error' in --output); {how}", file=sys.stderr)
         return EXIT_JUDGE_FAILURES
     return EXIT_OK
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="eibench score", description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

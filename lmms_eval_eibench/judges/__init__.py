@@ -14,17 +14,15 @@ Importing this package is cheap: httpx, torch and transformers load on first use
 from __future__ import annotations
 
 from lmms_eval_eibench.judges.base import (
-    JUDGE_KINDS,
-    JUDGE_PROMPTS,
     Judge,
     JudgeConfigError,
     JudgeError,
     JudgeItem,
-    JudgeSettings,
     PreflightError,
     Verdict,
 )
 from lmms_eval_eibench.judges.runner import JudgeEngine
+from lmms_eval_eibench.judges.settings import JUDGE_KINDS, JUDGE_PROMPTS, JudgeSettings
 
 __all__ = [
     "JUDGE_KINDS",

@@ -1,30 +1,29 @@
-"""The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), its settings,
-and the small base class every judge kind implements."""
+"""The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), its errors, the URL and
+message helpers every judge kind shares, and the small base class they implement. Settings: `judges.settings`."""
 
 from __future__ import annotations
 
 import logging
-import math
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
-from lmms_eval_eibench.scoring import PARSER_VERSION, ParsedVerdict, SampleScore
+from lmms_eval_eibench.scoring import SampleScore
+from lmms_eval_eibench.verdict_parser import PARSER_VERSION, ParsedVerdict
 from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, RECALL
 
+if TYPE_CHECKING:  # settings.py imports this module
+    from lmms_eval_eibench.judges.settings import JudgeSettings
+
 __all__ = [
-    "JUDGE_KINDS",
-    "JUDGE_PROMPTS",
     "Judge",
     "JudgeConfigError",
     "JudgeError",
     "JudgeItem",
     "JudgeRequestError",
-    "JudgeSettings",
     "PreflightError",
     "TransientJudgeError",
     "Verdict",
@@ -34,14 +33,6 @@ __all__ = [
     "quiet_http_logs",
     "redact",
 ]
-
-JUDGE_KINDS = ("openai", "hf", "embedding")
-JUDGE_PROMPTS = ("paper", "paper_llama3", "structured")
-DEFAULT_MODELS = {
-    "openai": "gpt-3.5-turbo",  # the paper's GPT judge
-    "hf": "meta-llama/Meta-Llama-3-8B-Instruct",  # the paper's local judge
-    "embedding": "all-MiniLM-L6-v2",
-}
 
 
 class JudgeError(RuntimeError):
@@ -232,200 +223,6 @@ class Verdict:
         return self if self.id == item_id else replace(self, id=item_id)
 
 
-def _env_float(env: Mapping[str, str], name: str) -> float | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise JudgeConfigError(f"{name}={value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise JudgeConfigError(f"{name}={value!r} is not a finite number")
-    return number
-
-
-def _env_int(env: Mapping[str, str], name: str) -> int | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise JudgeConfigError(f"{name}={value!r} is not a whole number") from None
-
-
-def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
-    """The boolean setting `name`, None when unset (so a keyword override or the default applies)."""
-    from lmms_eval_eibench.config import env_flag
-
-    if not env.get(name, "").strip():
-        return None
-    try:
-        return env_flag(name, env=env)
-    except ValueError as exc:
-        raise JudgeConfigError(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """Everything that picks and tunes a judge. `api_key` is never shown in reprs or provenance.
-
-    `model`/`prompt` None mean the kind's default (openai: gpt-3.5-turbo + paper prompt;
-    hf: Meta-Llama-3-8B-Instruct + paper_llama3 prompt; embedding: all-MiniLM-L6-v2).
-    """
-
-    kind: str = "openai"
-    model: str | None = None
-    base_url: str = "https://api.openai.com/v1"
-    api_key: str | None = field(default=None, repr=False, compare=False)
-    prompt: str | None = None
-    temperature: float = 0.0
-    top_p: float | None = None
-    max_tokens: int = 512
-    concurrency: int = 16
-    timeout: float = 60.0
-    max_retries: int = 5
-    parse_retries: int = 2
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    batch_size: int | None = None
-    device: str | None = None
-    dtype: str | None = None
-    threshold: float | None = None
-    embedding_threads: int = 1
-    trust_judge_total: bool = False
-    cache: bool = True
-    cache_dir: str | None = None
-    progress: bool = True
-    protocol: str | None = None
-    """A judge protocol (`protocols.PROTOCOLS`: paper-gpt, paper-llama3) the settings were built from, or None."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in JUDGE_KINDS:
-            raise JudgeConfigError(f"judge kind {self.kind!r} (EIBENCH_JUDGE / --judge): use one of {', '.join(JUDGE_KINDS)}")
-        if self.prompt is not None and self.prompt not in JUDGE_PROMPTS:
-            raise JudgeConfigError(
-                f"judge prompt {self.prompt!r} (EIBENCH_JUDGE_PROMPT / --prompt): use one of {', '.join(JUDGE_PROMPTS)}"
-            )
-        if self.concurrency < 1:
-            raise JudgeConfigError(f"judge concurrency {self.concurrency} (EIBENCH_JUDGE_CONCURRENCY / --concurrency) must be >= 1")
-        if not self.timeout > 0:
-            raise JudgeConfigError(f"judge timeout {self.timeout} (EIBENCH_JUDGE_TIMEOUT / --timeout) must be > 0 seconds")
-        if not 0 <= self.temperature <= 2:
-            raise JudgeConfigError(f"judge temperature {self.temperature} (EIBENCH_JUDGE_TEMPERATURE) must be in [0, 2]")
-        if self.max_tokens < 1:
-            raise JudgeConfigError(f"judge max_tokens {self.max_tokens} must be >= 1")
-        if self.max_retries < 0 or self.parse_retries < 0:
-            raise JudgeConfigError("judge retry counts must be >= 0")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise JudgeConfigError(f"judge batch size {self.batch_size} must be >= 1")
-        if self.threshold is not None and not 0 < self.threshold <= 1:
-            raise JudgeConfigError(
-                f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
-            )
-        if self.kind == "openai":
-            check_base_url(self.base_url)
-        if self.embedding_threads < 1:
-            raise JudgeConfigError(
-                f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
-            )
-        if self.protocol is not None:
-            from lmms_eval_eibench.protocols import PROTOCOLS
-
-            if self.protocol not in PROTOCOLS:
-                raise JudgeConfigError(
-                    f"judge protocol {self.protocol!r} (EIBENCH_JUDGE_PROTOCOL / --protocol): use one of "
-                    f"{', '.join(PROTOCOLS)}"
-                )
-            if self.kind == "embedding":
-                raise JudgeConfigError(
-                    f"judge protocol {self.protocol} is an LLM judge; the embedding judge (EIBENCH_JUDGE / --judge "
-                    "embedding) cannot follow it: drop one of the two"
-                )
-
-    @property
-    def protocol_differences(self) -> list[str]:
-        """The settings of `protocol` that were overridden (by flags or variables) to other values."""
-        if self.protocol is None:
-            return []
-        from lmms_eval_eibench.protocols import PROTOCOLS, protocol_differences
-
-        effective = {"kind": self.kind, "model": self.resolved_model, "prompt": self.resolved_prompt,
-                     "temperature": self.temperature, "top_p": self.top_p, "trust_judge_total": self.trust_judge_total}
-        return protocol_differences(PROTOCOLS[self.protocol], effective)
-
-    @property
-    def protocol_label(self) -> str | None:
-        """What provenance records: `paper-gpt`, `paper-gpt (overridden: temperature)`, or None."""
-        if self.protocol is None:
-            return None
-        from lmms_eval_eibench.protocols import protocol_label
-
-        return protocol_label(self.protocol, self.protocol_differences)
-
-    @property
-    def resolved_model(self) -> str:
-        return self.model or DEFAULT_MODELS[self.kind]
-
-    @property
-    def resolved_prompt(self) -> str:
-        if self.prompt:
-            return self.prompt
-        return "paper_llama3" if self.kind == "hf" else "paper"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> JudgeSettings:
-        """Settings from EIBENCH_* environment variables; keyword overrides win unless None.
-
-        EIBENCH_JUDGE, EIBENCH_JUDGE_MODEL, EIBENCH_JUDGE_BASE_URL, EIBENCH_JUDGE_API_KEY
-        (else OPENAI_API_KEY), EIBENCH_JUDGE_PROMPT, EIBENCH_JUDGE_CONCURRENCY, EIBENCH_JUDGE_TIMEOUT,
-        EIBENCH_JUDGE_TEMPERATURE, EIBENCH_JUDGE_TRUST_TOTAL, EIBENCH_EMBEDDING_THRESHOLD,
-        EIBENCH_EMBEDDING_THREADS, EIBENCH_CACHE_DIR, EIBENCH_NO_CACHE. A bad value raises
-        `JudgeConfigError` naming the variable.
-
-        EIBENCH_JUDGE_PROTOCOL (or the `protocol` keyword: paper-gpt, paper-llama3) sets the paper judge's
-        kind, model, prompt, decoding and trust_judge_total; explicit variables and keywords still win, and
-        `protocol_label` then says which settings were overridden.
-        """
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {
-            "kind": env.get("EIBENCH_JUDGE", "").strip() or None,
-            "model": env.get("EIBENCH_JUDGE_MODEL", "").strip() or None,
-            "base_url": env.get("EIBENCH_JUDGE_BASE_URL", "").strip() or None,
-            "api_key": (env.get("EIBENCH_JUDGE_API_KEY", "").strip() or env.get("OPENAI_API_KEY", "").strip() or None),
-            "prompt": env.get("EIBENCH_JUDGE_PROMPT", "").strip() or None,
-            "concurrency": _env_int(env, "EIBENCH_JUDGE_CONCURRENCY"),
-            "timeout": _env_float(env, "EIBENCH_JUDGE_TIMEOUT"),
-            "temperature": _env_float(env, "EIBENCH_JUDGE_TEMPERATURE"),
-            "trust_judge_total": _env_flag(env, "EIBENCH_JUDGE_TRUST_TOTAL"),
-            "threshold": _env_float(env, "EIBENCH_EMBEDDING_THRESHOLD"),
-            "embedding_threads": _env_int(env, "EIBENCH_EMBEDDING_THREADS"),
-            "cache_dir": env.get("EIBENCH_CACHE_DIR", "").strip() or None,
-        }
-        no_cache = _env_flag(env, "EIBENCH_NO_CACHE")
-        if no_cache is not None:
-            values["cache"] = not no_cache
-        known = {f.name for f in fields(cls)}
-        for key, value in overrides.items():
-            if key not in known:
-                raise TypeError(f"JudgeSettings has no setting {key!r}")
-            if value is not None:
-                values[key] = value
-        protocol = values.get("protocol") or env.get("EIBENCH_JUDGE_PROTOCOL", "").strip() or None
-        if protocol is not None:
-            from lmms_eval_eibench.protocols import PROTOCOLS
-
-            if protocol not in PROTOCOLS:
-                raise JudgeConfigError(
-                    f"EIBENCH_JUDGE_PROTOCOL / --protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}"
-                )
-            # the protocol fills in what was not set explicitly (a variable or keyword still wins)
-            values = {**PROTOCOLS[protocol].settings(), **{k: v for k, v in values.items() if v is not None},
-                      "protocol": protocol}
-        return cls(**{k: v for k, v in values.items() if v is not None})
-
-
 class Judge(ABC):
     """One judge kind. Subclasses judge a batch of items; the engine adds cache, concurrency, progress and
     order. `judge_batch` must be thread-safe and must return one verdict per item, turning judge failures into
@@ -462,7 +259,7 @@ class Judge(ABC):
 
     @abstractmethod
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
-        """The verdict in the reply `raw` to `item` (raises `scoring.VerdictParseError` when there is none)."""
+        """The verdict in the reply `raw` to `item` (raises `verdict_parser.VerdictParseError` when there is none)."""
 
     def provenance(self) -> dict[str, Any]:
         # the protocol is a name for settings already recorded: kept in provenance, never in the cache key

@@ -29,7 +29,6 @@ from lmms_eval_eibench import config
 from lmms_eval_eibench.judges.base import (
     Judge,
     JudgeItem,
-    JudgeSettings,
     PreflightError,
     Verdict,
 )
@@ -40,7 +39,8 @@ from lmms_eval_eibench.judges.embedding_store import (
     EmbeddingStoreWarning,
     files_digest,
 )
-from lmms_eval_eibench.scoring import VerdictParseError
+from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.verdict_parser import VerdictParseError
 from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]

@@ -16,12 +16,12 @@ from lmms_eval_eibench import prompts
 from lmms_eval_eibench.judges.base import (
     Judge,
     JudgeItem,
-    JudgeSettings,
     PreflightError,
     Verdict,
     judge_messages,
 )
-from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
+from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
 
 __all__ = ["HFJudge"]
 

@@ -18,7 +18,6 @@ from lmms_eval_eibench.judges.base import (
     JudgeError,
     JudgeItem,
     JudgeRequestError,
-    JudgeSettings,
     PreflightError,
     Verdict,
     judge_messages,
@@ -26,7 +25,8 @@ from lmms_eval_eibench.judges.base import (
 )
 from lmms_eval_eibench.judges.chat import ChatClient, Hints
 from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries
-from lmms_eval_eibench.scoring import VerdictParseError, parse_verdict
+from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
 

@@ -26,7 +26,7 @@ from lmms_eval_eibench.judges.base import (
     Verdict,
 )
 from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
-from lmms_eval_eibench.scoring import VerdictParseError
+from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["JudgeEngine", "RetryPolicy", "call_with_retries", "parse_retry_after"]
 

@@ -1,34 +1,32 @@
 """lmms-eval loads this file by path for the `!function utils.X` tags of the EIBench YAMLs; it only forwards to
 the installed package (absolute imports: lmms-eval executes it outside any package)."""
 
-from lmms_eval_eibench import lmms
-from lmms_eval_eibench.lmms import (  # noqa: F401  (re-exported for the YAMLs)
+from lmms_eval_eibench import documents
+from lmms_eval_eibench.documents import (  # noqa: F401  (re-exported for the YAMLs)
     caption_results,
     caption_words,
     doc_to_no_visual,
     doc_to_visual,
-    failure_count,
-    recall_mean,
-    trigger_recall,
 )
+from lmms_eval_eibench.pipeline import failure_count, recall_mean, trigger_recall  # noqa: F401
 from lmms_eval_eibench.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
 
 
 def user_prompt(doc, lmms_eval_specific_kwargs=None):
-    return lmms.prompt("user", doc, lmms_eval_specific_kwargs)
+    return documents.prompt("user", doc, lmms_eval_specific_kwargs)
 
 
 def cot_prompt(doc, lmms_eval_specific_kwargs=None):
-    return lmms.prompt("cot", doc, lmms_eval_specific_kwargs)
+    return documents.prompt("cot", doc, lmms_eval_specific_kwargs)
 
 
 def caption_prompt(doc, lmms_eval_specific_kwargs=None):
-    return lmms.prompt("caption", doc, lmms_eval_specific_kwargs)
+    return documents.prompt("caption", doc, lmms_eval_specific_kwargs)
 
 
 def caption_text_prompt(doc, lmms_eval_specific_kwargs=None):
-    return lmms.prompt("caption_text", doc, lmms_eval_specific_kwargs)
+    return documents.prompt("caption_text", doc, lmms_eval_specific_kwargs)
 
 
 def caption_request_prompt(doc, lmms_eval_specific_kwargs=None):
-    return lmms.prompt("caption_request", doc, lmms_eval_specific_kwargs)
+    return documents.prompt("caption_request", doc, lmms_eval_specific_kwargs)

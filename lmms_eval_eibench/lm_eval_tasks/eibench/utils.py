@@ -2,13 +2,9 @@
 
 from lm_eval.api.task import ConfigurableTask
 
-from lmms_eval_eibench import lmms
-from lmms_eval_eibench.harness_task import EIBenchTask as _EIBench
-from lmms_eval_eibench.lmms import (  # noqa: F401  (re-exported for the YAMLs)
-    failure_count,
-    recall_mean,
-    trigger_recall,
-)
+from lmms_eval_eibench import documents
+from lmms_eval_eibench.harness_task import EIBenchLifecycle as _EIBench
+from lmms_eval_eibench.pipeline import failure_count, recall_mean, trigger_recall  # noqa: F401  (for the YAMLs)
 
 
 class EIBenchTask(_EIBench, ConfigurableTask):
@@ -16,4 +12,4 @@ class EIBenchTask(_EIBench, ConfigurableTask):
 
 
 def caption_text_prompt(doc):
-    return lmms.prompt("caption_text", doc)
+    return documents.prompt("caption_text", doc)

@@ -1,69 +1,28 @@
-"""The EIBench hooks the task YAMLs name (``tasks/eibench/*.yaml`` reach them through a thin ``utils.py``) and the
-task lifecycle's plain-Python parts: documents, prompts, images, the judge engine, provenance and metrics.
+"""The documents of the EIBench tasks and the hooks the task YAMLs name for them: the real split (checked for what
+the template needs: images, captions), the model prompt, the image, and the caption-request task's hooks.
 
-The task class (``harness_task.EIBenchTask``) drives them: it loads ``task_docs`` in ``download``, writes
-``provenance_record`` into its config when built, runs the engine's preflight right before generation, judges all
-of its answers with ``judge_documents`` after the filters, and turns each verdict into ``sample_metrics``. A sample
-the judge failed on adds to ``eibench_judge_failures``, one without an answer (a CFSA failure line, or an empty
-answer: lmms-eval's ``llava_hf`` returns "" when generation raises; see ``failures.py``) to
-``eibench_generation_failures`` without being judged; both count as 0 in every recall metric (every sample counts),
-and ``<metric>_judged`` gives the mean over judged samples.
-
-Nothing here imports lmms_eval, so the lm-eval task shares these functions.
+``harness_task.EIBenchLifecycle.download`` calls ``task_docs``; ``tasks/eibench/utils.py`` and the lm-eval
+``utils.py`` forward the rest. Nothing here imports a harness; heavy imports happen inside the functions.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import BASIC_CATEGORIES, config, scoring
-from .prompts import render, template_version
-from .vocabulary import (
-    CAPTION_TEMPLATES, CAPTION_WORDS, GENERATION_FAILURE, GENERATION_FAILURES, JUDGE_FAILURE, JUDGE_FAILURES, answer_text,
-)
+from . import config
+from .prompts import render
+from .vocabulary import CAPTION_TEMPLATES, CAPTION_WORDS, answer_text
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
     from PIL import Image as PILImage
 
-    from .judges import JudgeEngine, Verdict
-
-
-
-def info(message: str) -> None:
-    """Log through lmms-eval's logger (loguru) when present, else the standard one."""
-    try:
-        from loguru import logger
-    except ImportError:
-        logging.getLogger("lmms_eval_eibench").info(message)
-    else:
-        logger.info(message)
-
-
-def warn(message: str) -> None:
-    """Warn through lmms-eval's logger (loguru) when present, else the standard one."""
-    try:
-        from loguru import logger
-    except ImportError:  # the lm-eval side
-        logging.getLogger("lmms_eval_eibench").warning(message)
-    else:
-        logger.warning(message)
-
-JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
-BASIC_CATEGORY_KEYS = tuple(category.lower() for category in BASIC_CATEGORIES)  # metric name suffixes
-
 
 class EIBenchTaskError(RuntimeError):
     """The task cannot run as configured (dataset, images, captions); the message says how to fix it."""
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Documents
 
 
 def _captions_howto() -> str:
@@ -222,106 +181,6 @@ def _load_rgb(source: Any) -> list[PILImage.Image]:
 def doc_to_no_visual(doc: Mapping[str, Any]) -> list:
     """The caption-only text setting shows no image."""
     return []
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The judge: one engine per process and settings
-
-_ENGINES: dict[Any, JudgeEngine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def engine() -> JudgeEngine:
-    """The judge engine of the current EIBENCH_* settings (built once per process and settings)."""
-    from .judges import JudgeSettings, build_engine
-
-    settings = JudgeSettings.from_env()
-    with _ENGINES_LOCK:
-        if settings not in _ENGINES:
-            _ENGINES[settings] = build_engine(settings)
-        return _ENGINES[settings]
-
-
-def judge_documents(docs: Sequence[Mapping[str, Any]], answers: Sequence[str]) -> list[Verdict]:
-    """Judge many (document, answer) pairs in one concurrent, cached call."""
-    from .judges import JudgeItem
-
-    return engine().judge_many([JudgeItem.from_doc(doc, answer) for doc, answer in zip(docs, answers)])
-
-
-def provenance_record(template: str | None, generation: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The provenance record (``provenance.build_provenance``) of a task judged now: the current judge engine,
-    the model prompt ``template`` and its version, the task's ``generation`` settings, the dataset (location and
-    manifest fingerprint) and this plugin's version."""
-    from .dataset import fingerprint, hub_revision, looks_like_repo_id
-    from .provenance import build_provenance, judge_fields_from_engine
-
-    location = config.dataset_location()
-    return build_provenance(
-        **judge_fields_from_engine(engine().provenance()),
-        model_prompt=template or None,
-        model_prompt_version=template_version(template) if template else None,
-        generation=dict(generation) if isinstance(generation, Mapping) else None,
-        dataset_source=location,
-        dataset_revision=hub_revision(location) if looks_like_repo_id(location) else None,
-        dataset_manifest_sha256=fingerprint(),
-    )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Metrics
-
-
-def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
-    """One document's metrics; every document of a subset returns the same keys.
-
-    Every sample counts: ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a
-    sample the judge failed on, or whose model gave no answer, scores 0 (and adds to ``eibench_judge_failures`` or
-    ``eibench_generation_failures``); ``<metric>_judged`` holds the score of judged samples only (None otherwise),
-    for diagnosis. The verdict (reason, raw judge text) rides in the ``<metric>`` item so it lands in
-    ``--log_samples`` without adding a non-metric key to the results file. Category (basic) items are None where
-    they do not apply. Same key set for every document matters: lmms-eval reports a task's ``samples`` as the
-    item count of its last metric, and groups weigh subtasks by it.
-    """
-    sample = verdict.score(doc.get("category"))
-    score = 100.0 * sample.counted
-    item: dict[str, Any] = {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}
-    out: dict[str, Any] = {metric: item}
-    if subset == "basic":
-        category = str(doc.get("category") or "").lower()
-        for name in BASIC_CATEGORY_KEYS:
-            out[f"{metric}_{name}"] = score if category == name else None
-    out[f"{metric}_trigger"] = {"covered": sample.counted_covered, "total": verdict.total}
-    out[f"{metric}_judged"] = score if sample.failure is None else None
-    out[JUDGE_FAILURES] = int(sample.failure == JUDGE_FAILURE)
-    out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
-    return out
-
-
-def _nan_if_none(value: float | None) -> float:
-    # lmms-eval formats every aggregate as a number (its results table, stderr, group means): "nothing judged"
-    # must be a float, so scoring's None becomes NaN (written as NaN, shown as "nan"; never a score of 0)
-    return float("nan") if value is None else value
-
-
-def recall_mean(items: Sequence[Any]) -> float:
-    """Mean per-sample recall (0-100, ``scoring.mean``) of the items that carry one; NaN when none does.
-
-    Items are ``{"score": ...}`` dicts (``<metric>``: every sample, failures at 0) or numbers / None (category
-    metrics; ``<metric>_judged``, where None marks a sample without a verdict)."""
-    return _nan_if_none(scoring.mean(item.get("score") if isinstance(item, Mapping) else item for item in items))
-
-
-def trigger_recall(items: Sequence[Mapping[str, Any] | None]) -> float:
-    """Micro recall (0-100, ``scoring.micro_recall``): covered ground-truth triggers over all ground-truth triggers
-    (a failed sample covers none); NaN for no samples."""
-    micro = scoring.micro_recall((item["covered"], item["total"]) for item in items if item is not None)
-    return _nan_if_none(None if micro is None else 100.0 * micro)
-
-
-def failure_count(items: Sequence[int]) -> int:
-    """How many samples failed (judge or generation; each counts as 0 in the recall metrics)."""
-    return int(sum(items))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,290 @@
+"""Saved answers, read and checked before any judge request: an lmms-eval ``--log_samples`` JSONL or the official
+answer format (``{"<image path>": "<answer>"}`` per line; in complex, the k-th line of an image path answers that
+image's k-th question), or saved judge replies in the official format (``eibench score --from-verdicts``).
+
+The subset is read from the file (task name, ``doc`` fields) or from which subset its image paths belong to; the
+ground truth comes from a built dataset or the official annotation files. Every sample must be answered, once,
+unless partial input is allowed. Bad input raises ``ScoreInputError`` naming file and line and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .files import InputFileError, read_jsonl
+from .vocabulary import first_response
+
+
+class ScoreInputError(InputFileError):
+    """Unusable input; the message names the file and line (or key) and the fix."""
+
+
+@dataclass(frozen=True)
+class SampleText:
+    """One line of the input: a sample id and its text (an answer, or a judge reply)."""
+
+    id: str
+    text: str
+    where: str
+
+
+
+def _json_lines(path: Path) -> list[tuple[int, Any]]:
+    return list(read_jsonl(path, error=ScoreInputError))
+
+
+def _is_lmms_sample(obj: Any) -> bool:
+    return isinstance(obj, dict) and ("doc_id" in obj or "filtered_resps" in obj or "resps" in obj)
+
+
+def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
+    if isinstance(doc.get("id"), str):
+        return doc["id"]
+    path = doc.get("image_path")
+    if not isinstance(path, str):
+        return None
+    if subset == "complex":
+        index = doc.get("question_index")
+        return f"{path}#{index}" if isinstance(index, int) else None
+    return path
+
+
+def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
+                      lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
+    """Answers from an lmms-eval --log_samples JSONL (`doc.id`, else `doc_id` as the dataset row index)."""
+    texts: list[SampleText] = []
+    for number, obj in _json_lines(path) if lines is None else lines:
+        where = f"{path}:{number}"
+        if not _is_lmms_sample(obj):
+            raise ScoreInputError(where, "not an lmms-eval sample (no doc_id/resps)", "do not mix formats in one file")
+        answer = first_response(obj.get("filtered_resps"))
+        if not isinstance(answer, str):
+            answer = first_response(obj.get("resps"))
+        if not isinstance(answer, str):
+            raise ScoreInputError(
+                where, "no answer text in filtered_resps or resps",
+                "pass the samples file of a generation task run with --log_samples",
+            )
+        doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
+        sample_id = _sample_id(doc, subset)
+        if sample_id is None:
+            doc_id = obj.get("doc_id")
+            if not isinstance(doc_id, int) or not 0 <= doc_id < len(ids_by_index):
+                raise ScoreInputError(
+                    where, f"cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
+                    f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})",
+                    "check --subset, or log samples with the doc's id column",
+                )
+            sample_id = ids_by_index[doc_id]
+        texts.append(SampleText(sample_id, answer, where))
+    return texts
+
+
+def read_official(path: Path, subset: str, what: str = "answer",
+                  lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
+    """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k."""
+    texts: list[SampleText] = []
+    seen: dict[str, int] = {}
+    for number, obj in _json_lines(path) if lines is None else lines:
+        where = f"{path}:{number}"
+        if _is_lmms_sample(obj):
+            raise ScoreInputError(where, "an lmms-eval sample line", "pass this file as ANSWERS, not --from-verdicts")
+        if not isinstance(obj, dict) or len(obj) != 1:
+            raise ScoreInputError(where, f"expected one object {{\"<image path>\": \"<{what}>\"}} per line")
+        (image_path, text), = obj.items()
+        if not isinstance(text, str):
+            raise ScoreInputError(where, f"the {what} for {image_path!r} must be a string, got {type(text).__name__}")
+        k = seen.get(image_path, 0)
+        seen[image_path] = k + 1
+        if subset == "basic" and k:
+            raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
+                                  "keep one line per image")
+        sample_id = f"{image_path}#{k}" if subset == "complex" else image_path
+        texts.append(SampleText(sample_id, text, where))
+    return texts
+
+
+def _task_subset(task: str | None) -> str | None:
+    match_ = re.match(r"eibench_(basic|complex)(?:_|$)", task or "")
+    return match_.group(1) if match_ else None
+
+
+def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | None, str]:
+    """The subset an lmms-eval samples file says it answers (its task name in the file name, its docs' ids and
+    categories), with where it says so; (None, "") when it does not say. Raises ScoreInputError when the file
+    contradicts itself (e.g. a complex task's file holding basic docs)."""
+    evidence: list[tuple[str, str]] = []
+    task_subset = _task_subset(task_from_path(path))
+    if task_subset:
+        evidence.append((task_subset, f"{path.name}: task {task_from_path(path)}"))
+    for number, obj in lines:
+        doc = obj.get("doc") if isinstance(obj, dict) and isinstance(obj.get("doc"), dict) else {}
+        found = None
+        if isinstance(doc.get("id"), str):
+            found = "complex" if "#" in doc["id"] else "basic"
+        elif doc.get("category") is not None:
+            found = "basic"
+        if found:
+            evidence.append((found, f"{path}:{number}: doc {doc.get('id', doc.get('image_path'))!r}"))
+    subsets = {subset for subset, _ in evidence}
+    if len(subsets) > 1:
+        first = {subset: where for subset, where in reversed(evidence)}
+        raise ScoreInputError(
+            str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) answers",
+            "score each subset's samples file on its own")
+    return (evidence[0][0], evidence[0][1]) if evidence else (None, "")
+
+
+def _official_ids(lines: Sequence[tuple[int, Any]]) -> list[str]:
+    return [next(iter(obj)) for _, obj in lines if isinstance(obj, dict) and len(obj) == 1]
+
+
+def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
+                          annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The subset whose image paths an official-format file answers (the format does not say), and its rows."""
+    paths = _official_ids(lines)
+    fits = []
+    for subset in ("basic", "complex"):
+        rows = load_ground_truth(subset, dataset, annotations)
+        known = {row["id"].split("#", 1)[0] for row in rows}
+        if paths and all(p in known for p in paths) and (subset == "complex" or len(set(paths)) == len(paths)):
+            fits.append((subset, rows))
+    if len(fits) == 1:
+        return fits[0]
+    problem = ("its image paths fit both subsets" if fits else "its image paths are not all in one subset")
+    raise ScoreInputError(str(path), f"cannot tell which subset this file answers ({problem})",
+                          "pass --subset basic or --subset complex")
+
+
+def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
+                 lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
+    lines = _json_lines(path) if lines is None else lines
+    if not lines:
+        raise ScoreInputError(str(path), "no answers (the file is empty)")
+    if _is_lmms_sample(lines[0][1]):
+        return read_lmms_samples(path, subset, ids_by_index, lines)
+    return read_official(path, subset, lines=lines)
+
+
+def _refuse_other_input(path: Path) -> None:
+    """A results file (or another JSON document) given where answers are expected gets its own message."""
+    try:
+        head = path.read_text(encoding="utf-8-sig")[:4096].lstrip()
+    except (OSError, UnicodeDecodeError):
+        return
+    if head.startswith("{") and "\n" in head and head.split("\n", 1)[0].strip() == "{":
+        hint = ("an lmms-eval results file: tables come from `eibench report`" if '"results"' in head
+                else "a JSON document, not JSON lines")
+        raise ScoreInputError(str(path), f"this is {hint}",
+                              "pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with "
+                              "--log_samples), or answers in the official format, one JSON object per line")
+
+
+def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
+    """The subset's rows (id, ground_truth, triggers, category), in dataset order."""
+    columns = ["id", "ground_truth", "triggers", "category"]
+    if annotations:
+        from lmms_eval_eibench.records import load_records
+
+        return [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
+    from lmms_eval_eibench.dataset import load_subset
+
+    split = load_subset(subset, dataset)
+    return split.select_columns(columns).to_list()
+
+
+def match(texts: Sequence[SampleText], truth: Mapping[str, Mapping[str, Any]], subset: str) -> None:
+    """Every text names a known sample of `subset`, at most once."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for text in texts:
+        if text.id not in truth:
+            problems.append((text.where, f"sample {text.id!r} is not in the {subset} ground truth"))
+        elif text.id in seen:
+            problems.append((text.where, f"sample {text.id!r} appears twice (first at {seen[text.id]})"))
+        else:
+            seen[text.id] = text.where
+    if problems:
+        (where, problem), rest = problems[0], problems[1:10]
+        listed = "".join(f"\n{w}: {p}" for w, p in rest)
+        more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ScoreInputError(where, problem + listed + more, f"is {subset} the right subset (--subset)?")
+
+
+def missing_samples(texts: Sequence[SampleText], truth_ids: Sequence[str]) -> list[str]:
+    """Ids of the subset that no text answers, in dataset order."""
+    answered = {text.id for text in texts}
+    return [sample_id for sample_id in truth_ids if sample_id not in answered]
+
+
+def task_from_path(path: Path) -> str | None:
+    stem = path.stem
+    return stem.split("_samples_", 1)[1] if "_samples_" in stem else None
+
+
+# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl
+_LMMS_SAMPLES_NAME = re.compile(r"^\d{8}_\d{6}_samples_.+\.jsonl$")
+
+
+def model_from_path(path: Path) -> str | None:
+    """The evaluated model's folder name in an lmms-eval samples path (e.g. `llava-hf__llava-1.5-7b-hf`),
+    None when the path does not look like one."""
+    if not _LMMS_SAMPLES_NAME.match(path.name):
+        return None
+    folder = path.resolve().parent.name
+    return folder or None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What `eibench score` scores, read and checked before any judge request."""
+
+    source: Path
+    subset: str
+    texts: list[SampleText]
+    truth: dict[str, dict[str, Any]]
+    n_subset: int
+
+
+def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None = None,
+                annotations: str | None = None, judge_replies: bool = False, allow_partial: bool = False) -> Inputs:
+    """The answers (or, ``judge_replies``, saved judge replies), their subset and ground truth; every sample of the
+    subset answered unless ``allow_partial``."""
+    _refuse_other_input(source)
+    lines = _json_lines(source)
+    if not lines:
+        raise ScoreInputError(str(source), "no answers (the file is empty)")
+    lmms_format = _is_lmms_sample(lines[0][1])
+    file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
+    if subset and file_subset and subset != file_subset:
+        raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {subset}",
+                              f"drop --subset, or pass the {subset} samples file")
+    subset = subset or file_subset
+    truth_rows = None
+    if subset is None:
+        if lmms_format:
+            raise ScoreInputError(str(source), "the samples do not say their subset (no task name, no doc ids)",
+                                  "pass --subset basic or --subset complex")
+        subset, truth_rows = infer_official_subset(source, lines, dataset, annotations)
+    if truth_rows is None:
+        truth_rows = load_ground_truth(subset, dataset, annotations)
+    truth = {row["id"]: row for row in truth_rows}
+    if judge_replies:
+        texts = read_official(source, subset, what="judge reply", lines=lines)
+    else:
+        texts = read_answers(source, subset, [row["id"] for row in truth_rows], lines)
+    match(texts, truth, subset)
+    missing = missing_samples(texts, [row["id"] for row in truth_rows])
+    if missing and not allow_partial:
+        shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise ScoreInputError(
+            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
+            "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
+            f"{len(texts)} answered ones; the result then says {len(texts)} of {len(truth_rows)}")
+    return Inputs(source, subset, texts, truth, len(truth_rows))
+
+

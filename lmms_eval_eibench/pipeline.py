@@ -1,0 +1,212 @@
+"""The scoring pipeline: answers + documents + a judge -> verdicts -> per-sample metrics and a run's summary.
+
+Every route to an EIBench number goes through here, so each rule lives once:
+
+- ``judge_answers``: a generation failure (``vocabulary.generation_failure``) is never sent to the judge; it gets
+  a no-answer verdict. Everything else is judged in one concurrent, cached call, in the order given.
+- ``sample_metrics`` (lmms-eval / lm-eval, per document) and ``summarize`` (a whole run) count every sample:
+  a failure of either kind scores 0; ``<metric>_judged`` / ``overall_judged`` is the mean over judged samples.
+- ``partial_warning``: a run that scores fewer samples than its subset has says so, in the same words everywhere.
+- ``provenance_record``: what produced the number (judge, prompts, generation, dataset, plugin version).
+
+Callers: ``harness_task.EIBenchLifecycle`` (both harnesses: judge in ``apply_filters``, metrics in
+``process_results``), the aggregations the task YAMLs name, and ``eibench score``. Nothing here imports a harness.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import BASIC_CATEGORIES, config, scoring
+from .prompts import template_version
+from .vocabulary import (
+    GENERATION_FAILURE,
+    GENERATION_FAILURES,
+    JUDGE_FAILURE,
+    JUDGE_FAILURES,
+    category_metric,
+    generation_failure,
+    judged_metric,
+    trigger_metric,
+)
+
+if TYPE_CHECKING:  # heavy: imported only inside functions
+    from .judges import JudgeEngine, JudgeItem, Verdict
+
+# Columns of a document the judge needs (the lmms-eval task reads only these before judging).
+JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
+
+# ---------------------------------------------------------------------------------------------------------------
+# The judge: one engine per process and settings
+
+_ENGINES: dict[Any, JudgeEngine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def engine() -> JudgeEngine:
+    """The judge engine of the current EIBENCH_* settings (built once per process and settings)."""
+    from .judges import JudgeSettings, build_engine
+
+    settings = JudgeSettings.from_env()
+    with _ENGINES_LOCK:
+        if settings not in _ENGINES:
+            _ENGINES[settings] = build_engine(settings)
+        return _ENGINES[settings]
+
+
+def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem]) -> list[Verdict]:
+    """One verdict per item, in order. An item without an answer (a generation failure) is not judged: its verdict
+    says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer once)."""
+    from .judges import Verdict
+
+    no_answer = {i: Verdict.no_answer(item, reason) for i, item in enumerate(items)
+                 if (reason := generation_failure(item.answer)) is not None}
+    judged = iter(judge.judge_many([item for i, item in enumerate(items) if i not in no_answer]))
+    return [no_answer.get(i) or next(judged) for i in range(len(items))]
+
+
+def partial_warning(name: str, n_scored: int, n_subset: int) -> str | None:
+    """The warning a run scoring fewer samples than its subset has gets (None for a full run)."""
+    if n_scored >= n_subset:
+        return None
+    return (f"PARTIAL: {name}: {n_scored} of {n_subset} samples scored; its recall is not comparable with full "
+            "runs (eibench report marks it)")
+
+
+def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
+                      generation: Mapping[str, Any] | None = None, dataset: str | None = None,
+                      from_dataset: bool = True, samples: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance record (``provenance.build_provenance``) of a run judged now by the engine whose
+    ``provenance()`` is ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
+    dataset (``dataset``, default ``EIBENCH_DATASET``: location, Hub revision, manifest fingerprint; none
+    ``from_dataset=False``, when the ground truth came from the annotation files) and this plugin's version.
+    Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
+    from .provenance import build_provenance, judge_fields_from_engine
+
+    dataset_fields: dict[str, Any] = {}
+    if from_dataset:
+        from .dataset import fingerprint, hub_revision, looks_like_repo_id
+
+        location = str(dataset) if dataset is not None else config.dataset_location()
+        dataset_fields = {
+            "dataset_source": location,
+            "dataset_revision": hub_revision(location) if looks_like_repo_id(location) else None,
+            "dataset_manifest_sha256": fingerprint(dataset),
+        }
+    fields = {k: v for k, v in judge.items() if k != "source"}
+    return build_provenance(
+        **judge_fields_from_engine(fields),
+        model_prompt=template or None,
+        model_prompt_version=template_version(template) if template else None,
+        generation=dict(generation) if isinstance(generation, Mapping) else None,
+        samples=samples,
+        **dataset_fields,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metrics of one sample (the harnesses) and of a run (eibench score)
+
+
+def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
+    """One document's metrics; every document of a subset returns the same keys.
+
+    ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a sample the judge
+    failed on, or whose model gave no answer, scores 0 (and adds to ``eibench_judge_failures`` or
+    ``eibench_generation_failures``); ``<metric>_judged`` holds the score of judged samples only (None otherwise).
+    The verdict (reason, raw judge text) rides in the ``<metric>`` item so it lands in ``--log_samples`` without
+    adding a non-metric key to the results file. Category (basic) items are None where they do not apply. Same
+    key set for every document matters: lmms-eval reports a task's ``samples`` as the item count of its last
+    metric, and groups weigh subtasks by it.
+    """
+    sample = verdict.score(doc.get("category"))
+    score = 100.0 * sample.counted
+    out: dict[str, Any] = {metric: {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}}
+    if subset == "basic":
+        category = str(doc.get("category") or "").lower()
+        for name in BASIC_CATEGORIES:
+            out[category_metric(metric, name)] = score if category == name.lower() else None
+    out[trigger_metric(metric)] = {"covered": sample.counted_covered, "total": verdict.total}
+    out[judged_metric(metric)] = score if sample.failure is None else None
+    out[JUDGE_FAILURES] = int(sample.failure == JUDGE_FAILURE)
+    out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
+    return out
+
+
+def verdict_line(item: JudgeItem, verdict: Verdict) -> dict[str, Any]:
+    """One sample of ``eibench score --output``: its id, category and verdict, flattened for reading."""
+    return {
+        "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
+        "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
+        "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
+    }
+
+
+def summarize(items: Sequence[JudgeItem], verdicts: Sequence[Verdict], subset: str) -> scoring.RecallSummary:
+    """A run's recall (``scoring.summarize``): per category for basic, none for complex."""
+    return scoring.summarize([v.score(i.category) for v, i in zip(verdicts, items)],
+                             categories=None if subset == "basic" else [])
+
+
+def summary_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: Mapping[str, Any],
+                 provenance: Any, task: str | None, model: str | None = None,
+                 n_subset: int | None = None) -> dict[str, Any]:
+    """The ``eibench score --json`` object (``published/summary.schema.json`` describes the report's; this one is
+    what ``eibench report`` reads back). ``n = n_judged + n_failed + n_generation_failed``; ``partial`` when ``n``
+    is below ``n_subset``, the subset's size."""
+    to_percent = scoring.to_percent
+    per_category = {c: to_percent(summary.per_category.get(c)) for c in BASIC_CATEGORIES} if subset == "basic" else {}
+    out: dict[str, Any] = {
+        "subset": subset,
+        "model": model,
+        "metric": metric,
+        "overall": to_percent(summary.overall),
+        "overall_stderr": to_percent(summary.overall_stderr),
+        "overall_judged": to_percent(summary.overall_judged),
+        "per_category": per_category,
+        "trigger_recall": to_percent(summary.trigger_recall),
+        "n": summary.n,
+        "n_subset": n_subset if n_subset is not None else summary.n,
+        "partial": n_subset is not None and summary.n < n_subset,
+        "n_judged": summary.n_judged,
+        "n_failed": summary.n_failed,
+        "n_generation_failed": summary.n_generation_failed,
+        "judge": dict(judge),
+        "metrics": scoring.metric_values(summary, metric),
+        "provenance": provenance,
+    }
+    if task:
+        out["task"] = task
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The aggregations the task YAMLs name
+
+
+def _nan_if_none(value: float | None) -> float:
+    # lmms-eval formats every aggregate as a number (its results table, stderr, group means): "nothing judged"
+    # must be a float, so scoring's None becomes NaN (written as NaN, shown as "nan"; never a score of 0)
+    return float("nan") if value is None else value
+
+
+def recall_mean(items: Iterable[Any]) -> float:
+    """Mean per-sample recall (0-100, ``scoring.mean``) of the items that carry one; NaN when none does.
+
+    Items are ``{"score": ...}`` dicts (``<metric>``: every sample, failures at 0) or numbers / None (category
+    metrics; ``<metric>_judged``, where None marks a sample without a verdict)."""
+    return _nan_if_none(scoring.mean(item.get("score") if isinstance(item, Mapping) else item for item in items))
+
+
+def trigger_recall(items: Iterable[Mapping[str, Any] | None]) -> float:
+    """Micro recall (0-100, ``scoring.micro_recall``): covered ground-truth triggers over all ground-truth triggers
+    (a failed sample covers none); NaN for no samples."""
+    micro = scoring.micro_recall((item["covered"], item["total"]) for item in items if item is not None)
+    return _nan_if_none(None if micro is None else 100.0 * micro)
+
+
+def failure_count(items: Iterable[int]) -> int:
+    """How many samples failed (judge or generation; each counts as 0 in the recall metrics)."""
+    return int(sum(items))
