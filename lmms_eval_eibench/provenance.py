@@ -259,21 +259,16 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
         plugin = record.get("plugin") or {}
         if not isinstance(model_prompt, Mapping) or not isinstance(dataset, Mapping) or not isinstance(plugin, Mapping):
             raise ProvenanceError("model_prompt, dataset and plugin must be objects or null")
+        # a section's keys are build_provenance's arguments without their prefix (judge_, dataset_)
         rebuilt = build_provenance(
-            judge_kind=judge.get("kind"),
-            judge_model=judge.get("model"),
+            **{f"judge_{key}": judge.get(key) for key in ("kind", "model", "decoding", "options", "endpoint",
+                                                          "protocol")},
             judge_prompt=judge["prompt"].get("template"),
             judge_prompt_version=judge["prompt"].get("version"),
-            judge_decoding=judge.get("decoding"),
-            judge_options=judge.get("options"),
-            judge_endpoint=judge.get("endpoint"),
-            judge_protocol=judge.get("protocol"),
             model_prompt=model_prompt.get("template"),
             model_prompt_version=model_prompt.get("version"),
             generation=record.get("generation"),
-            dataset_source=dataset.get("source"),
-            dataset_revision=dataset.get("revision"),
-            dataset_manifest_sha256=dataset.get("manifest_sha256"),
+            **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256")},
             samples=record.get("samples"),
             plugin_version=plugin.get("version"),
         )

@@ -1,5 +1,5 @@
-"""Importing the package is cheap: no torch, transformers, datasets or lmms_eval at import time, for every module
-that lmms-eval, lm-eval or the `eibench` command import before they need a model."""
+"""Importing the package is cheap: no torch, transformers, datasets, lmms_eval, matplotlib or httpx at import time,
+for every module that lmms-eval, lm-eval or the `eibench` command import before they need a model."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval")
+HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval", "matplotlib", "jsonschema", "httpx",
+         "sentence_transformers")
 PACKAGE = Path(__file__).resolve().parents[1] / "lmms_eval_eibench"
 # The edge modules that exist to import a harness: lmms-eval or lm-eval loads them only when it needs them.
-HARNESS_EDGES = {"lmms_eval_eibench.cfsa_model", "lmms_eval_eibench.lmms_task"}
+HARNESS_EDGES = {"lmms_eval_eibench.cfsa.model", "lmms_eval_eibench.lmms_task"}
 MODULES = sorted(
     name for path in PACKAGE.rglob("*.py")
     if "lm_eval_tasks" not in path.parts

@@ -26,6 +26,19 @@ def record_of(settings: JudgeSettings) -> dict:
     return check_provenance(build_provenance(**judge_fields_from_engine(build_judge(settings).provenance())))
 
 
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_each_protocol_is_the_published_files_judge(name):
+    """The protocols restate the paper's judges of published/paper_tables.json as settings: they must agree."""
+    from lmms_eval_eibench.report import PUBLISHED_PATH
+
+    protocol = PROTOCOLS[name]
+    judge = json.loads(PUBLISHED_PATH.read_text())["judges"][protocol.paper_judge]
+    assert judge["protocol"] == name
+    assert (judge["model"], judge["prompt"]) == (protocol.model, f"judge_{protocol.prompt}")
+    assert judge["decoding"]["temperature"] == protocol.temperature
+    assert judge["decoding"].get("top_p") == protocol.top_p
+
+
 def test_paper_gpt_sets_the_gpt_judge():
     settings = JudgeSettings.from_env(env={}, protocol="paper-gpt")
     assert (settings.kind, settings.resolved_model, settings.resolved_prompt) == ("openai", "gpt-3.5-turbo", "paper")

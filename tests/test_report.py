@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_eibench import report
-from lmms_eval_eibench.commands.report import main
+from lmms_eval_eibench.cli import main as eibench
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "report"
 RUN_GPT = FIXTURES / "run_gpt"
@@ -26,7 +26,7 @@ SIZES = {"Happy": 91, "Angry": 342, "Sadness": 462, "Excitement": 720}  # the ba
 
 
 def run_report(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
+    code = eibench(["report", *(str(a) for a in argv)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -121,7 +121,7 @@ def test_score_json_with_embedding_judge(capsys):
 # ------------------------------------------------------------------------------------------ published
 
 
-def _published(entries=None) -> dict[tuple[str, str, str | None, str], report.Entry]:
+def _published(entries=None) -> dict[tuple[str, str, str | None, str], report.TaskResult]:
     """(model, setting, judge, subset) -> published entry."""
     entries = report.load_published() if entries is None else entries
     keyed = {(e.model, e.template, e.judge, e.subset): e for e in entries}
@@ -456,7 +456,7 @@ def test_provenance_is_the_writers_record_and_failures_are_counted(tmp_path, cap
 
 
 def test_latex_escapes_special_characters():
-    entry = report.Entry(model="a_b & c%", template="user", subset="basic", overall=report.Measure(50.0, 1.0))
+    entry = report.TaskResult(model="a_b & c%", template="user", subset="basic", overall=report.Measure(50.0, 1.0))
     text = report.render_latex(report.build_rows([entry]))
     assert r"a\_b \& c\%" in text and r"50.00 $\pm$ 1.00" in text
 

@@ -81,6 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 on bad input (message on stderr, no output files written)."""
     from lmms_eval_eibench import report
+    from lmms_eval_eibench.files import write_text_atomic
 
     try:
         settings, judges = _words(args.paper_setting), _words(args.paper_judge)
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             report.render_chart(rows, chart, paper=args.chart_paper)
         if args.summary:
             summary = report.build_summary(rows, warnings)
-            report.write_text_atomic(args.summary, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+            write_text_atomic(args.summary, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     except report.ReportError as exc:
         print(f"eibench report: error: {exc}", file=sys.stderr)
         return 2
@@ -118,18 +119,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"eibench report: warning: {warning}", file=sys.stderr)
     if args.output:
-        report.write_text_atomic(args.output, table)
+        write_text_atomic(args.output, table)
     else:
         sys.stdout.write(table)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the subcommand alone (``python -m lmms_eval_eibench.commands.report``)."""
-    parser = argparse.ArgumentParser(prog="eibench report")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
 from lmms_eval_eibench.scoring import SampleScore
-from lmms_eval_eibench.verdict_parser import PARSER_VERSION, ParsedVerdict
+from lmms_eval_eibench.verdict_parser import (
+    PARSER_VERSION,
+    ParsedVerdict,
+    parse_verdict,
+)
 from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, RECALL
 
 if TYPE_CHECKING:  # settings.py imports this module
@@ -276,3 +280,23 @@ class Judge(ABC):
 
     def close(self) -> None:
         """Release connections or models."""
+
+
+class LLMJudge(Judge):
+    """A chat LLM as judge (kinds `openai` and `hf`): asked with a judge prompt template, its reply read by
+    `verdict_parser`."""
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        super().__init__(settings)
+        self.model_name = settings.resolved_model
+        self.prompt = settings.resolved_prompt
+
+    def prompt_identity(self) -> dict[str, str]:
+        """The judge prompt's part of `identity()`: its name, template file and version."""
+        return {"prompt": self.prompt, "prompt_template": f"judge_{self.prompt}.j2",
+                "prompt_version": prompts.template_version(f"judge_{self.prompt}")}
+
+    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
+        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
+                               trust_judge_total=self.settings.trust_judge_total)
+        return Verdict.from_parsed(item, parsed, raw, attempts)

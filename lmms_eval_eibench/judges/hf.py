@@ -12,31 +12,28 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench import prompts
 from lmms_eval_eibench.judges.base import (
-    Judge,
     JudgeItem,
+    LLMJudge,
     PreflightError,
     Verdict,
     judge_messages,
 )
 from lmms_eval_eibench.judges.settings import JudgeSettings
-from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
+from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["HFJudge"]
 
 PAPER_TOP_P = 0.9
 
 
-class HFJudge(Judge):
+class HFJudge(LLMJudge):
     """Local chat-model judge; one batch at a time (the model is the bottleneck, not I/O)."""
 
     kind = "hf"
 
     def __init__(self, settings: JudgeSettings) -> None:
         super().__init__(settings)
-        self.model_name = settings.resolved_model
-        self.prompt = settings.resolved_prompt
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -61,17 +58,10 @@ class HFJudge(Judge):
         return {
             "judge": self.kind,
             "model": self.model_name,
-            "prompt": self.prompt,
-            "prompt_template": f"judge_{self.prompt}.j2",
-            "prompt_version": prompts.template_version(f"judge_{self.prompt}"),
+            **self.prompt_identity(),
             "decoding": self.decoding(),
             "dtype": self.settings.dtype or "auto",
         }
-
-    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
-        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
-                               trust_judge_total=self.settings.trust_judge_total)
-        return Verdict.from_parsed(item, parsed, raw, attempts)
 
     @property
     def loaded(self) -> bool:

@@ -12,12 +12,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench import prompts
 from lmms_eval_eibench.judges.base import (
-    Judge,
     JudgeError,
     JudgeItem,
     JudgeRequestError,
+    LLMJudge,
     PreflightError,
     Verdict,
     judge_messages,
@@ -26,7 +25,7 @@ from lmms_eval_eibench.judges.base import (
 from lmms_eval_eibench.judges.chat import ChatClient, Hints
 from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries
 from lmms_eval_eibench.judges.settings import JudgeSettings
-from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
+from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
 
@@ -42,18 +41,16 @@ _HINTS = Hints(
 )
 
 
-class OpenAIJudge(Judge):
+class OpenAIJudge(LLMJudge):
     """Chat-completion judge; one request per sample, many in flight."""
 
     kind = "openai"
 
     def __init__(self, settings: JudgeSettings) -> None:
         super().__init__(settings)
-        self.model = settings.resolved_model
-        self.prompt = settings.resolved_prompt
         self.policy = RetryPolicy(settings.max_retries, settings.backoff_base, settings.backoff_max)
         self._api_key = settings.api_key
-        self._chat = ChatClient(settings.base_url, settings.api_key, self.model, timeout=settings.timeout,
+        self._chat = ChatClient(settings.base_url, settings.api_key, self.model_name, timeout=settings.timeout,
                                 concurrency=settings.concurrency, policy=self.policy, hints=_HINTS)
         self.url = self._chat.url
 
@@ -67,19 +64,12 @@ class OpenAIJudge(Judge):
             decoding["top_p"] = self.settings.top_p
         return {
             "judge": self.kind,
-            "model": self.model,
+            "model": self.model_name,
             # the same model name on two servers may be two different models: they must not share verdicts
             "base_url": self.url,  # credentials stripped (public_url)
-            "prompt": self.prompt,
-            "prompt_template": f"judge_{self.prompt}.j2",
-            "prompt_version": prompts.template_version(f"judge_{self.prompt}"),
+            **self.prompt_identity(),
             "decoding": decoding,
         }
-
-    def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
-        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
-                               trust_judge_total=self.settings.trust_judge_total)
-        return Verdict.from_parsed(item, parsed, raw, attempts)
 
     # -- transport (the shared OpenAI-compatible client) ---------------------------------------
 
@@ -93,7 +83,7 @@ class OpenAIJudge(Judge):
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> tuple[str, int]:
         """The judge's reply text and the number of HTTP attempts it took (retries included)."""
         body: dict[str, Any] = {
-            "model": self.model,
+            "model": self.model_name,
             "messages": messages,
             "temperature": self.settings.temperature,
             "max_tokens": max_tokens or self.settings.max_tokens,
@@ -154,10 +144,10 @@ class OpenAIJudge(Judge):
                 served = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
             except (ValueError, AttributeError):
                 served = []
-            if served and self.model not in served:
+            if served and self.model_name not in served:
                 shown = ", ".join(sorted(map(str, served))[:20])
                 raise PreflightError(
-                    f"{self._where()}: the endpoint does not serve model {self.model!r} "
+                    f"{self._where()}: the endpoint does not serve model {self.model_name!r} "
                     f"(set EIBENCH_JUDGE_MODEL / --judge-model); it serves: {shown}"
                 )
             if served:

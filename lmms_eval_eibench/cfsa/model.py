@@ -1,9 +1,9 @@
-"""`eibench_cfsa`, the lmms-eval model: CFSA (`cfsa.run_cfsa`) over the base model named by `base=`.
+"""`eibench_cfsa`, the lmms-eval model: CFSA (`method.run_cfsa`) over the base model named by `base=`.
 
-lmms-eval imports this module when the model is asked for (`cfsa.manifest()` names `cfsa_model.CFSA`); it
+lmms-eval imports this module when the model is asked for (`method.manifest()` names `cfsa.model.CFSA`); it
 imports lmms_eval, and with it torch, so nothing imports it at package import time. The rounds, settings and
-transcripts are plain Python in `cfsa.py`; this module only turns lmms-eval requests into CFSA's questions to the
-base model and CFSA's answers back into lmms-eval results.
+transcripts are plain Python in the package's other modules; this module only turns lmms-eval requests
+into CFSA's questions to the base model and CFSA's answers back into lmms-eval results.
 """
 
 from __future__ import annotations
@@ -24,18 +24,13 @@ from lmms_eval.api.model import lmms
 from lmms_eval.api.task import ConfigurableMessagesTask
 from lmms_eval.models import get_model
 
-from .cfsa import (
-    FAILED_PREFIX,
-    MODEL_ID,
-    CFSAConfigError,
-    CFSASettings,
-    OpenAISummarizer,
-    Transcript,
-    attach_transcript,
-    calls_per_sample,
-    run_cfsa,
-)
-from .config import missing_extra_hint
+from ..config import missing_extra_hint
+from ..vocabulary import FAILED_PREFIX
+from .method import MODEL_ID, run_cfsa
+from .plan import calls_per_sample
+from .settings import CFSAConfigError, CFSASettings
+from .summarizer import OpenAISummarizer
+from .transcript import Transcript, attach_transcript
 
 __all__ = ["CFSA", "response_cache_requested"]
 

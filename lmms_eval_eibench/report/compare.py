@@ -1,0 +1,228 @@
+"""Comparing results: rows of the table (model x template x judge) and the warnings when rows are not comparable."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
+from lmms_eval_eibench.provenance import judge_identity, judge_label
+from lmms_eval_eibench.report.published import PUBLISHED_PATH, published_judges
+from lmms_eval_eibench.report.results import TaskResult
+from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL, TEMPLATES
+
+
+@dataclass
+class Row:
+    """One table row: a model under one template and one judge, basic and complex side by side."""
+
+    model: str
+    template: str | None
+    judge_text: str
+    published: bool
+    basic: TaskResult | None = None
+    complex: TaskResult | None = None
+
+    @property
+    def results(self) -> list[TaskResult]:
+        return [e for e in (self.basic, self.complex) if e is not None]
+
+    @property
+    def notes(self) -> list[str]:
+        return list(dict.fromkeys(note for e in self.results for note in e.notes))
+
+    @property
+    def protocol(self) -> str | None:
+        """The judge protocol the row's numbers follow: a published row's paper judge, or a run whose every
+        result's recorded judge settings equal a protocol's (whatever it was called when configured)."""
+        if self.published:
+            judge = self.results[0].judge
+            return next((p.name for p in PROTOCOLS.values() if p.paper_judge == judge), None)
+        names = set()
+        for result in self.results:
+            _, nearest, differences = record_protocol(result.provenance)
+            names.add(nearest.name if nearest is not None and not differences else None)
+        return names.pop() if len(names) == 1 else None
+
+
+def is_partial(result: TaskResult | None) -> bool:
+    """A run over part of its subset (``--limit``, ``--allow-partial``)."""
+    return bool(result and result.n is not None and result.n_subset is not None and result.n < result.n_subset)
+
+
+def _judge_text(result: TaskResult) -> str:
+    if result.judge_text:
+        return result.judge_text
+    if result.provenance is not None:
+        return judge_label(result.provenance)
+    return "unknown judge (no provenance)" + (" [embedding]" if result.metric == SEMANTIC_RECALL else "")
+
+
+def _template_rank(template: str | None) -> int:
+    return TEMPLATES.index(template) if template in TEMPLATES else len(TEMPLATES)
+
+
+def build_rows(results: Iterable[TaskResult]) -> list[Row]:
+    """Group task results into table rows (model x template x judge); runs first, sorted, then published in order."""
+    rows: list[Row] = []
+    index: dict[tuple[Any, ...], Row] = {}
+    for result in results:
+        judge_text = _judge_text(result)
+        key = (result.published, result.model, result.template, judge_text, result.metric)
+        row = index.get(key)
+        if row is None or getattr(row, result.subset) is not None:
+            # a second result for the same slot (e.g. two runs of one model) gets its own row
+            row = Row(result.model, result.template, judge_text, result.published)
+            rows.append(row)
+            index[key] = row
+        setattr(row, result.subset, result)
+    runs = sorted(
+        (r for r in rows if not r.published),
+        key=lambda r: (r.model.casefold(), r.model, _template_rank(r.template), r.judge_text),
+    )
+    published = [r for r in rows if r.published]
+    # A run judged under a paper protocol goes beside the published rows of that protocol: at the head of its
+    # setting's block in the paper's layout. Other runs come first, as before.
+    counterparts = {(r.template, r.protocol) for r in published}
+    beside = {id(r) for r in runs if r.protocol is not None and (r.template, r.protocol) in counterparts}
+    ordered = [r for r in runs if id(r) not in beside]
+    started: set[str | None] = set()
+    for row in published:
+        if row.template not in started:
+            started.add(row.template)
+            ordered += [r for r in runs if id(r) in beside and r.template == row.template]
+        ordered.append(row)
+    return ordered
+
+
+def _comparison_key(result: TaskResult, paper_judges: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str] | None:
+    """(judge, prompt, decoding) of a result in comparable terms; None when it cannot be known."""
+    if result.published:
+        if result.judge is None:
+            return None
+        judge = paper_judges[result.judge]
+        return (judge["model"], f"{judge['prompt']} (paper)", json.dumps(judge.get("decoding") or {}, sort_keys=True))
+    if result.provenance is None:
+        return None
+    kind, model, template, version, settings = judge_identity(result.provenance)
+    return (f"{kind}:{model}", f"{template} v{version}", json.dumps(json.loads(settings), sort_keys=True))
+
+
+def _row_name(row: Row) -> str:
+    name = row.model if row.template is None else f"{row.model} / {row.template}"
+    return name + (" (published)" if row.published else "")
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLike[str] = PUBLISHED_PATH) -> list[str]:
+    """Warnings when the compared rows were judged by different judges, prompt versions or decoding settings."""
+    paper_judges = published_judges(published_path) if any(r.published for r in rows) else {}
+    warnings: list[str] = []
+    by_key: dict[tuple[str, str, str], list[str]] = {}
+    unknown: list[str] = []
+    for row in rows:
+        keys = {_comparison_key(e, paper_judges) for e in row.results}
+        for key in keys:
+            if key is None:
+                unknown.append(_row_name(row))
+            elif not row.published:
+                # the published rows are the paper's two judges by design (the Judge column says which); a run
+                # is compared with them by protocol below
+                by_key.setdefault(key, []).append(_row_name(row))
+    if len(by_key) > 1:
+        differs = []
+        for position, what in enumerate(("judges", "prompt versions", "decoding settings")):
+            if len({key[position] for key in by_key}) > 1:
+                differs.append(what)
+        lines = [
+            (
+                f"the compared rows were judged by different {_join(differs)}; "
+                "their recalls are not directly comparable:"
+            )
+        ]
+        for (judge, prompt, decoding), names in by_key.items():
+            lines.append(f"  - {judge}, prompt {prompt}, settings {decoding}: {'; '.join(dict.fromkeys(names))}")
+        warnings.append("\n".join(lines))
+    if unknown and (by_key or len(unknown) > 1 or any(r.published for r in rows)):
+        published = [name for name in dict.fromkeys(unknown) if name.endswith("(published)")]
+        runs = [name for name in dict.fromkeys(unknown) if not name.endswith("(published)")]
+        if runs:
+            warnings.append(
+                "no provenance (eibench_provenance) in the results of: "
+                + "; ".join(runs)
+                + "; cannot check that they were judged like the other rows"
+            )
+        if published:
+            warnings.append(
+                "the source of these published rows does not state their judge or prompt setting, so they may "
+                "not be comparable with the other rows: " + "; ".join(published)
+            )
+    warnings += protocol_warnings(rows)
+    metrics = {e.metric for r in rows if not r.published for e in r.results}
+    if len(metrics) > 1:
+        warnings.append(
+            "rows mix metrics "
+            + " and ".join(sorted(metrics))
+            + " (eibench_semantic_recall comes from the offline embedding judge, not an LLM judge)"
+        )
+    # the same model-prompt template in two versions means the models were asked different things
+    versions: dict[str, set[str]] = {}
+    datasets: set[str] = set()
+    for row in rows:
+        for result in row.results:
+            prov = result.provenance or {}
+            if prov.get("model_prompt"):
+                versions.setdefault(prov["model_prompt"]["template"], set()).add(str(prov["model_prompt"]["version"]))
+            dataset = prov.get("dataset") or {}
+            # the manifest fingerprint (or Hub revision) identifies the data; its location does not
+            identity = dataset.get("manifest_sha256") or dataset.get("revision")
+            if identity:
+                datasets.add(identity)
+    for template, seen in sorted(versions.items()):
+        if len(seen) > 1:
+            warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")
+    if len(datasets) > 1:
+        warnings.append(f"rows come from {len(datasets)} different dataset revisions/manifests")
+    partial = [f"{_row_name(row)} {result.subset}: {result.n} of {result.n_subset} samples"
+               for row in rows for result in row.results if is_partial(result)]
+    if partial:
+        warnings.append("partial runs (--limit, --allow-partial), not comparable with full ones: " + "; ".join(partial))
+    return warnings
+
+
+def protocol_warnings(rows: Sequence[Row]) -> list[str]:
+    """Warnings for run rows shown with published rows but not judged under the protocol of any of them."""
+    published = [r for r in rows if r.published]
+    if not published:
+        return []
+    shown = {(r.template, r.protocol) for r in published}
+    warnings = []
+    for row in rows:
+        record = next((e.provenance for e in row.results if e.provenance is not None), None)
+        if row.published or record is None:
+            continue  # rows without provenance get their own warning
+        label, nearest, differences = record_protocol(record)
+        if not differences and (row.template, nearest.name) in shown:
+            continue
+        name = _row_name(row)
+        if not differences:
+            warnings.append(
+                f"{name} follows protocol {nearest.name}, but no published {nearest.name} row of setting "
+                f"{row.template} is shown (see --paper-setting / --paper-judge): nothing to put it beside"
+            )
+            continue
+        recorded = f" (recorded protocol: {label})" if label else ""
+        warnings.append(
+            f"{name} was not judged like the published rows{recorded}: its judge differs from the nearest paper "
+            f"protocol, {nearest.name}, in {_join(differences)}; its recall is not comparable with the paper's numbers "
+            f"(judge with --protocol {nearest.name} / EIBENCH_JUDGE_PROTOCOL={nearest.name} to compare)"
+        )
+    return warnings
+
+

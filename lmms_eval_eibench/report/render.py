@@ -1,0 +1,192 @@
+"""Rendering rows as the paper's table: Markdown, CSV and LaTeX, with the legend, notes and warnings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+
+from lmms_eval_eibench.report.compare import Row, is_partial
+from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
+
+MISSING = "—"
+HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall")
+
+
+def recall_cell(measure: Measure | None) -> str:
+    """``61.23 ± 1.05`` (2 decimals, as the paper prints), or ``—`` when the value is unknown."""
+    if measure is None or measure.value is None:
+        return MISSING
+    text = f"{measure.value:.2f}"
+    if measure.stderr is not None:
+        text += f" ± {measure.stderr:.2f}"
+    return text
+
+
+def _headline(result: TaskResult | None) -> str:
+    """A subset's headline recall with what the reader must know beside it: failures (each counted as 0) and a
+    partial subset (n of N)."""
+    if result is None:
+        return MISSING
+    text = recall_cell(result.overall)
+    failures = (result.judge_failures or 0) + (result.generation_failures or 0)
+    notes = [f"{failures} failed"] if failures else []
+    if is_partial(result):
+        notes.append(f"{result.n} of {result.n_subset}")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _footnotes(rows: Sequence[Row]) -> dict[str, int]:
+    """Each distinct note of the rows, numbered in order of first appearance."""
+    numbers: dict[str, int] = {}
+    for row in rows:
+        for note in row.notes:
+            numbers.setdefault(note, len(numbers) + 1)
+    return numbers
+
+
+def _judge_cell(row: Row) -> str:
+    """The judge label; a run that follows a paper protocol says which (e.g. ``[paper-gpt]``)."""
+    if not row.published and row.protocol is not None:
+        return f"{row.judge_text} [{row.protocol}]"
+    return row.judge_text
+
+
+def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
+    basic, complex_ = row.basic, row.complex
+    refs = "".join(f" [{k}]" for k in sorted(footnotes[n] for n in row.notes)) if footnotes else ""
+    return [
+        row.model,
+        row.template or ("not stated" if row.published else MISSING),
+        _judge_cell(row),
+        ("published" if row.published else "run") + refs,
+        *[recall_cell(basic.categories.get(c) if basic else None) for c in CATEGORIES],
+        _headline(basic),
+        _headline(complex_),
+    ]
+
+
+LEGEND_RUNS = (
+    "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
+    "complex: Recall. Every sample counts: \"k failed\" samples (judge or generation failures) are scored 0; "
+    "\"n of N\" marks a run over part of the subset."
+)
+LEGEND = (
+    LEGEND_RUNS + " Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
+    "tables), one row per judge (the paper prints each cell as LLaMA-3 / ChatGPT); [n] marks a note below."
+)
+
+
+def render_markdown(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
+    """The paper layout as a Markdown table, a legend, and the warnings as quoted notes."""
+
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join(["---"] * 4 + ["---:"] * (len(HEADERS) - 4)) + "|",
+    ]
+    footnotes = _footnotes(rows)
+    lines += ["| " + " | ".join(escape(c) for c in _cells(row, footnotes=footnotes)) + " |" for row in rows]
+    lines += ["", LEGEND if any(r.published for r in rows) else LEGEND_RUNS]
+    if footnotes:
+        lines += [""] + [f"[{number}] {note}  " for note, number in footnotes.items()]
+    for warning in warnings:
+        lines += ["", "> **Warning:** " + warning.replace("\n", "\n> ")]
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+CSV_HEADERS = (
+    "model",
+    "template",
+    "judge",
+    "source",
+    "metric",
+    *[f"{c.lower()}{s}" for c in CATEGORIES for s in ("", "_stderr")],
+    "overall",
+    "overall_stderr",
+    "basic_n",
+    "complex_recall",
+    "complex_recall_stderr",
+    "complex_n",
+    "note",
+)
+
+
+def render_csv(rows: Sequence[Row]) -> str:
+    """One line per row; value and stderr in separate columns, empty when unknown (warnings go to stderr)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADERS)
+    for row in rows:
+        basic, complex_ = row.basic, row.complex
+        metric = (basic or complex_).metric if not row.published else "published"  # type: ignore[union-attr]
+        cells = [row.model, row.template or "", _judge_cell(row), "published" if row.published else "run", metric]
+        for c in CATEGORIES:
+            m = basic.categories.get(c) if basic else None
+            cells += [_num(m.value if m else None), _num(m.stderr if m else None)]
+        cells += [
+            _num(basic.overall.value if basic else None),
+            _num(basic.overall.stderr if basic else None),
+            "" if not basic or basic.n is None else str(basic.n),
+            _num(complex_.overall.value if complex_ else None),
+            _num(complex_.overall.stderr if complex_ else None),
+            "" if not complex_ or complex_.n is None else str(complex_.n),
+            "; ".join(row.notes),
+        ]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "—": "--",
+}
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def render_latex(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
+    """A booktabs ``tabular``; published rows below a rule; warnings as ``%`` comments."""
+    lines = [f"% {LEGEND if any(r.published for r in rows) else LEGEND_RUNS}"]
+    lines += ["% WARNING: " + line for w in warnings for line in w.splitlines()]
+    lines += [
+        r"\begin{tabular}{llll" + "r" * (len(HEADERS) - 4) + "}",
+        r"\toprule",
+        " & ".join(_latex(h) for h in HEADERS) + r" \\",
+        r"\midrule",
+    ]
+    footnotes = _footnotes(rows)
+    counterparts = {(r.template, r.protocol) for r in rows if r.published}
+    previous = None
+    for row in rows:
+        # a rule before the published rows and between the paper's setting blocks (a run beside the
+        # published rows of its protocol belongs to their block)
+        beside = row.published or (row.protocol is not None and (row.template, row.protocol) in counterparts)
+        block = ("published", row.template) if beside else ("runs",)
+        if previous is not None and block != previous:
+            lines.append(r"\midrule")
+        previous = block
+        lines.append(" & ".join(_latex(c) for c in _cells(row, footnotes=footnotes)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [f"% [{number}] {note}" for note, number in footnotes.items()]
+    return "\n".join(lines) + "\n"
+
+

@@ -1,0 +1,371 @@
+"""Reading results: lmms-eval ``*_results.json`` files (or folders of them) and ``eibench score --json`` outputs.
+
+Each EIBench task in them becomes a :class:`TaskResult`: one subset's numbers from one source, with the
+provenance record the run wrote (``configs[<task>]["metadata"]["eibench_provenance"]`` in lmms-eval results,
+``provenance`` in score outputs; see :mod:`lmms_eval_eibench.provenance`). Results without one stay without:
+the judge is never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.provenance import (
+    PROVENANCE_KEY,
+    ProvenanceError,
+    check_provenance,
+    provenance_from_task_metadata,
+)
+from lmms_eval_eibench.vocabulary import (
+    GENERATION_FAILURES,
+    JUDGE_FAILURES,
+    RECALL,
+    RECALL_METRICS,
+)
+
+CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
+_TASK_RE = re.compile(r"^eibench_(?P<subset>basic|complex)(?P<suffix>_cot|_caption_text|_caption)?$")
+_SUFFIX_TEMPLATE = {None: "user", "_cot": "cot", "_caption": "caption", "_caption_text": "caption_text"}
+# lmms-eval writes bootstrap, CLT and (with cluster_key, e.g. complex by image) clustered stderr; the clustered
+# one is the honest one when present.
+_STDERR_SUFFIXES = ("_stderr_clustered", "_stderr", "_stderr_clt")
+
+
+class ReportError(ValueError):
+    """Bad input to a report; the message names the file (and key or row) and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A recall (0 to 100) and its standard error, either may be unknown."""
+
+    value: float | None
+    stderr: float | None = None
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One subset's numbers for one model, template and judge, from one results file or the paper."""
+
+    model: str
+    template: str | None
+    subset: str
+    overall: Measure
+    categories: Mapping[str, Measure] = field(default_factory=dict)
+    metric: str = RECALL
+    n: int | None = None
+    trigger_recall: Measure | None = None
+    judge_failures: int | None = None
+    generation_failures: int | None = None
+    n_subset: int | None = None
+    """How many samples the subset has (None when the source does not say); `n < n_subset` is a partial run."""
+    provenance: Mapping[str, Any] | None = None
+    published: bool = False
+    judge: str | None = None
+    """Published rows: the paper's judge key (``llama3``, ``gpt``) or None when the source does not say."""
+    judge_text: str = ""
+    source: str = ""
+    task: str | None = None
+    notes: tuple[str, ...] = ()
+    """Published rows: what the reader must know about a number (setting inferred, Overall as published)."""
+
+
+_SCORE_FIRST = ("judge its samples first: `eibench score OUT/<model>/<time>_samples_<task>.jsonl --json > "
+                "score.json`, then `eibench report score.json`")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path}: not UTF-8 text; pass an lmms-eval *_results.json file or an `eibench score "
+                          "--json` output") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if path.suffix == ".jsonl" or "_samples_" in path.name:
+            raise ReportError(f"{path}: this is an lmms-eval samples file (answers, one per line), not results: "
+                              + _SCORE_FIRST) from None
+        raise ReportError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
+            "pass an lmms-eval *_results.json file or an `eibench score --json` output"
+        ) from None
+
+
+def number(value: Any, where: str) -> float | None:
+    """A metric value as float; lmms-eval writes "N/A" (or nothing) when it has no value."""
+    if value is None or value == "N/A" or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReportError(f"{where}: expected a number or \"N/A\", got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return value
+
+
+def _measure(value: Any, where: str, stderr: Any = None) -> Measure:
+    """A metric value (a number, "N/A" or null) and its stderr, as lmms-eval and ``eibench score --json`` write them."""
+    return Measure(number(value, where), number(stderr, f"{where} stderr"))
+
+
+def _count(value: Any, where: str) -> int | None:
+    """A failure count (lmms-eval writes the aggregate as a number; unknown: None)."""
+    value = number(value, where)
+    return None if value is None else int(value)
+
+
+def _stderr(keyed: Mapping[str, Any], name: str, where: str) -> Any:
+    """The stderr lmms-eval wrote beside metric ``name``: the first of :data:`_STDERR_SUFFIXES` with a value."""
+    for suffix in _STDERR_SUFFIXES:
+        value = keyed.get(name + suffix)
+        if number(value, f"{where}.{name}{suffix}") is not None:
+            return value
+    return None
+
+
+def _whole(value: Any) -> int | None:
+    """An integer field (a sample or failure count) as written, None when absent or not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _is_count(value: Any) -> bool:
+    return _whole(value) is not None and value >= 0
+
+
+def _model_name(data: Mapping[str, Any], path: Path) -> str:
+    name = data.get("model_name")
+    if isinstance(name, str) and name:
+        return name
+    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+    args = config.get("model_args")
+    if isinstance(args, str):
+        for part in args.split(","):
+            key, _, value = part.partition("=")
+            if key.strip() in ("pretrained", "model", "model_version", "model_name", "model_id", "path") and value:
+                return value.strip()
+    model = config.get("model")
+    if isinstance(model, str) and model:
+        return model
+    return path.stem
+
+
+def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, str | None]:
+    """(subset, template) of an EIBench task: from its name, else from its config (dataset_name, metadata)."""
+    match = _TASK_RE.match(task)
+    if match:
+        return match["subset"], _SUFFIX_TEMPLATE[match["suffix"]]
+    subset = config.get("dataset_name")
+    metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
+    template = metadata.get("prompt_template")
+    if subset in ("basic", "complex"):
+        return subset, template if isinstance(template, str) else None
+    raise ReportError(
+        f"{where}: cannot tell whether task {task!r} is basic or complex; EIBench tasks are named "
+        "eibench_basic[_cot|_caption|_caption_text] or eibench_complex[...] (or set dataset_name: basic|complex)"
+    )
+
+
+def _checked_provenance(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        return check_provenance(value, where=where)
+    except ProvenanceError as exc:
+        raise ReportError(str(exc)) from None
+
+
+def _metadata_provenance(metadata: Any, where: str) -> dict[str, Any] | None:
+    """The record from a task's ``configs[task]["metadata"]`` (where the EIBench tasks put it), if any."""
+    try:
+        return provenance_from_task_metadata(metadata, where=where)
+    except ProvenanceError as exc:
+        raise ReportError(str(exc)) from None
+
+
+def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
+    results = data.get("results")
+    if not isinstance(results, Mapping):
+        raise ReportError(f"{path}: key 'results' must be an object of task -> metrics")
+    configs = data.get("configs") if isinstance(data.get("configs"), Mapping) else {}
+    n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), Mapping) else {}
+    group_subtasks = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
+    groups = {name for name, members in group_subtasks.items() if members}
+    model = _model_name(data, path)
+    found_results: list[TaskResult] = []
+    for task, metrics in results.items():
+        if task in groups or not isinstance(metrics, Mapping):
+            continue  # a group's pooled numbers repeat its members' rows
+        keyed: dict[str, Any] = {}
+        for key, value in metrics.items():
+            name, _, filter_name = str(key).partition(",")
+            if filter_name in ("none", ""):
+                keyed[name] = value
+        for metric in RECALL_METRICS:
+            if metric not in keyed:
+                continue
+            where = f"{path}: results.{task}"
+            config = configs.get(task) if isinstance(configs.get(task), Mapping) else {}
+            subset, template = _task_shape(task, config, where)
+            categories = {}
+            if subset == "basic":
+                for category in CATEGORIES:
+                    name = f"{metric}_{category.lower()}"
+                    if name in keyed:
+                        categories[category] = _measure(keyed[name], f"{where}.{name}", _stderr(keyed, name, where))
+            counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
+            n = counts.get("effective", metrics.get("samples"))
+            original = counts.get("original")
+            trigger = f"{metric}_trigger"
+            provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
+            found_results.append(
+                TaskResult(
+                    model=model,
+                    template=template,
+                    subset=subset,
+                    overall=_measure(keyed[metric], f"{where}.{metric}", _stderr(keyed, metric, where)),
+                    categories=categories,
+                    metric=metric,
+                    n=_whole(n),
+                    trigger_recall=(
+                        _measure(keyed[trigger], f"{where}.{trigger}", _stderr(keyed, trigger, where))
+                        if trigger in keyed
+                        else None
+                    ),
+                    judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
+                    generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
+                    n_subset=original if _is_count(original) else None,
+                    provenance=provenance,
+                    source=str(path),
+                    task=task,
+                )
+            )
+    return found_results
+
+
+def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
+    where = str(path)
+    per_category = data.get("per_category") or {}
+    if not isinstance(per_category, Mapping):
+        raise ReportError(f"{where}: key 'per_category' must be an object of category -> recall")
+    subset = data.get("subset")
+    if subset is None:
+        # `eibench score --json` for basic always has the four categories; complex has none.
+        subset = "basic" if per_category else None
+    if subset not in ("basic", "complex"):
+        raise ReportError(f"{where}: key 'subset' must be \"basic\" or \"complex\", got {subset!r}")
+    stderrs = data.get("per_category_stderr") if isinstance(data.get("per_category_stderr"), Mapping) else {}
+    categories = {}
+    for category in CATEGORIES:
+        if category in per_category:
+            categories[category] = _measure(
+                per_category[category], f"{where}: per_category.{category}", stderrs.get(category)
+            )
+    unknown = sorted(set(per_category) - set(CATEGORIES))
+    if unknown:
+        raise ReportError(f"{where}: per_category has unknown categories {unknown}; expected {list(CATEGORIES)}")
+    overall_stderr = data.get("overall_stderr", data.get("stderr"))
+    provenance = data.get(PROVENANCE_KEY)
+    template = data.get("template")
+    task = data.get("task")
+    if template is None and isinstance(task, str) and _TASK_RE.match(task):
+        template = _SUFFIX_TEMPLATE[_TASK_RE.match(task)["suffix"]]
+    model = data.get("model")
+    n_subset = data.get("n_subset")
+    return TaskResult(
+        model=model if isinstance(model, str) and model else path.stem,
+        template=template if isinstance(template, str) else None,
+        subset=subset,
+        overall=_measure(data["overall"], f"{where}: overall", overall_stderr),
+        categories=categories,
+        metric=data.get("metric") if data.get("metric") in RECALL_METRICS else RECALL,
+        n=_whole(data.get("n")),
+        trigger_recall=(
+            _measure(data["trigger_recall"], f"{where}: trigger_recall", data.get("trigger_recall_stderr"))
+            if data.get("trigger_recall") is not None
+            else None
+        ),
+        judge_failures=_whole(data.get("n_failed")),
+        generation_failures=_whole(data.get("n_generation_failed")),
+        n_subset=n_subset if _is_count(n_subset) else None,
+        provenance=_checked_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
+        source=str(path),
+        task=task if isinstance(task, str) else None,
+    )
+
+
+def _is_lmms_results(data: Any) -> bool:
+    return isinstance(data, Mapping) and isinstance(data.get("results"), Mapping) and "configs" in data
+
+
+def _is_score_output(data: Any) -> bool:
+    return isinstance(data, Mapping) and "overall" in data and ("per_category" in data or "n" in data)
+
+
+def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], str | None]:
+    data = read_json(path)
+    if _is_lmms_results(data):
+        found = _results_from_lmms(path, data)
+        if found:
+            return found, None
+        bypassed = any("bypass" in str(key) for metrics in data["results"].values() if isinstance(metrics, Mapping)
+                       for key in metrics)
+        if bypassed:
+            message = f"{path}: a --predict_only run (answers, no judge, no recall); {_SCORE_FIRST}"
+        else:
+            message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
+    elif _is_score_output(data):
+        return [_result_from_score(path, data)], None
+    elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
+        message = f"{path}: an lmms-eval samples file (answers, one per line), not results; {_SCORE_FIRST}"
+    else:
+        message = f"{path}: neither an lmms-eval results file nor an `eibench score --json` output"
+    if explicit:
+        raise ReportError(message + "; pass the *_results.json of an eibench_* run or a score --json output")
+    return [], message + "; skipped"
+
+
+def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[TaskResult], list[str]]:
+    """Read results files and folders; return the task results and notes about files skipped in folders.
+
+    A file named explicitly must hold EIBench results (else :class:`ReportError`); inside a folder, every
+    ``*.json`` file is read recursively and files of other kinds are skipped with a note.
+    """
+    loaded: list[TaskResult] = []
+    notes: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*.json") if p.is_file())
+            found = 0
+            for file in files:
+                got, note = _results_from_file(file, explicit=False)
+                loaded.extend(got)
+                found += len(got)
+                if note:
+                    notes.append(note)
+            if not found:
+                if any(path.rglob("*_samples_eibench*.jsonl")):
+                    raise ReportError(f"{path}: EIBench answers but no recall in this folder (a --predict_only run?); "
+                                      + _SCORE_FIRST)
+                raise ReportError(
+                    f"{path}: no EIBench results in this folder (looked at {len(files)} *.json file(s)); "
+                    "point at the --output_path of an lmms-eval run with eibench_* tasks"
+                )
+        elif path.is_file():
+            loaded.extend(_results_from_file(path, explicit=True)[0])
+        else:
+            raise ReportError(f"{path}: no such file or folder")
+    return loaded, notes
+
+

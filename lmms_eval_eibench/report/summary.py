@@ -1,0 +1,68 @@
+"""The JSON summary for leaderboards (documented by ``published/summary.schema.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lmms_eval_eibench import __version__
+from lmms_eval_eibench.report.compare import Row, is_partial
+from lmms_eval_eibench.report.published import PUBLISHED_DIR
+from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
+
+SUMMARY_SCHEMA_PATH = PUBLISHED_DIR / "summary.schema.json"
+SUMMARY_SCHEMA_VERSION = 1
+
+
+def _measure_json(measure: Measure | None) -> dict[str, float | None] | None:
+    if measure is None:
+        return None
+    return {"value": measure.value, "stderr": measure.stderr}
+
+
+def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    out: dict[str, Any] = {
+        "recall": _measure_json(result.overall),
+        "n": result.n,
+        "trigger_recall": _measure_json(result.trigger_recall),
+        "judge_failures": result.judge_failures,
+        "generation_failures": result.generation_failures,
+        "n_subset": result.n_subset,
+        "partial": is_partial(result),
+        "source": result.source,
+        "task": result.task,
+    }
+    if result.subset == "basic":
+        out["categories"] = {c: _measure_json(result.categories.get(c)) for c in CATEGORIES}
+    return out
+
+
+def build_summary(rows: Sequence[Row], warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON summary for leaderboards (documented by ``published/summary.schema.json``)."""
+    entries = []
+    for row in rows:
+        first = row.results[0]
+        entries.append(
+            {
+                "model": row.model,
+                "template": row.template,
+                "published": row.published,
+                "metric": "published" if row.published else first.metric,
+                "judge": {"label": row.judge_text, "paper_judge": first.judge if row.published else None,
+                          "protocol": row.protocol},
+                "provenance": dict(first.provenance) if first.provenance is not None else None,
+                "basic": _subset_json(row.basic),
+                "complex": _subset_json(row.complex),
+                "notes": row.notes,
+            }
+        )
+    return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "benchmark": "EIBench",
+        "generated_by": {"name": "lmms-eval-eibench", "version": __version__},
+        "categories": list(CATEGORIES),
+        "entries": entries,
+        "warnings": list(warnings),
+    }
