@@ -121,9 +121,8 @@ def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> Non
 def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
     with judge_server(hang=1.0, hang_seconds=2.0) as judge:
         engine = build_engine(settings_for(judge, tmp_path, timeout=0.3, max_retries=1, parse_retries=0))
-        start = time.monotonic()
         [verdict] = engine.judge_many(items[:1])
-        assert time.monotonic() - start < 1.5
+    # a request waited out would have been answered after 2 s: failing with the timeout's message proves it fired
     assert verdict.failed and "no reply within 0.3 s" in verdict.error
     assert judge.stats.chat_requests == 2
 
@@ -179,10 +178,9 @@ def test_rejected_key_fails_fast_naming_the_endpoint_and_never_the_key(items, tm
     caplog.set_level(logging.DEBUG)
     with judge_server() as judge:
         engine = build_engine(settings_for(judge, tmp_path, api_key=SENTINEL_KEY))
-        start = time.monotonic()
         with pytest.raises(PreflightError) as error:
             engine.preflight()
-        assert time.monotonic() - start < 2
+        assert len(judge.stats.authorization_headers) == 1  # fails fast: a rejected key is never retried
         message = str(error.value)
         assert judge.base_url in message and judge.model in message and "rejected the API key" in message
         with pytest.raises(JudgeError) as judging:  # judging anyway stops too: no sample becomes a failure
