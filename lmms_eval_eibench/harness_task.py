@@ -1,4 +1,5 @@
-"""The EIBench task class, shared by lmms-eval and lm-eval through their own extension point.
+"""The EIBench task lifecycle (``EIBenchLifecycle``), shared by lmms-eval and lm-eval through their own
+extension point.
 
 Both harnesses accept ``class: !function utils.X`` in a task YAML and build that ``ConfigurableTask`` subclass
 (lmms-eval's own ``tasks/vstat`` does). ``EIBenchLifecycle`` is mixed into each harness's ``ConfigurableTask`` (see
@@ -170,8 +171,9 @@ class EIBenchLifecycle:
                 answer = answer_text(_strip(response, tags))
                 items.setdefault((str(doc["id"]), answer), JudgeItem.from_doc(doc, answer))
         n_docs = len({instance.doc_id for instance in instances})
-        if self._world_size == 1 and (message := pipeline.partial_warning(self.config.task, n_docs, len(docs))):
-            warn(f"EIBench: {message} (--limit?)")
+        if self._world_size == 1 and (message := pipeline.partial_warning(self.config.task, n_docs, len(docs),
+                                                                                 "--limit?")):
+            warn(f"EIBench: {message}")
         started = time.perf_counter()
         engine = pipeline.engine()
         verdicts = pipeline.judge_answers(engine, list(items.values()))

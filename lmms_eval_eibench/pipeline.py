@@ -4,7 +4,7 @@ Every route to an EIBench number goes through here, so each rule lives once:
 
 - ``judge_answers``: a generation failure (``vocabulary.generation_failure``) is never sent to the judge; it gets
   a no-answer verdict. Everything else is judged in one concurrent, cached call, in the order given.
-- ``sample_metrics`` (lmms-eval / lm-eval, per document) and ``summarize`` (a whole run) count every sample:
+- ``sample_metrics`` (lmms-eval / lm-eval, per document) and ``summarize_verdicts`` (a whole run) count every sample:
   a failure of either kind scores 0; ``<metric>_judged`` / ``overall_judged`` is the mean over judged samples.
 - ``partial_warning``: a run that scores fewer samples than its subset has says so, in the same words everywhere.
 - ``provenance_record``: what produced the number (judge, prompts, generation, dataset, plugin version).
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
@@ -67,12 +68,13 @@ def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem]) -> list[Verdic
     return [no_answer.get(i) or next(judged) for i in range(len(items))]
 
 
-def partial_warning(name: str, n_scored: int, n_subset: int) -> str | None:
-    """The warning a run scoring fewer samples than its subset has gets (None for a full run)."""
+def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str | None:
+    """The warning a run scoring fewer samples than its subset has gets (None for a full run); ``cause`` is the
+    option that allows it (``--limit``, ``--allow-partial``)."""
     if n_scored >= n_subset:
         return None
-    return (f"PARTIAL: {name}: {n_scored} of {n_subset} samples scored; its recall is not comparable with full "
-            "runs (eibench report marks it)")
+    return (f"PARTIAL: {name}: {n_scored} of {n_subset} samples scored ({cause}); its recall is not comparable "
+            "with full runs (eibench report marks it)")
 
 
 def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
@@ -90,6 +92,8 @@ def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
         from .dataset import fingerprint, hub_revision, looks_like_repo_id
 
         location = str(dataset) if dataset is not None else config.dataset_location()
+        if Path(location).expanduser().is_dir():  # a folder as typed (relative, ~) would not say which one
+            location = str(Path(location).expanduser().resolve())
         dataset_fields = {
             "dataset_source": location,
             "dataset_revision": hub_revision(location) if looks_like_repo_id(location) else None,
@@ -144,7 +148,7 @@ def verdict_line(item: JudgeItem, verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def summarize(items: Sequence[JudgeItem], verdicts: Sequence[Verdict], subset: str) -> scoring.RecallSummary:
+def summarize_verdicts(items: Sequence[JudgeItem], verdicts: Sequence[Verdict], subset: str) -> scoring.RecallSummary:
     """A run's recall (``scoring.summarize``): per category for basic, none for complex."""
     return scoring.summarize([v.score(i.category) for v, i in zip(verdicts, items)],
                              categories=None if subset == "basic" else [])

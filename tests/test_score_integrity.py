@@ -144,7 +144,7 @@ def test_partial_answers_are_refused_unless_allowed(official_records, official_d
     assert code == 0, err
     assert data["partial"] is True and (data["n"], data["n_subset"]) == (len(kept), len(basic))
     assert data["provenance"]["samples"] == {"scored": len(kept), "subset": len(basic)}
-    assert "PARTIAL" in err
+    assert f"PARTIAL: {path.name} (basic): {len(kept)} of {len(basic)} samples scored (--allow-partial);" in err
 
 
 def test_a_complex_samples_file_is_never_scored_as_basic(official_records, official_dir, tmp_path, capsys, key):
@@ -247,6 +247,22 @@ def test_tampered_datasets_are_refused_before_any_request(sample_dataset_dir, tm
             assert code == 2 and data is None, (name, err)
             assert expected in err and "Traceback" not in err, (name, err)
             assert judge.stats.chat_requests == 0, name
+
+
+def test_a_dataset_folder_is_recorded_by_its_full_path(sample_dataset_dir, tmp_path, capsys, key, monkeypatch):
+    """`--dataset ds` (relative, as typed) would not say which folder: the record names the resolved one."""
+    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.sample import SAMPLE_DIR
+
+    basic = load_records(SAMPLE_DIR).basic
+    answers = write_lines(tmp_path / "answers.jsonl", [{r.image_path: r.ground_truth} for r in basic])
+    monkeypatch.chdir(sample_dataset_dir.parent)
+    with judge_server() as judge:
+        key(judge)
+        code, data, err = run([str(answers), "--subset", "basic", "--dataset", sample_dataset_dir.name,
+                               *judge_args(judge, tmp_path)], capsys)
+    assert code == 0, err
+    assert data["provenance"]["dataset"]["source"] == str(sample_dataset_dir.resolve())
 
 
 def test_fingerprint_is_computed_from_the_files_not_copied(sample_dataset_dir, tmp_path):

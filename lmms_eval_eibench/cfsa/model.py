@@ -34,7 +34,7 @@ from .transcript import Transcript, attach_transcript
 
 __all__ = ["CFSA", "response_cache_requested"]
 
-log = logging.getLogger("lmms_eval_eibench.cfsa")  # one logger for CFSA, as in cfsa.py
+log = logging.getLogger("lmms_eval_eibench.cfsa")  # one logger for CFSA, as in cfsa/method.py
 
 Sample = tuple  # a request's arguments: (task prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
 

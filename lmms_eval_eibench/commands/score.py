@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
-    """The judge flags (`_settings` maps them onto JudgeSettings); `eibench judge-check` takes the same."""
+    """The judge flags (`judge_settings` maps them onto JudgeSettings); `eibench judge-check` takes the same."""
     parser.add_argument("--protocol", choices=("paper-gpt", "paper-llama3"),
                         help="the paper's judge in one word (default $EIBENCH_JUDGE_PROTOCOL): "
                              "paper-gpt = openai gpt-3.5-turbo, prompt paper, temperature 0.1, --trust-judge-total; "
@@ -111,7 +111,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 # Output
 
 
-def _recall_cell(value: float | None, err: float | None = None) -> str:
+def _table_cell(value: float | None, err: float | None = None) -> str:
     """A 0-100 figure of the table, with its stderr when there is one."""
     if value is None:
         return "n/a"
@@ -124,10 +124,10 @@ def print_recall_table(data: Mapping[str, Any]) -> None:
     print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
     print(f"judge: {judge.get('judge')} {judge.get('model')}, prompt {judge.get('prompt_template')} "
           f"v{judge.get('prompt_version')}")
-    rows = [("Overall", _recall_cell(data["overall"], data["overall_stderr"]))]
-    rows += [(c, _recall_cell(v)) for c, v in data["per_category"].items()]
-    rows += [("Trigger recall", _recall_cell(data["trigger_recall"]))]
-    rows += [("Judged only", _recall_cell(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
+    rows = [("Overall", _table_cell(data["overall"], data["overall_stderr"]))]
+    rows += [(c, _table_cell(v)) for c, v in data["per_category"].items()]
+    rows += [("Trigger recall", _table_cell(data["trigger_recall"]))]
+    rows += [("Judged only", _table_cell(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
     of = f" of {data['n_subset']} (PARTIAL)" if data.get("partial") else ""
     samples = (f"{data['n']}{of} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
                f"generation failures {data['n_generation_failed']}; failures count as 0)")
@@ -178,17 +178,15 @@ def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleTe
                                 trust_judge_total: bool) -> list[Any]:
     """The verdict in each saved judge reply (official format), read with the current parser; an unreadable
     reply is a judge failure."""
-    from lmms_eval_eibench.judges import Verdict
-    from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_verdict
+    from lmms_eval_eibench.judges.base import Verdict, verdict_from_reply
+    from lmms_eval_eibench.verdict_parser import VerdictParseError
 
     verdicts = []
     for item, reply in zip(items, replies):
         try:
-            parsed = parse_verdict(prompt, reply.text, item.n_triggers, trust_judge_total=trust_judge_total)
+            verdicts.append(verdict_from_reply(item, reply.text, prompt, trust_judge_total=trust_judge_total))
         except VerdictParseError as exc:
             verdicts.append(Verdict.failure(item, f"unparseable judge reply: {exc}", reply.text))
-            continue
-        verdicts.append(Verdict.from_parsed(item, parsed, reply.text))
     return verdicts
 
 
@@ -262,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
             except VerdictCacheError as exc:
                 return _fail(str(exc), EXIT_INPUT)
 
-    summary = pipeline.summarize(items, verdicts, inputs.subset)
+    summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)
     data = pipeline.summary_json(summary, inputs.subset, metric, judge_info, record, task_from_path(inputs.source),
                                  model=model, n_subset=inputs.n_subset)
     if output is not None:
@@ -272,8 +270,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print_recall_table(data)
-    if partial := pipeline.partial_warning(f"{inputs.source.name} ({inputs.subset})", summary.n, inputs.n_subset):
-        print(f"eibench score: {partial} (--allow-partial)", file=sys.stderr)
+    if partial := pipeline.partial_warning(f"{inputs.source.name} ({inputs.subset})", summary.n, inputs.n_subset,
+                                           "--allow-partial"):
+        print(f"eibench score: {partial}", file=sys.stderr)
     if summary.n_generation_failed:
         print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
               "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)

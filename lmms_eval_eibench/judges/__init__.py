@@ -18,6 +18,7 @@ from lmms_eval_eibench.judges.base import (
     JudgeConfigError,
     JudgeError,
     JudgeItem,
+    LLMJudge,
     PreflightError,
     Verdict,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "JudgeError",
     "JudgeItem",
     "JudgeSettings",
+    "LLMJudge",
     "PreflightError",
     "Verdict",
     "build_engine",

@@ -1,5 +1,6 @@
 """The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), its errors, the URL and
-message helpers every judge kind shares, and the small base class they implement. Settings: `judges.settings`."""
+message helpers every judge kind shares, and the base classes they implement (`Judge`; `LLMJudge` for the chat-LLM
+kinds, whose replies `verdict_from_reply` reads). Settings: `judges.settings`."""
 
 from __future__ import annotations
 
@@ -204,7 +205,7 @@ class Verdict:
 
     @classmethod
     def no_answer(cls, item: JudgeItem, reason: str) -> Verdict:
-        """The model produced no answer (see `failures.generation_failure`): not judged, counted as 0."""
+        """The model produced no answer (see `vocabulary.generation_failure`): not judged, counted as 0."""
         return cls(
             id=item.id, recall=None, covered=None, total=item.n_triggers, failed=False,
             error=f"generation failed: {reason}", attempts=0, generation_failed=True,
@@ -282,6 +283,14 @@ class Judge(ABC):
         """Release connections or models."""
 
 
+def verdict_from_reply(item: JudgeItem, raw: str, prompt: str, *, trust_judge_total: bool,
+                       attempts: int = 1) -> Verdict:
+    """The verdict in an LLM judge's reply `raw` to `item` under judge prompt `prompt`, read with the current
+    parser (a live reply, a cached one, or one saved in the official format); raises `VerdictParseError`."""
+    parsed = parse_verdict(prompt, raw, item.n_triggers, item.answer, trust_judge_total=trust_judge_total)
+    return Verdict.from_parsed(item, parsed, raw, attempts)
+
+
 class LLMJudge(Judge):
     """A chat LLM as judge (kinds `openai` and `hf`): asked with a judge prompt template, its reply read by
     `verdict_parser`."""
@@ -297,6 +306,5 @@ class LLMJudge(Judge):
                 "prompt_version": prompts.template_version(f"judge_{self.prompt}")}
 
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
-        parsed = parse_verdict(self.prompt, raw, item.n_triggers, item.answer,
-                               trust_judge_total=self.settings.trust_judge_total)
-        return Verdict.from_parsed(item, parsed, raw, attempts)
+        return verdict_from_reply(item, raw, self.prompt, trust_judge_total=self.settings.trust_judge_total,
+                                  attempts=attempts)
