@@ -376,27 +376,22 @@ def test_summarizer_with_a_wrong_key_fails_before_generation_without_leaking_it(
     assert "sk-wrong-key-987654" not in message  # the server echoes the key back; we redact it
 
 
-def test_summarizer_url_with_user_info_never_reaches_the_logs(
+def test_summarizer_url_with_user_info_is_refused_before_any_request(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:  # as in a fresh process (another test may have raised them already)
-        lg.setLevel(logging.NOTSET)
+    """As for the judge's base URL: `user:pass@` would become Basic auth (the key belongs in the Bearer header),
+    so the setting is refused, naming it, without a request and without repeating the password."""
     caplog.set_level(logging.DEBUG)
     secret = "pw-SENTINEL-cfsa-5180"
-    try:
-        with judge_server() as llm:
-            monkeypatch.setenv("EIBENCH_CFSA_API_KEY", llm.api_key)
-            url = llm.base_url.replace("http://", f"http://alice:{secret}@")
-            settings = CFSASettings(summarizer="openai", summarizer_model=llm.model, summarizer_base_url=url)
-            with pytest.raises(CFSAConfigError) as info:  # user info in the URL makes httpx send Basic auth: 401
-                OpenAISummarizer(settings).preflight()
-            assert llm.stats.chat_requests == 1  # the request really went out
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-    assert secret not in str(info.value) and secret not in caplog.text
+    with judge_server() as llm:
+        monkeypatch.setenv("EIBENCH_CFSA_API_KEY", llm.api_key)
+        url = llm.base_url.replace("http://", f"http://alice:{secret}@")
+        with pytest.raises(CFSAConfigError) as info:
+            CFSASettings(summarizer="openai", summarizer_model=llm.model, summarizer_base_url=url)
+        assert llm.stats.chat_requests == 0 and llm.stats.models_requests == 0
+    message = str(info.value)
+    assert "cfsa_summarizer_base_url" in message and "user info" in message and "EIBENCH_CFSA_API_KEY" in message
+    assert secret not in message and secret not in caplog.text
 
 
 def test_summarizer_retries_with_the_judges_policy_and_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:

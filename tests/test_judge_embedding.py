@@ -48,6 +48,7 @@ def test_uses_the_packaged_weights_offline(engine) -> None:
     provenance = engine.provenance()
     assert provenance["judge"] == "embedding" and provenance["model"] == "all-MiniLM-L6-v2"
     assert provenance["threshold"] == DEFAULT_THRESHOLD and provenance["metric"] == "eibench_semantic_recall"
+    assert "parser_version" not in provenance  # no reply is parsed: a parser version would mean nothing
 
 
 def test_paraphrases_count_and_unrelated_triggers_do_not(engine) -> None:

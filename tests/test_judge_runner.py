@@ -23,6 +23,7 @@ from lmms_eval_eibench.judges import (
     build_engine,
 )
 from lmms_eval_eibench.judges.runner import RetryPolicy, parse_retry_after
+from lmms_eval_eibench.verdict_parser import PARSER_VERSION
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
 
@@ -364,7 +365,8 @@ def test_trust_total_and_embedding_settings_from_env() -> None:
     assert (settings.trust_judge_total, settings.threshold, settings.embedding_threads) == (True, 0.61, 2)
     judge = build_judge(settings)
     # how a reply is read, not what the judge is asked: recorded, never part of the cache key
-    assert judge.scoring_options() == {"trust_judge_total": True} and "trust_judge_total" not in judge.identity()
+    assert judge.scoring_options() == {"trust_judge_total": True, "parser_version": PARSER_VERSION}
+    assert "trust_judge_total" not in judge.identity() and "parser_version" not in judge.identity()
     assert judge.provenance()["trust_judge_total"] is True
     embedding = build_judge(JudgeSettings.from_env(env=env, kind="embedding"))  # builds without loading the model
     assert (embedding.threshold, embedding.threads) == (0.61, 2)

@@ -86,6 +86,10 @@ def test_bad_protocols_name_the_setting():
         JudgeSettings.from_env(env={"EIBENCH_JUDGE_PROTOCOL": "paper-claude"})
     with pytest.raises(JudgeConfigError, match=r"embedding judge .* cannot follow it"):
         JudgeSettings.from_env(env={"EIBENCH_JUDGE": "embedding"}, protocol="paper-gpt")
+    with pytest.raises(JudgeConfigError, match=r"gpt-3.5-turbo, an API model: the local judge .* --judge-model"):
+        JudgeSettings.from_env(env={}, protocol="paper-gpt", kind="hf")
+    local = JudgeSettings.from_env(env={}, protocol="paper-gpt", kind="hf", model="Qwen/Qwen2.5-0.5B-Instruct")
+    assert local.protocol_label == "paper-gpt (overridden: kind, model)"
 
 
 def _score(args: list[str], capsys) -> tuple[int, dict, str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..config import env_flag
-from ..judges.base import public_url
+from ..judges.base import check_base_url, public_url
 from .plan import focuses
 
 __all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings"]
@@ -84,6 +84,9 @@ class CFSASettings:
                     + " and ".join(f"{SETTING_PREFIX}{n}" for n in missing)
                     + " (e.g. cfsa_summarizer_model=gpt-4o-mini,cfsa_summarizer_base_url=https://api.openai.com/v1)"
                 )
+            check_base_url(self.summarizer_base_url, f"{SETTING_PREFIX}summarizer_base_url",
+                           f"{SETTING_PREFIX}summarizer_api_key_env's variable ({self.summarizer_api_key_env})",
+                           CFSAConfigError)
         if self.on_failure not in ("mark", "raise"):
             raise CFSAConfigError(
                 f"{SETTING_PREFIX}on_failure={self.on_failure!r}: use 'mark' (a failed sample's response says it "

@@ -95,22 +95,23 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
-def check_base_url(url: str) -> None:
-    """Refuse a judge base URL that carries credentials or a query: the key goes in the Authorization header
-    only (httpx would turn `user:pass@` into Basic auth, and a query string mangles the request path). The
-    message never repeats the URL's user info."""
+def check_base_url(url: str, setting: str = "EIBENCH_JUDGE_BASE_URL / --base-url",
+                   key_setting: str = "EIBENCH_JUDGE_API_KEY", error: type[Exception] = JudgeConfigError) -> None:
+    """Refuse an OpenAI-compatible base URL (the judge's, CFSA's summarizer's: `setting` names it) that carries
+    credentials or a query: the key goes in the Authorization header only (httpx would turn `user:pass@` into
+    Basic auth, and a query string mangles the request path). The message never repeats the URL's user info."""
     parts = urlsplit(url)
-    where = f"EIBENCH_JUDGE_BASE_URL / --base-url ({public_url(url)})"
+    where = f"{setting} ({public_url(url)})"
     if parts.username is not None or parts.password is not None:
-        raise JudgeConfigError(
-            f"{where} holds user info (user:password@); remove it and put the API key in EIBENCH_JUDGE_API_KEY "
+        raise error(
+            f"{where} holds user info (user:password@); remove it and put the API key in {key_setting} "
             "(sent as a Bearer header)")
     if parts.query or parts.fragment:
-        raise JudgeConfigError(
+        raise error(
             f"{where} has a query string or fragment; give the plain base URL (e.g. https://host/v1) and put any "
-            "key in EIBENCH_JUDGE_API_KEY")
+            f"key in {key_setting}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JudgeConfigError(f"{where} is not an http(s) URL; e.g. https://api.openai.com/v1")
+        raise error(f"{where} is not an http(s) URL; e.g. https://api.openai.com/v1")
 
 
 def public_url(url: str) -> str:
@@ -270,7 +271,7 @@ class Judge(ABC):
         # the protocol is a name for settings already recorded: kept in provenance, never in the cache key
         label = self.settings.protocol_label
         return {"metric": self.metric_name, **self.identity(), **self.scoring_options(),
-                "parser_version": PARSER_VERSION, **({"protocol": label} if label else {})}
+                **({"protocol": label} if label else {})}
 
     def preflight(self) -> None:
         """Fail fast (PreflightError) when the judge cannot work; default: nothing to check."""
@@ -304,6 +305,10 @@ class LLMJudge(Judge):
         """The judge prompt's part of `identity()`: its name, template file and version."""
         return {"prompt": self.prompt, "prompt_template": f"judge_{self.prompt}.j2",
                 "prompt_version": prompts.template_version(f"judge_{self.prompt}")}
+
+    def scoring_options(self) -> dict[str, Any]:
+        # the parser reads an LLM's reply: its version is how the reply was read (the embedding judge has none)
+        return {**super().scoring_options(), "parser_version": PARSER_VERSION}
 
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
         return verdict_from_reply(item, raw, self.prompt, trust_judge_total=self.settings.trust_judge_total,

@@ -132,6 +132,14 @@ class JudgeSettings:
                     f"judge protocol {self.protocol} is an LLM judge; the embedding judge (EIBENCH_JUDGE / --judge "
                     "embedding) cannot follow it: drop one of the two"
                 )
+            protocol = PROTOCOLS[self.protocol]
+            if self.kind == "hf" and protocol.kind == "openai" and self.model == protocol.model:
+                # else the local judge would try to load the API model's name, and fail only at preflight
+                raise JudgeConfigError(
+                    f"judge protocol {self.protocol} judges with {protocol.model}, an API model: the local judge "
+                    "(EIBENCH_JUDGE / --judge hf) cannot load it; also give a local chat model (EIBENCH_JUDGE_MODEL / "
+                    "--judge-model), or use --protocol paper-llama3 (the paper's local judge)"
+                )
 
     @property
     def protocol_differences(self) -> list[str]:
