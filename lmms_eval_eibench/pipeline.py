@@ -154,9 +154,9 @@ def summarize_verdicts(items: Sequence[JudgeItem], verdicts: Sequence[Verdict], 
                              categories=None if subset == "basic" else [])
 
 
-def summary_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: Mapping[str, Any],
-                 provenance: Any, task: str | None, model: str | None = None,
-                 n_subset: int | None = None) -> dict[str, Any]:
+def score_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: Mapping[str, Any],
+               provenance: Any, task: str | None, model: str | None = None,
+               n_subset: int | None = None) -> dict[str, Any]:
     """The ``eibench score --json`` object (``published/summary.schema.json`` describes the report's; this one is
     what ``eibench report`` reads back). ``n = n_judged + n_failed + n_generation_failed``; ``partial`` when ``n``
     is below ``n_subset``, the subset's size."""

@@ -341,7 +341,7 @@ def test_from_verdicts_differs_only_where_the_official_script_is_wrong(basic, of
 def test_module_entry_point_runs(tmp_path, official_dir) -> None:
     verdicts = write_lines(tmp_path / "v.jsonl", [{"CAER-S/train/Angry/0006.png": "{score: 3/6}"}])
     result = subprocess.run(
-        [sys.executable, "-m", "lmms_eval_eibench.cli", "score", "--from-verdicts", str(verdicts), "--subset",
+        [sys.executable, "-m", "lmms_eval_eibench", "score", "--from-verdicts", str(verdicts), "--subset",
          "basic", "--annotations", str(official_dir), "--json", "--allow-partial"],
         capture_output=True, text=True, env={**os.environ}, timeout=120, check=False,
     )

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lmms_eval_eibench"
 HARNESS_EDGES = {"lmms_eval_eibench.cfsa.model", "lmms_eval_eibench.lmms_task"}
 MODULES = sorted(
     name for path in PACKAGE.rglob("*.py")
-    if "lm_eval_tasks" not in path.parts
+    if "lm_eval_tasks" not in path.parts and path.name != "__main__.py"  # __main__ runs the CLI when imported
     and (name := ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"))
     not in HARNESS_EDGES
 )
