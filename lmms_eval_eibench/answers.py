@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import InputFileError, read_jsonl
-from .vocabulary import first_response
+from .vocabulary import first_response, task_shape
 
 
 class ScoreInputError(InputFileError):
@@ -109,8 +109,8 @@ def read_official(path: Path, subset: str, what: str = "answer",
 
 
 def _task_subset(task: str | None) -> str | None:
-    match_ = re.match(r"eibench_(basic|complex)(?:_|$)", task or "")
-    return match_.group(1) if match_ else None
+    shape = task_shape(task)
+    return shape[0] if shape is not None else None
 
 
 def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | None, str]:

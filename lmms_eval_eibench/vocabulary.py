@@ -20,7 +20,7 @@ __all__ = [
     "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
     "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
     "TEMPLATES", "answer_text", "category_metric", "failure_reason", "first_response", "generation_failure",
-    "judged_metric", "trigger_metric",
+    "judged_metric", "task_shape", "trigger_metric",
 ]
 
 # -- metric names --------------------------------------------------------------------------------------------
@@ -53,6 +53,21 @@ def judged_metric(metric: str) -> str:
 
 TEMPLATES = ("user", "cot", "caption", "caption_text")
 CAPTION_TEMPLATES = ("caption", "caption_text")
+
+
+def task_shape(task: Any) -> tuple[str, str] | None:
+    """(subset, template) of an EIBench task name: ``eibench_<basic|complex>`` for the user template, else
+    ``eibench_<subset>_<template>`` (``eibench_complex_caption_text``); None for any other name."""
+    if not isinstance(task, str) or not task.startswith("eibench_"):
+        return None
+    subset, named, template = task.removeprefix("eibench_").partition("_")
+    if not named:
+        template = "user"
+    elif template == "user":  # the user template's task has no suffix
+        return None
+    if subset not in ("basic", "complex") or template not in TEMPLATES:
+        return None
+    return subset, template
 
 # -- failure kinds -------------------------------------------------------------------------------------------
 

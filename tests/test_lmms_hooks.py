@@ -4,6 +4,7 @@ lmms-eval's own FilterEnsemble and Instance classes against the loopback judge."
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from judge_server import FakeJudgeConfig, judge_server
@@ -83,6 +84,21 @@ def test_aggregations_read_the_items_that_carry_a_score():
 @pytest.mark.parametrize("given, expected", [(" hi ", "hi"), (["a"], "a"), ([["b "]], "b"), ([], ""), (None, "")])
 def test_answer_text(given, expected):
     assert vocabulary.answer_text(given) == expected
+
+
+def test_every_task_yaml_name_has_its_shape():
+    """The task names the YAMLs define are the ones `task_shape` reads (score and report both rely on it)."""
+    import yaml
+
+    names = set()
+    for path in (Path(__file__).resolve().parents[1] / "tasks" / "eibench").glob("*.yaml"):
+        task = yaml.safe_load(path.read_text().replace("!function", "")).get("task")
+        if isinstance(task, str) and task != "eibench_captions":
+            names.add(task)
+    assert {vocabulary.task_shape(n) for n in names} == {(s, t) for s in ("basic", "complex")
+                                                         for t in vocabulary.TEMPLATES}
+    for other in ("eibench_captions", "eibench_basic_user", "eibench_complex_", "eibench_basic_x", "mmmu_val", None):
+        assert vocabulary.task_shape(other) is None
 
 
 def test_missing_dataset_names_the_fix(monkeypatch, tmp_path):

@@ -238,9 +238,7 @@ def run(args: argparse.Namespace) -> int:
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
         record = pipeline.provenance_record(judge_info, dataset=args.dataset, from_dataset=not args.annotations,
                                             samples={"scored": len(items), "subset": inputs.n_subset})
-    except (DatasetIntegrityError, ProvenanceError) as exc:
-        return _fail(str(exc), EXIT_INPUT)
-    except VerdictCacheError as exc:
+    except (DatasetIntegrityError, ProvenanceError, VerdictCacheError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except (JudgeError, OSError) as exc:
         return _fail(str(exc), EXIT_JUDGE)

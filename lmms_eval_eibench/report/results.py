@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +28,10 @@ from lmms_eval_eibench.vocabulary import (
     JUDGE_FAILURES,
     RECALL,
     RECALL_METRICS,
+    task_shape,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
-_TASK_RE = re.compile(r"^eibench_(?P<subset>basic|complex)(?P<suffix>_cot|_caption_text|_caption)?$")
-_SUFFIX_TEMPLATE = {None: "user", "_cot": "cot", "_caption": "caption", "_caption_text": "caption_text"}
 # lmms-eval writes bootstrap, CLT and (with cluster_key, e.g. complex by image) clustered stderr; the clustered
 # one is the honest one when present.
 _STDERR_SUFFIXES = ("_stderr_clustered", "_stderr", "_stderr_clt")
@@ -162,9 +160,9 @@ def _model_name(data: Mapping[str, Any], path: Path) -> str:
 
 def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, str | None]:
     """(subset, template) of an EIBench task: from its name, else from its config (dataset_name, metadata)."""
-    match = _TASK_RE.match(task)
-    if match:
-        return match["subset"], _SUFFIX_TEMPLATE[match["suffix"]]
+    shape = task_shape(task)
+    if shape is not None:
+        return shape
     subset = config.get("dataset_name")
     metadata = config.get("metadata") if isinstance(config.get("metadata"), Mapping) else {}
     template = metadata.get("prompt_template")
@@ -278,8 +276,8 @@ def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
     provenance = data.get(PROVENANCE_KEY)
     template = data.get("template")
     task = data.get("task")
-    if template is None and isinstance(task, str) and _TASK_RE.match(task):
-        template = _SUFFIX_TEMPLATE[_TASK_RE.match(task)["suffix"]]
+    if template is None and (shape := task_shape(task)) is not None:
+        template = shape[1]
     model = data.get("model")
     n_subset = data.get("n_subset")
     return TaskResult(
