@@ -53,7 +53,7 @@ def test_bar_baseline_pairs_two_runs(env, run_a, tmp_path):
     assert 0.0 <= b["paired_pvalue"] <= 1.0
     diff = b["eibench_semantic_recall,none"] - a["eibench_semantic_recall,none"]
     assert b["paired_ci_lower"] <= diff <= b["paired_ci_upper"]
-    assert "differs from this run" not in proc.stderr  # same judge, same prompt: no warning
+    assert "differs from this run" not in proc.stdout + proc.stderr  # same judge, same prompt: no warning
     # eibench report --paired gives the same test from the files alone
     report = subprocess.run([EIBENCH, "report", "--paired", str(baseline), str(samples_file(out, "eibench_basic"))],
                             capture_output=True, text=True, timeout=120)
@@ -70,7 +70,7 @@ def test_baseline_with_another_prompt_warns(env, run_a, tmp_path):
     out = tmp_path / "cot"
     proc = run_lmms("eibench_basic_cot", out, env, "--limit", "5", "--log_samples", "--baseline", str(baseline),
                     model_args=POOR)
-    assert "differs from this run in its model prompt user v1 vs cot v1" in proc.stderr
+    assert "differs from this run in its model prompt user v1 vs cot v1" in proc.stdout + proc.stderr
     report = subprocess.run([EIBENCH, "report", "--paired", str(baseline), str(samples_file(out, "eibench_basic_cot"))],
                             capture_output=True, text=True, timeout=120)
     assert report.returncode == 2 and "model prompt user v1 vs cot v1" in report.stderr and not report.stdout
