@@ -66,9 +66,22 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
 
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
     metrics = pipeline.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
-    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger",
+    assert set(metrics) == {"eibench_paired_score", "eibench_semantic_recall", "eibench_semantic_recall_trigger",
                             "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
+
+
+def test_paired_score_is_the_headline_recall_as_the_first_number():
+    """lmms-eval's --baseline takes the first top-level *_score number of a sample (its evaluator) or the first key
+    containing "score" with a number (its loader), and shows their mean x100: the headline recall, 0-1."""
+    for doc, subset in ((BASIC_DOC, "basic"), (COMPLEX_DOC, "complex")):
+        judged = pipeline.sample_metrics(doc, verdict(0.25), "eibench_recall", subset)
+        failed = pipeline.sample_metrics(doc, verdict(None), "eibench_recall", subset)
+        assert next(iter(judged)) == "eibench_paired_score" and next(k for k in judged if "score" in k) == next(iter(judged))
+        assert judged["eibench_paired_score"] == judged["eibench_recall"]["score"] / 100 == 0.25
+        assert failed["eibench_paired_score"] == 0.0  # a failure counts as 0 there too
+    assert pipeline.paired_score_mean([0.25, 0.5, 0.0]) == 0.25
+    assert math.isnan(pipeline.paired_score_mean([]))
 
 
 def test_aggregations_read_the_items_that_carry_a_score():
