@@ -320,3 +320,29 @@ def test_predict_only_is_learned_from_lmms_evals_bypass_metric(monkeypatch, samp
     predicted.apply_filters()  # nothing judged: the endpoint is closed and no error is raised
     metrics = predicted.process_results(predicted.eval_docs_no_media[0], ["an answer"])
     assert "eibench_recall" not in metrics
+
+
+def test_every_eibench_task_aggregates_the_paired_score():
+    """--baseline must work for every EIBench task of both harnesses: each lists eibench_paired_score."""
+    import yaml
+
+    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.lm_eval_tasks import folder
+    from lmms_eval_eibench.vocabulary import task_shape
+
+    def load(path: Path) -> dict:  # the YAML without its !function tags (their values are not needed here)
+        return yaml.safe_load("\n".join(line for line in path.read_text().splitlines() if "!function" not in line)) or {}
+
+    def metrics(path: Path) -> list[str]:
+        config = load(path)
+        names = [m["metric"] for m in config.get("metric_list") or []]
+        return names + (metrics(path.parent / config["include"]) if config.get("include") else [])
+
+    checked = []
+    for path in [*sorted(tasks_dir().glob("eibench_*.yaml")), *sorted(Path(folder()).rglob("eibench_*.yaml"))]:
+        task = load(path).get("task")
+        if task_shape(task) is None:
+            continue  # groups and eibench_captions (no recall)
+        assert "eibench_paired_score" in metrics(path), path
+        checked.append(task)
+    assert {"eibench_basic", "eibench_complex_cot", "eibench_basic_caption_text"} <= set(checked) and len(checked) >= 10
