@@ -147,7 +147,18 @@ class EIBenchLifecycle:
         self._world_size = int(kwargs.get("world_size") or 1)
         if not self._predict_only:
             pipeline.engine().preflight()
+            self._check_baseline()
         return super().build_all_requests(*args, **kwargs)
+
+    def _check_baseline(self) -> None:
+        """lmms-eval's ``--baseline`` (on ``self.args``, set before this runs) compares whatever it is given: say
+        so before generation when the baseline was judged or prompted otherwise."""
+        from .runs import baseline_warnings
+
+        metadata = self.config.metadata if isinstance(self.config.metadata, Mapping) else {}
+        baseline = getattr(getattr(self, "args", None), "baseline", None)
+        for message in baseline_warnings(baseline, self.config.task, metadata.get(METADATA_KEY)):
+            warn(f"EIBench {self.config.task}: {message}")
 
     def apply_filters(self) -> Any:
         result = super().apply_filters()

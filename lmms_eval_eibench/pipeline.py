@@ -27,6 +27,7 @@ from .vocabulary import (
     GENERATION_FAILURES,
     JUDGE_FAILURE,
     JUDGE_FAILURES,
+    PAIRED_SCORE,
     category_metric,
     generation_failure,
     judged_metric,
@@ -123,11 +124,14 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     The verdict (reason, raw judge text) rides in the ``<metric>`` item so it lands in ``--log_samples`` without
     adding a non-metric key to the results file. Category (basic) items are None where they do not apply. Same
     key set for every document matters: lmms-eval reports a task's ``samples`` as the item count of its last
-    metric, and groups weigh subtasks by it.
+    metric, and groups weigh subtasks by it. ``eibench_paired_score`` (first, the same recall as a 0-1 number)
+    is what lmms-eval's ``--baseline`` pairs: its evaluator and baseline loader take the first top-level
+    ``*_score`` number of a logged sample.
     """
     sample = verdict.score(doc.get("category"))
     score = 100.0 * sample.counted
-    out: dict[str, Any] = {metric: {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}}
+    out: dict[str, Any] = {PAIRED_SCORE: float(sample.counted)}
+    out[metric] = {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}
     if subset == "basic":
         category = str(doc.get("category") or "").lower()
         for name in BASIC_CATEGORIES:
@@ -202,6 +206,11 @@ def recall_mean(items: Iterable[Any]) -> float:
     Items are ``{"score": ...}`` dicts (``<metric>``: every sample, failures at 0) or numbers / None (category
     metrics; ``<metric>_judged``, where None marks a sample without a verdict)."""
     return _nan_if_none(scoring.mean(item.get("score") if isinstance(item, Mapping) else item for item in items))
+
+
+def paired_score_mean(items: Iterable[float]) -> float:
+    """``eibench_paired_score``: the mean of the per-sample 0-1 scores (the headline recall / 100); NaN for none."""
+    return _nan_if_none(scoring.mean(items))
 
 
 def trigger_recall(items: Iterable[Mapping[str, Any] | None]) -> float:

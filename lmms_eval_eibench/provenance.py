@@ -66,6 +66,7 @@ __all__ = [
     "ProvenanceError",
     "build_provenance",
     "check_provenance",
+    "differences",
     "judge_fields_from_engine",
     "judge_identity",
     "judge_label",
@@ -322,6 +323,21 @@ def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, 
         "judge_endpoint": endpoint,
         "judge_protocol": protocol,
     }
+
+
+def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """What makes two runs' per-sample scores incomparable, in words (empty: comparable): another judge (kind,
+    model, prompt and version, decoding, options), another model prompt or version, another dataset build."""
+    found = []
+    if judge_identity(a) != judge_identity(b):
+        found.append(f"judge {judge_label(a)} vs {judge_label(b)}")
+    prompts = [f"{p.get('template')} v{p.get('version')}" for p in ((r.get("model_prompt") or {}) for r in (a, b))]
+    if prompts[0] != prompts[1]:
+        found.append(f"model prompt {prompts[0]} vs {prompts[1]}")
+    builds = [(r.get("dataset") or {}).get("manifest_sha256") for r in (a, b)]
+    if None not in builds and builds[0] != builds[1]:
+        found.append(f"dataset build {builds[0][:12]} vs {builds[1][:12]}")
+    return found
 
 
 def judge_label(record: Mapping[str, Any]) -> str:

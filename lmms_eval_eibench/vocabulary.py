@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = [
     "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
-    "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
+    "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
     "TEMPLATES", "answer_text", "category_metric", "failure_reason", "first_response", "generation_failure",
     "judged_metric", "task_shape", "trigger_metric",
 ]
@@ -30,6 +30,10 @@ SEMANTIC_RECALL = "eibench_semantic_recall"
 RECALL_METRICS = (RECALL, SEMANTIC_RECALL)
 JUDGE_FAILURES = "eibench_judge_failures"
 GENERATION_FAILURES = "eibench_generation_failures"
+PAIRED_SCORE = "eibench_paired_score"
+"""Per sample: the headline recall as a 0-1 number, the first key of every sample so that lmms-eval's
+``--baseline`` (its evaluator and its baseline loader take a top-level ``*_score`` number) pairs two runs on it;
+aggregated: the headline recall as a fraction. The headline metric itself keeps its 0-100 value and its name."""
 CAPTION_WORDS = "eibench_caption_words"
 """The metric of ``eibench_captions`` (mean caption length); its items carry the captions."""
 

@@ -66,9 +66,22 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
 
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
     metrics = pipeline.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
-    assert set(metrics) == {"eibench_semantic_recall", "eibench_semantic_recall_trigger",
+    assert set(metrics) == {"eibench_paired_score", "eibench_semantic_recall", "eibench_semantic_recall_trigger",
                             "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
+
+
+def test_paired_score_is_the_headline_recall_as_the_first_number():
+    """lmms-eval's --baseline takes the first top-level *_score number of a sample (its evaluator) or the first key
+    containing "score" with a number (its loader), and shows their mean x100: the headline recall, 0-1."""
+    for doc, subset in ((BASIC_DOC, "basic"), (COMPLEX_DOC, "complex")):
+        judged = pipeline.sample_metrics(doc, verdict(0.25), "eibench_recall", subset)
+        failed = pipeline.sample_metrics(doc, verdict(None), "eibench_recall", subset)
+        assert next(iter(judged)) == "eibench_paired_score" and next(k for k in judged if "score" in k) == next(iter(judged))
+        assert judged["eibench_paired_score"] == judged["eibench_recall"]["score"] / 100 == 0.25
+        assert failed["eibench_paired_score"] == 0.0  # a failure counts as 0 there too
+    assert pipeline.paired_score_mean([0.25, 0.5, 0.0]) == 0.25
+    assert math.isnan(pipeline.paired_score_mean([]))
 
 
 def test_aggregations_read_the_items_that_carry_a_score():
@@ -307,3 +320,29 @@ def test_predict_only_is_learned_from_lmms_evals_bypass_metric(monkeypatch, samp
     predicted.apply_filters()  # nothing judged: the endpoint is closed and no error is raised
     metrics = predicted.process_results(predicted.eval_docs_no_media[0], ["an answer"])
     assert "eibench_recall" not in metrics
+
+
+def test_every_eibench_task_aggregates_the_paired_score():
+    """--baseline must work for every EIBench task of both harnesses: each lists eibench_paired_score."""
+    import yaml
+
+    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.lm_eval_tasks import folder
+    from lmms_eval_eibench.vocabulary import task_shape
+
+    def load(path: Path) -> dict:  # the YAML without its !function tags (their values are not needed here)
+        return yaml.safe_load("\n".join(line for line in path.read_text().splitlines() if "!function" not in line)) or {}
+
+    def metrics(path: Path) -> list[str]:
+        config = load(path)
+        names = [m["metric"] for m in config.get("metric_list") or []]
+        return names + (metrics(path.parent / config["include"]) if config.get("include") else [])
+
+    checked = []
+    for path in [*sorted(tasks_dir().glob("eibench_*.yaml")), *sorted(Path(folder()).rglob("eibench_*.yaml"))]:
+        task = load(path).get("task")
+        if task_shape(task) is None:
+            continue  # groups and eibench_captions (no recall)
+        assert "eibench_paired_score" in metrics(path), path
+        checked.append(task)
+    assert {"eibench_basic", "eibench_complex_cot", "eibench_basic_caption_text"} <= set(checked) and len(checked) >= 10

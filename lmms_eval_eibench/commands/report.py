@@ -57,6 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="also draw recall per category per row to PATH (.png or .svg; repeat for both)",
     )
+    parser.add_argument(
+        "--paired",
+        nargs=2,
+        metavar=("A", "B"),
+        help="instead of the table: is run B better than run A? Per-sample difference B - A of the recall with a 95%% "
+             "CI and p-value (paired t; clustered by image for complex; per category for basic). A and B are lmms-eval "
+             "*_samples_<task>.jsonl files or *_results.json files with the samples beside them; refused when the "
+             "subsets, judges, prompts or samples differ",
+    )
     parser.add_argument("--summary", metavar="PATH", help="also write the JSON summary for leaderboards to PATH")
     parser.add_argument("--output", "-o", metavar="PATH", help="write the table to PATH instead of stdout")
 
@@ -83,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench import report
     from lmms_eval_eibench.files import write_text_atomic
 
+    if args.paired:
+        return _run_paired(args)
     try:
         settings, judges = _words(args.paper_setting), _words(args.paper_judge)
         with_paper = args.with_paper or settings is not None or judges is not None
@@ -118,6 +129,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench report: note: {note}", file=sys.stderr)
     for warning in warnings:
         print(f"eibench report: warning: {warning}", file=sys.stderr)
+    if args.output:
+        write_text_atomic(args.output, table)
+    else:
+        sys.stdout.write(table)
+    return 0
+
+
+def _run_paired(args: argparse.Namespace) -> int:
+    """``--paired A B``: the paired table (Markdown), or a refusal saying why the runs cannot be compared."""
+    from lmms_eval_eibench.files import write_text_atomic
+    from lmms_eval_eibench.report.pairs import compare_runs, render_paired_markdown
+    from lmms_eval_eibench.runs import RunError
+
+    a, b = args.paired
+    try:
+        others = [name for name, given in (("RESULTS", args.results), ("--with-paper", args.with_paper),
+                                           ("--chart", args.chart), ("--summary", args.summary),
+                                           ("--format", args.format != "markdown")) if given]
+        if others:
+            raise RunError("--paired", f"cannot be combined with {', '.join(others)}", "run the table separately")
+        if args.output and not Path(args.output).parent.is_dir():
+            raise RunError(args.output, f"folder {Path(args.output).parent} does not exist")
+        rows, notes = compare_runs(a, b)
+    except RunError as exc:
+        print(f"eibench report: error: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"eibench report: note: {note}", file=sys.stderr)
+    table = render_paired_markdown(rows, a, b)
     if args.output:
         write_text_atomic(args.output, table)
     else:

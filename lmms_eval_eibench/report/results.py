@@ -310,12 +310,20 @@ def _is_score_output(data: Any) -> bool:
     return isinstance(data, Mapping) and "overall" in data and ("per_category" in data or "n" in data)
 
 
+def _other_tasks_note(path: Path, data: Mapping[str, Any], found: Sequence[TaskResult]) -> str | None:
+    """A multi-benchmark run's other tasks (not EIBench, no recall): named, so nothing vanishes unseen."""
+    groups = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
+    ours = {result.task for result in found}
+    others = sorted(task for task in data["results"] if task not in ours and not groups.get(task))
+    return f"{path}: tasks without EIBench recall skipped: {', '.join(others)}" if others else None
+
+
 def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], str | None]:
     data = read_json(path)
     if _is_lmms_results(data):
         found = _results_from_lmms(path, data)
         if found:
-            return found, None
+            return found, _other_tasks_note(path, data, found)
         bypassed = any("bypass" in str(key) for metrics in data["results"].values() if isinstance(metrics, Mapping)
                        for key in metrics)
         if bypassed:
@@ -361,7 +369,10 @@ def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[TaskResu
                     "point at the --output_path of an lmms-eval run with eibench_* tasks"
                 )
         elif path.is_file():
-            loaded.extend(_results_from_file(path, explicit=True)[0])
+            got, note = _results_from_file(path, explicit=True)
+            loaded.extend(got)
+            if note:
+                notes.append(note)
         else:
             raise ReportError(f"{path}: no such file or folder")
     return loaded, notes
