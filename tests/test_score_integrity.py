@@ -4,6 +4,7 @@ must either leave the number honest or be refused before the first judge request
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -217,12 +218,24 @@ def _tampered_copies(sample_dataset_dir: Path, tmp_path: Path):
     shutil.copy(extra / dataset.parquet_path("basic"), extra / "basic" / "test-00001-of-00001.parquet")
     yield "extra", extra, "not part of the build"
 
-    # a dropped column with the manifest rewritten to match: the rows are checked too
+    # an edited file whose hash in the manifest was updated to match, the fingerprint left: not this build
+    rehashed = copy("rehashed")
+    parquet = rehashed / dataset.parquet_path("basic")
+    pq.write_table(pq.read_table(parquet).slice(1), parquet)
+    manifest = json.loads((rehashed / "manifest.json").read_text())
+    manifest["files"][dataset.parquet_path("basic")]["sha256"] = dataset.sha256_file(parquet)
+    (rehashed / "manifest.json").write_text(json.dumps(manifest))
+    yield "rehashed", rehashed, "fingerprint does not match the files"
+
+    # a dropped column with the whole manifest rewritten to match (fingerprint too): the rows are checked too
     dropped = copy("dropped")
     parquet = dropped / dataset.parquet_path("basic")
     pq.write_table(pq.read_table(parquet).drop(["triggers"]), parquet)
     manifest = json.loads((dropped / "manifest.json").read_text())
-    manifest["files"][dataset.parquet_path("basic")]["sha256"] = dataset.sha256_file(parquet)
+    manifest["files"][dataset.parquet_path("basic")] = {"sha256": dataset.sha256_file(parquet),
+                                                        "bytes": parquet.stat().st_size}
+    body = {"files": manifest["files"], "sources": manifest["sources"]}
+    manifest["fingerprint"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     (dropped / "manifest.json").write_text(json.dumps(manifest))
     yield "dropped", dropped, "column(s) triggers missing"
 
