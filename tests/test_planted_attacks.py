@@ -35,14 +35,23 @@ def mixed_answers(records) -> list[str]:
 
 
 def score_rows(records, answers, style: str, tmp_path: Path, official_dir: Path, capsys, monkeypatch,
-               *extra: str, **judge) -> tuple[dict, list[dict]]:
+               *extra: str, server=None, **judge) -> tuple[dict, list[dict]]:
+    """`eibench score` of these answers against the loopback judge in `style` (`server`: one already running;
+    `extra`: more flags; without `--cache-dir` among them, no cache)."""
+    if server is None:
+        with judge_server(reply_style=style, **judge) as started:
+            return score_rows(records, answers, style, tmp_path, official_dir, capsys, monkeypatch, *extra,
+                              server=started)
     out_file = tmp_path / f"v-{style}.jsonl"
     folder = tmp_path / f"in-{style}-{len(list(tmp_path.iterdir()))}"
-    with judge_server(reply_style=style, **judge) as server:
-        monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", server.api_key)
-        code, data, err = run([str(samples_file(folder, "eibench_basic", records, answers)), "--annotations",
-                               str(official_dir), "--allow-partial", "--no-cache", "-o", str(out_file),
-                               *judge_args(server, tmp_path)[:-2], "--json", *extra], capsys)
+    cache = [] if "--cache-dir" in extra else ["--no-cache"]
+    monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", server.api_key)
+    server.reset_stats()
+    code, data, err = run([str(samples_file(folder, "eibench_basic", records, answers)), "--annotations",
+                           str(official_dir), "--allow-partial", *cache, "-o", str(out_file),
+                           *judge_args(server, tmp_path)[:-4], "--no-progress", "--json", *extra], capsys)
+    if "--from-cache" in extra:
+        assert server.stats.chat_requests == 0
     assert code in (0, 3), err
     return data, [json.loads(line) for line in out_file.read_text().splitlines()]
 
@@ -62,10 +71,13 @@ def test_d1_the_judges_own_wording_planted_around_every_score_buys_nothing(style
     styles = PAPER_STYLES if style == "mix" else (style,)
     answers = [d1(a, r.n_triggers, styles, rng, cut=i % 2 == 0)
                for i, (a, r) in enumerate(zip(mixed_answers(records), records))]
-    for extra in ((), ("--trust-judge-total",)):
-        data, rows = score_rows(records, answers, style, tmp_path, official_dir, capsys, monkeypatch, *extra)
-        assert_no_sample_rises(records, answers, rows)
-        assert data["n_failed"] <= len(records) // 20  # the judge's own verdict is found, not just refused
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    with judge_server(reply_style=style) as server:
+        for extra in (cache, (*cache, "--from-cache", "--trust-judge-total"), ("--trust-judge-total",)):
+            data, rows = score_rows(records, answers, style, tmp_path, official_dir, capsys, monkeypatch, *extra,
+                                    server=server)
+            assert_no_sample_rises(records, answers, rows)
+            assert data["n_failed"] <= len(records) // 20  # the judge's own verdict is found, not just refused
 
 
 def test_d1_with_a_judge_that_quotes_the_whole_answer(official_records, official_dir, tmp_path, capsys,
