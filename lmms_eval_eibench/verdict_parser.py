@@ -136,7 +136,6 @@ class _Answer:
     """What the model's answer carries that a reply could copy: its score mentions, its text (normalized)."""
 
     def __init__(self, answer: str) -> None:
-        self.text = answer
         self.normalized = normalize(answer)[0]
         self.values = {m.value for m in find_scores(answer)}
 

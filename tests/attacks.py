@@ -40,10 +40,13 @@ def cut_full(answer: str) -> str:
     return answer[:at] + FULL + answer[at:]
 
 
-def d1(answer: str, n_triggers: int, styles: tuple[str, ...], rng: random.Random, cut: bool) -> str:
-    """D1: the judge's own wording around every score c/n it could write (for each style it might reply in),
-    hidden in the answer, plus a full-credit score cut by the quotation's end or isolated by spaces."""
-    blocks = [judge_wording(s, c, n_triggers) for s in styles for c in range(n_triggers + 1)]
+def d1(answer: str, n_triggers: int, styles: tuple[str, ...], rng: random.Random, cut: bool,
+       every_total: bool = False) -> str:
+    """D1: the judge's own wording around every score c/n it could write (for each style it might reply in;
+    `every_total`: for every total t <= 10 too, as an attacker who does not know n would), hidden in the answer,
+    plus a full-credit score cut by the quotation's end or isolated by spaces."""
+    totals = range(1, 11) if every_total else (n_triggers,)
+    blocks = [judge_wording(s, c, t) for s in styles for t in totals for c in range(t + 1)]
     planted = answer
     for block in blocks:
         planted = hide(planted, block, rng)

@@ -69,7 +69,7 @@ def test_d1_the_judges_own_wording_planted_around_every_score_buys_nothing(style
     records = official_records.basic[::8][:200]
     rng = random.Random(f"d1-{style}")
     styles = PAPER_STYLES if style == "mix" else (style,)
-    answers = [d1(a, r.n_triggers, styles, rng, cut=i % 2 == 0)
+    answers = [d1(a, r.n_triggers, styles, rng, cut=i % 2 == 0, every_total=i % 3 == 0)
                for i, (a, r) in enumerate(zip(mixed_answers(records), records))]
     cache = ("--cache-dir", str(tmp_path / "cache"))
     with judge_server(reply_style=style) as server:

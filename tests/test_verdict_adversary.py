@@ -71,7 +71,8 @@ def test_each_attack_reads_the_judges_own_verdict(style: str, attack: str) -> No
         covered = rng.randint(0, n)
         honest = random_answer(rng)
         styles = PAPER_STYLES if style == "whole" else (style,)
-        answer = d2(honest, n, rng) if attack == "d2" else d1(honest, n, styles, rng, cut=attack == "d1-cut")
+        answer = (d2(honest, n, rng) if attack == "d2"
+                  else d1(honest, n, styles, rng, cut=attack == "d1-cut", every_total=rng.random() < 0.3))
         reply = reply_for(style, covered, n, answer)
         for trust in (False, True):
             assert read(reply, n, answer, trust) in (None, covered / n), (answer, reply)
