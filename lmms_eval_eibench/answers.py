@@ -195,8 +195,7 @@ def _refuse_other_input(path: Path) -> None:
 
 def _refuse_results_line(path: Path, first: Any) -> None:
     """A results file written on one line reads as JSON lines: told apart by its keys."""
-    if isinstance(first, dict) and not _is_lmms_sample(first) and isinstance(first.get("results"), dict) and (
-            len(first) > 1 or "configs" in first):
+    if isinstance(first, dict) and not _is_lmms_sample(first) and isinstance(first.get("results"), dict):
         raise ScoreInputError(str(path), f"this is {_RESULTS_FILE}",
                               _ANSWERS_FIX)
 
