@@ -309,9 +309,10 @@ def load_subset(subset: str, dataset: str | os.PathLike | None = None,
 
 
 def official(dataset: str | os.PathLike | None = None, revision: str | None = None) -> bool | None:
-    """Whether a build was made from the official annotation files (its manifest's source hashes, checked
-    against the ones this package ships; a local folder is verified first). None when unknown: a Hub repo
-    that cannot be reached, or a manifest without sources."""
+    """Whether a build was made from the official annotation files: its manifest's source hashes checked against
+    the ones this package ships, and, for a local folder (verified first), its rows' annotation columns against
+    the official rows' digests. None when unknown: a Hub repo that cannot be reached, or a manifest without
+    sources."""
     location = resolve(dataset)
     try:
         if Path(location).is_dir():
@@ -329,7 +330,21 @@ def official(dataset: str | os.PathLike | None = None, revision: str | None = No
     except Exception:  # noqa: BLE001 - like fingerprint(): a Hub repo's record is best effort
         return None
     sources = manifest.get("sources") if isinstance(manifest, dict) else None
-    return official_files.hashes_match(sources) if isinstance(sources, dict) and sources else None
+    if not isinstance(sources, dict) or not sources:
+        return None
+    if not official_files.hashes_match(sources):
+        return False
+    if not Path(location).is_dir():
+        return True  # a Hub repo: its manifest's word (the rows are checked where the files are local)
+    import pyarrow.parquet as pq
+
+    # a manifest re-signed after its rows were edited still names the official sources: the rows must agree
+    try:
+        return all(official_files.rows_digest(pq.read_table(Path(location) / parquet_path(subset),
+                                                            columns=list(official_files.ROW_COLUMNS)).to_pylist())
+                   == official_files.OFFICIAL_ROWS_SHA256[subset] for subset in SUBSETS)
+    except Exception:  # noqa: BLE001 - rows that cannot even be read as the official columns are not them
+        return False
 
 
 def fingerprint(dataset: str | os.PathLike | None = None, revision: str | None = None) -> str | None:

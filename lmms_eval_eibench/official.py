@@ -9,16 +9,39 @@ the runs scored on it say so in their provenance, so a row scored on edited anno
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["OFFICIAL_SHA256", "files_match", "hashes_match", "sha256_file"]
+__all__ = ["OFFICIAL_ROWS_SHA256", "OFFICIAL_SHA256", "ROW_COLUMNS", "files_match", "hashes_match", "rows_digest",
+           "sha256_file"]
 
 OFFICIAL_SHA256: Mapping[str, str] = {
     "EI_Basic/user.jsonl": "04cb1145f124e261c0146470316f2d91e03fe7f87169f51396363eec3347b76b",
     "EI_Basic/basic_ground_truth.json": "17ba97385a6de152e8ed432b8a38eb899c970a10431a4f33ec3fa1a8c6478f8b",
     "EI_Complex/ec_complex.jsonl": "09eccd5112de2c03c191196ab8481ed072c0b7b7b133bea273ecdf2751d94d42",
 }
+
+
+ROW_COLUMNS = ("id", "image_path", "question", "ground_truth", "triggers", "n_triggers", "category")
+"""The columns of a built split that come from the annotations (what a scorer reads), in `rows_digest`."""
+
+OFFICIAL_ROWS_SHA256: Mapping[str, str] = {
+    "basic": "5963d17dd67326ed56307b4a2d33725cd897e09805f909db3b42543cb46957fa",
+    "complex": "55fe1bff9943c33481577f1f81ec30fb5b1a2b3eb91bcbe1230f19e8854382c5",
+}
+"""`rows_digest` of each split built from the official files: a build whose manifest was re-signed after its
+rows were edited still names the official sources, but its rows no longer give these digests."""
+
+
+def rows_digest(rows: Iterable[Mapping[str, Any]]) -> str:
+    """SHA-256 of the annotation columns of a split's rows, in order (images and captions left out)."""
+    digest = hashlib.sha256()
+    for row in rows:
+        values = [list(row[c]) if c == "triggers" else row[c] for c in ROW_COLUMNS]
+        digest.update(json.dumps(values, ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -30,9 +30,11 @@ def modified_copy(official_dir: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_the_shipped_hashes_are_the_official_files(official_dir, tmp_path):
+def test_the_shipped_hashes_are_the_official_files(official_dir, official_records, tmp_path):
     assert sorted(official.OFFICIAL_SHA256) == sorted(Path(f).as_posix() for f in SOURCE_FILES)
     assert official.files_match(official_dir)
+    for subset, digest in official.OFFICIAL_ROWS_SHA256.items():
+        assert official.rows_digest(r.as_row() for r in official_records.subset(subset)) == digest
     assert not official.files_match(modified_copy(official_dir, tmp_path))
 
 
@@ -89,3 +91,33 @@ def test_a_samples_file_scored_on_the_official_annotations_is_official(official_
                                *judge_args(judge, tmp_path)], capsys)
     assert code == 0, err
     assert data["provenance"]["dataset"]["official"] is True
+
+
+def test_a_re_signed_build_with_edited_rows_is_not_official(official_dir, tmp_path, capsys):
+    """Sources named as the official files, rows edited, manifest hashes and fingerprint all rewritten to match:
+    the build verifies, but its rows are not the official ones."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.build import main
+
+    out = tmp_path / "ds"
+    assert main(["--eibench", str(official_dir), "--no-images", "--output", str(out)]) == 0
+    capsys.readouterr()
+    assert dataset.official(out) is True
+    parquet = out / dataset.parquet_path("basic")
+    table = pq.read_table(parquet)
+    n_triggers = table.column("n_triggers").to_pylist()
+    table = table.set_column(table.schema.get_field_index("n_triggers"), "n_triggers",
+                             [[n_triggers[0] + 1, *n_triggers[1:]]])
+    pq.write_table(table, parquet)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][dataset.parquet_path("basic")] = {"sha256": dataset.sha256_file(parquet),
+                                                        "bytes": parquet.stat().st_size}
+    body = {"files": manifest["files"], "sources": manifest["sources"]}
+    manifest["fingerprint"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert dataset.verify(out) == manifest["fingerprint"]  # self-consistent...
+    assert manifest["official"] is True and dataset.official(out) is False  # ...but not the official rows
