@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
-from test_score_integrity import judge_args, run, samples_file, write_lines
+from test_score_integrity import judge_args, resign_manifest, run, samples_file, write_lines
 
 from lmms_eval_eibench import cli, official
 from lmms_eval_eibench.records import SOURCE_FILES
@@ -96,8 +96,6 @@ def test_a_samples_file_scored_on_the_official_annotations_is_official(official_
 def test_a_re_signed_build_with_edited_rows_is_not_official(official_dir, tmp_path, capsys):
     """Sources named as the official files, rows edited, manifest hashes and fingerprint all rewritten to match:
     the build verifies, but its rows are not the official ones."""
-    import hashlib
-
     import pyarrow.parquet as pq
 
     from lmms_eval_eibench import dataset
@@ -113,11 +111,6 @@ def test_a_re_signed_build_with_edited_rows_is_not_official(official_dir, tmp_pa
     table = table.set_column(table.schema.get_field_index("n_triggers"), "n_triggers",
                              [[n_triggers[0] + 1, *n_triggers[1:]]])
     pq.write_table(table, parquet)
-    manifest = json.loads((out / "manifest.json").read_text())
-    manifest["files"][dataset.parquet_path("basic")] = {"sha256": dataset.sha256_file(parquet),
-                                                        "bytes": parquet.stat().st_size}
-    body = {"files": manifest["files"], "sources": manifest["sources"]}
-    manifest["fingerprint"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    manifest = resign_manifest(out, dataset.parquet_path("basic"))
     assert dataset.verify(out) == manifest["fingerprint"]  # self-consistent...
     assert manifest["official"] is True and dataset.official(out) is False  # ...but not the official rows
