@@ -45,8 +45,9 @@ when not known; ``samples`` (written by ``eibench score``) says how much of the 
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
 user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
 with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
-fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether the annotations were the published
-EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on modified data; ``null``: unknown). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
+fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether the annotations were
+the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on unofficial data;
+``null``: unknown). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
 refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
 """
 
@@ -179,8 +180,8 @@ def build_provenance(
     ``generation`` describe how the evaluated model was prompted and decoded, when known.
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
     hash) pin the data; ``dataset_official`` says whether its annotations are the published EIBench files
-    (``False``: scored on modified data; ``None``: unknown). ``samples`` says how much of the subset was scored (``{"scored": n, "subset": N}``;
-    ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
+    (``False``: scored on unofficial data; ``None``: unknown). ``samples`` says how much of the subset was
+    scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
         raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
