@@ -8,7 +8,9 @@ so the quotation is located from what the judge did, as spans of the reply:
   squashed, so re-spacing a quotation does not cut it); runs shorter than `QUOTE_MIN` characters are
   coincidences (a shared phrase, a lone score), not quotations;
 - the *longest quotation* is the largest group of copied runs overlapping by `QUOTE_MIN` characters or more (a
-  judge that copies an answer copies one long stretch of it);
+  judge that copies an answer copies one long stretch of it), leaving out wording around one score that the
+  answer holds several times with only the numbers changed (a template planted for every score: the judge's
+  own wording as much as a copy);
 - the *marked quotation* is the longest copied run (`MARKED_MIN` characters or more) the judge itself put
   between quotation marks (the marks are the judge's writing: a mark copied from the answer would have made the
   run longer).
@@ -18,9 +20,11 @@ so the quotation is located from what the judge did, as spans of the reply:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-__all__ = ["MARKED_MIN", "QUOTE_MIN", "Span", "copied_runs", "longest_quotation", "marked_quotation", "normalize"]
+__all__ = ["MARKED_MIN", "QUOTE_MIN", "Span", "copied_runs", "longest_quotation", "marked_quotation", "normalize",
+           "templated"]
 
 QUOTE_MIN = 30
 """Shortest copied run (normalized characters) taken for an unmarked quotation: longer than a score with a few
@@ -126,13 +130,32 @@ def copied_runs(reply: str, answer: str, minimum: int = MARKED_MIN) -> list[Span
     return runs
 
 
-def longest_quotation(runs: list[Span]) -> Span | None:
+_NUMBER = re.compile(r"\d+")
+
+
+def _masked(text: str) -> str:
+    return _NUMBER.sub("#", normalize(text)[0])
+
+
+def templated(reply: str, run: Span, masked_answer: str) -> bool:
+    """Whether `run` is wording around one score that the answer (`_masked`: normalized, numbers masked) holds
+    more than once with only its numbers changed: a template filled in for every value (the judge's own wording
+    planted around every score it could write), which the judge may have written itself as well as copied, so
+    it is never taken for the quotation. (A copy of several planted blocks in a row is a quotation.)"""
+    text = _masked(reply[run.start : run.end])
+    return text.count("score") <= 1 and masked_answer.count(text) > 1
+
+
+def longest_quotation(runs: list[Span], reply: str = "", answer: str = "") -> Span | None:
     """The largest group of copied runs that overlap by `QUOTE_MIN` characters or more, as one span (None
-    without runs). Two copies sharing that much are one quotation seen through two places of the answer (an
-    answer can repeat the judge's wording after the text the judge quotes); a few shared characters are the
-    coincidence of a quotation's end running on into the judge's next words."""
+    without runs), leaving out runs `templated` in `answer`. Two copies sharing that much are one quotation
+    seen through two places of the answer (an answer can repeat the judge's wording after the text the judge
+    quotes); a few shared characters are the coincidence of a quotation's end running on into the judge's next
+    words."""
     groups: list[Span] = []
-    for run in sorted((r for r in runs if r.size >= QUOTE_MIN), key=lambda r: r.start):
+    masked = _masked(answer) if answer else ""
+    kept = (r for r in runs if r.size >= QUOTE_MIN and not (masked and templated(reply, r, masked)))
+    for run in sorted(kept, key=lambda r: r.start):
         if groups and run.start <= groups[-1].end - QUOTE_MIN:
             groups[-1] = Span(groups[-1].start, max(groups[-1].end, run.end))
         else:

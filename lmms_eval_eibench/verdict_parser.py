@@ -219,7 +219,8 @@ def _own_score(reply: str, answer: str, n_triggers: int, trust_judge_total: bool
     # the copy it put between quotation marks. Scores inside are quoted; every other is the judge's own, even
     # when the answer carries the same words around it. Each span is one reading of the reply.
     runs = copied_runs(reply, answer)
-    spans = {s for s in (longest_quotation(runs), marked_quotation(reply, runs)) if s is not None} or {None}
+    spans = {s for s in (longest_quotation(runs, reply, answer), marked_quotation(reply, runs))
+             if s is not None} or {None}
     readings: set[tuple[int, int] | None] = set()
     for span in spans:
         own = [m for m in kept if m not in copyable

@@ -23,9 +23,17 @@ def judge_wording(style: str, covered: int, n_triggers: int, unbraced: bool = Fa
 
 def hide(answer: str, plant: str, rng: random.Random) -> str:
     """`plant` inserted at a random word boundary of `answer` (start and end included)."""
-    cuts = [0, *(i + 1 for i, ch in enumerate(answer) if ch == " "), len(answer)]
-    at = rng.choice(cuts)
-    return f"{answer[:at]} {plant} {answer[at:]}".strip()
+    return hide_all(answer, [plant], rng)
+
+
+def hide_all(answer: str, plants: list[str], rng: random.Random) -> str:
+    """Each of `plants` inserted at a random word boundary of `answer` (in one pass: plants may sit together)."""
+    words = answer.split(" ")
+    slots: list[list[str]] = [[] for _ in range(len(words) + 1)]
+    for plant in plants:
+        slots[rng.randrange(len(slots))].append(plant)
+    parts = [piece for slot, word in zip(slots, [*words, None]) for piece in (*slot, word) if piece is not None]
+    return " ".join(parts).strip()
 
 
 def isolated_full() -> str:
@@ -47,9 +55,7 @@ def d1(answer: str, n_triggers: int, styles: tuple[str, ...], rng: random.Random
     plus a full-credit score cut by the quotation's end or isolated by spaces."""
     totals = range(1, 11) if every_total else (n_triggers,)
     blocks = [judge_wording(s, c, t) for s in styles for t in totals for c in range(t + 1)]
-    planted = answer
-    for block in blocks:
-        planted = hide(planted, block, rng)
+    planted = hide_all(answer, blocks, rng)
     return cut_full(planted) if cut else hide(planted, isolated_full(), rng)
 
 
@@ -85,7 +91,5 @@ def random_plant(answer: str, n_triggers: int, rng: random.Random) -> str:
             pieces.append(f"**Score:** {n_triggers}/{n_triggers}")
         else:
             pieces.append(f"{{score: {c}/{n_triggers}}}")
-    planted = answer
-    for piece in pieces:
-        planted = hide(planted, piece, rng)
+    planted = hide_all(answer, pieces, rng)
     return cut_full(planted) if rng.random() < 0.3 else planted
