@@ -139,24 +139,29 @@ def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | 
     return (evidence[0][0], evidence[0][1]) if evidence else (None, "")
 
 
-def _official_ids(lines: Sequence[tuple[int, Any]]) -> list[str]:
-    return [next(iter(obj)) for _, obj in lines if isinstance(obj, dict) and len(obj) == 1]
-
-
 def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
                           annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """The subset whose image paths an official-format file answers (the format does not say), and its rows."""
-    paths = _official_ids(lines)
-    fits = []
-    for subset in ("basic", "complex"):
-        rows = load_ground_truth(subset, dataset, annotations)
-        known = {row["id"].split("#", 1)[0] for row in rows}
-        if paths and all(p in known for p in paths) and (subset == "complex" or len(set(paths)) == len(paths)):
-            fits.append((subset, rows))
+    """The subset whose image paths an official-format file answers (the format does not say), and its rows.
+    Errors name the real cause: a line of the wrong shape, a path in neither subset, paths of both subsets."""
+    texts = read_official(path, "complex", lines=lines)  # the lines' shape (complex allows repeated paths)
+    paths = [text.id.rsplit("#", 1)[0] for text in texts]
+    rows = {subset: load_ground_truth(subset, dataset, annotations) for subset in ("basic", "complex")}
+    known = {subset: {row["id"].split("#", 1)[0] for row in subset_rows} for subset, subset_rows in rows.items()}
+    for text, image_path in zip(texts, paths):
+        if not any(image_path in k for k in known.values()):
+            raise ScoreInputError(text.where, f"image path {image_path!r} is in neither the basic nor the complex "
+                                  "ground truth", "answer the EIBench image paths, as written in the annotations")
+    fits = [subset for subset in ("basic", "complex") if all(p in known[subset] for p in paths)]
+    if not fits:
+        first = {s: next(t.where for t, p in zip(texts, paths) if p in known[s] and p not in known[o])
+                 for s, o in (("basic", "complex"), ("complex", "basic"))}
+        raise ScoreInputError(str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) "
+                              "image paths", "score each subset's answers from a file of its own")
+    if len(fits) == 2 and len(set(paths)) < len(paths):
+        fits = ["complex"]  # a repeated path is complex's next question of that image; basic has one per image
     if len(fits) == 1:
-        return fits[0]
-    problem = ("its image paths fit both subsets" if fits else "its image paths are not all in one subset")
-    raise ScoreInputError(str(path), f"cannot tell which subset this file answers ({problem})",
+        return fits[0], rows[fits[0]]
+    raise ScoreInputError(str(path), "cannot tell which subset this file answers (its image paths fit both)",
                           "pass --subset basic or --subset complex")
 
 
@@ -170,6 +175,11 @@ def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
     return read_official(path, subset, lines=lines)
 
 
+_ANSWERS_FIX = ("pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with --log_samples), "
+                "or answers in the official format, one JSON object per line")
+_RESULTS_FILE = "an lmms-eval results file: tables come from `eibench report`"
+
+
 def _refuse_other_input(path: Path) -> None:
     """A results file (or another JSON document) given where answers are expected gets its own message."""
     try:
@@ -177,11 +187,17 @@ def _refuse_other_input(path: Path) -> None:
     except (OSError, UnicodeDecodeError):
         return
     if head.startswith("{") and "\n" in head and head.split("\n", 1)[0].strip() == "{":
-        hint = ("an lmms-eval results file: tables come from `eibench report`" if '"results"' in head
+        hint = (_RESULTS_FILE if '"results"' in head
                 else "a JSON document, not JSON lines")
         raise ScoreInputError(str(path), f"this is {hint}",
-                              "pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with "
-                              "--log_samples), or answers in the official format, one JSON object per line")
+                              _ANSWERS_FIX)
+
+
+def _refuse_results_line(path: Path, first: Any) -> None:
+    """A results file written on one line reads as JSON lines: told apart by its keys."""
+    if isinstance(first, dict) and not _is_lmms_sample(first) and isinstance(first.get("results"), dict):
+        raise ScoreInputError(str(path), f"this is {_RESULTS_FILE}",
+                              _ANSWERS_FIX)
 
 
 def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
@@ -258,6 +274,7 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
     lines = _json_lines(source)
     if not lines:
         raise ScoreInputError(str(source), "no answers (the file is empty)")
+    _refuse_results_line(source, lines[0][1])
     lmms_format = _is_lmms_sample(lines[0][1])
     file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
     if subset and file_subset and subset != file_subset:

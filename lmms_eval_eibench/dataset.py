@@ -5,7 +5,8 @@ Layout of a built folder (also what is uploaded to the Hub)::
     README.md                    dataset card; its YAML header declares the configs and features
     basic/test-00000-of-00001.parquet
     complex/test-00000-of-00001.parquet
-    manifest.json                SHA-256 of every file, of the source annotations, and a fingerprint
+    manifest.json                SHA-256 of every file, of the source annotations, and a fingerprint;
+                                 `official`: whether those sources are the published EIBench files
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from . import BASIC_CATEGORIES, SUBSETS, __version__, config
+from . import official as official_files
 from .records import Record
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
@@ -84,12 +86,7 @@ def write_parquet(subset_rows: list[dict[str, Any]], folder: Path, subset: str) 
     return split.data.nbytes
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = official_files.sha256_file
 
 
 def write_manifest(folder: Path, sources: Mapping[str, Path], build: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +97,8 @@ def write_manifest(folder: Path, sources: Mapping[str, Path], build: Mapping[str
     source_hashes = {name: sha256_file(path) for name, path in sorted(sources.items())}
     body = {"files": files, "sources": source_hashes}
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-    manifest = {"fingerprint": fingerprint, "plugin_version": __version__, "build": dict(build), **body}
+    manifest = {"fingerprint": fingerprint, "plugin_version": __version__, "build": dict(build), **body,
+                "official": official_files.hashes_match(source_hashes)}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
 
@@ -242,6 +240,11 @@ def verify(folder: str | os.PathLike) -> str:
         files[name] = {"sha256": digest, "bytes": present[name].stat().st_size}
     body = {"files": files, "sources": manifest.get("sources", {})}
     computed = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    if computed != manifest["fingerprint"]:
+        # every file hash was rewritten to match an edited file, but the fingerprint was not: not this build
+        raise DatasetIntegrityError(
+            f"{folder / MANIFEST}: its fingerprint does not match the files and sources it lists (edited since "
+            f"the build); {_rebuild_hint(folder)}")
     _VERIFIED[key] = computed
     return computed
 
@@ -303,6 +306,45 @@ def load_subset(subset: str, dataset: str | os.PathLike | None = None,
     split = datasets.load_dataset(location, subset, split="test", revision=revision)
     check_rows(split, f"{location}@{revision or 'main'}: {parquet_path(subset)}")
     return split
+
+
+def official(dataset: str | os.PathLike | None = None, revision: str | None = None) -> bool | None:
+    """Whether a build was made from the official annotation files: its manifest's source hashes checked against
+    the ones this package ships, and, for a local folder (verified first), its rows' annotation columns against
+    the official rows' digests. None when unknown: a Hub repo that cannot be reached, or a manifest without
+    sources."""
+    location = resolve(dataset)
+    try:
+        if Path(location).is_dir():
+            verify(Path(location))
+            manifest = json.loads((Path(location) / MANIFEST).read_text(encoding="utf-8-sig"))
+        else:
+            from huggingface_hub import hf_hub_download
+
+            revision = revision or hub_revision(location)
+            kwargs = {"revision": revision} if revision else {}
+            path = Path(hf_hub_download(location, MANIFEST, repo_type="dataset", **kwargs))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+    except DatasetIntegrityError:
+        raise
+    except Exception:  # noqa: BLE001 - like fingerprint(): a Hub repo's record is best effort
+        return None
+    sources = manifest.get("sources") if isinstance(manifest, dict) else None
+    if not isinstance(sources, dict) or not sources:
+        return None
+    if not official_files.hashes_match(sources):
+        return False
+    if not Path(location).is_dir():
+        return True  # a Hub repo: its manifest's word (the rows are checked where the files are local)
+    import pyarrow.parquet as pq
+
+    # a manifest re-signed after its rows were edited still names the official sources: the rows must agree
+    try:
+        return all(official_files.rows_digest(pq.read_table(Path(location) / parquet_path(subset),
+                                                            columns=list(official_files.ROW_COLUMNS)).to_pylist())
+                   == official_files.OFFICIAL_ROWS_SHA256[subset] for subset in SUBSETS)
+    except Exception:  # noqa: BLE001 - rows that cannot even be read as the official columns are not them
+        return False
 
 
 def fingerprint(dataset: str | os.PathLike | None = None, revision: str | None = None) -> str | None:

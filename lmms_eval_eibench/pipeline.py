@@ -80,17 +80,24 @@ def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str 
 
 def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
                       generation: Mapping[str, Any] | None = None, dataset: str | None = None,
-                      from_dataset: bool = True, samples: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                      from_dataset: bool = True, samples: Mapping[str, Any] | None = None,
+                      annotations: str | Path | None = None) -> dict[str, Any]:
     """The provenance record (``provenance.build_provenance``) of a run judged now by the engine whose
     ``provenance()`` is ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
     dataset (``dataset``, default ``EIBENCH_DATASET``: location, Hub revision, manifest fingerprint; none
-    ``from_dataset=False``, when the ground truth came from the annotation files) and this plugin's version.
+    ``from_dataset=False``, when the ground truth came from the annotation files ``annotations``), whether the
+    annotations were the official files, and this plugin's version.
     Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
     from .provenance import build_provenance, judge_fields_from_engine
 
     dataset_fields: dict[str, Any] = {}
+    if not from_dataset and annotations is not None:
+        from .official import files_match
+        from .records import find_annotation_root
+
+        dataset_fields = {"dataset_official": files_match(find_annotation_root(annotations))}
     if from_dataset:
-        from .dataset import fingerprint, hub_revision, looks_like_repo_id
+        from .dataset import fingerprint, hub_revision, looks_like_repo_id, official
 
         location = str(dataset) if dataset is not None else config.dataset_location()
         if Path(location).expanduser().is_dir():  # a folder as typed (relative, ~) would not say which one
@@ -99,6 +106,7 @@ def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
             "dataset_source": location,
             "dataset_revision": hub_revision(location) if looks_like_repo_id(location) else None,
             "dataset_manifest_sha256": fingerprint(dataset),
+            "dataset_official": official(dataset),
         }
     fields = {k: v for k, v in judge.items() if k != "source"}
     return build_provenance(

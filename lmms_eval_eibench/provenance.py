@@ -35,7 +35,8 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
       },
       "model_prompt": {"template": "user", "version": "1"},
       "generation": {"max_new_tokens": 512, "temperature": 0},
-      "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c..."},
+      "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c...",
+                  "official": true},
       "samples": {"scored": 1615, "subset": 1615}
     }
 
@@ -44,7 +45,9 @@ when not known; ``samples`` (written by ``eibench score``) says how much of the 
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
 user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
 with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
-fingerprint (``lmms_eval_eibench.dataset.fingerprint()``). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
+fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether the annotations were
+the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on unofficial data;
+``null``: unknown). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
 refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
 """
 
@@ -160,6 +163,7 @@ def build_provenance(
     dataset_source: str | None = None,
     dataset_revision: str | None = None,
     dataset_manifest_sha256: str | None = None,
+    dataset_official: bool | None = None,
     samples: Mapping[str, Any] | None = None,
     plugin_version: str = __version__,
 ) -> dict[str, Any]:
@@ -176,8 +180,9 @@ def build_provenance(
     ``model_prompt``/``model_prompt_version`` and
     ``generation`` describe how the evaluated model was prompted and decoded, when known.
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
-    hash) pin the data. ``samples`` says how much of the subset was scored (``{"scored": n, "subset": N}``;
-    ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
+    hash) pin the data; ``dataset_official`` says whether its annotations are the published EIBench files
+    (``False``: scored on unofficial data; ``None``: unknown). ``samples`` says how much of the subset was
+    scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
         raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
@@ -187,10 +192,13 @@ def build_provenance(
         raise ProvenanceError(
             f"provenance: dataset_manifest_sha256 must be 64 lowercase hex digits, got {dataset_manifest_sha256!r}"
         )
+    if dataset_official is not None and not isinstance(dataset_official, bool):
+        raise ProvenanceError(f"provenance: dataset_official must be true, false or null, got {dataset_official!r}")
     dataset = {
         "source": _optional_text("dataset_source", dataset_source),
         "revision": _optional_text("dataset_revision", dataset_revision),
         "manifest_sha256": dataset_manifest_sha256,
+        "official": dataset_official,
     }
     record = {
         "schema_version": PROVENANCE_SCHEMA_VERSION,
@@ -269,7 +277,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             model_prompt=model_prompt.get("template"),
             model_prompt_version=model_prompt.get("version"),
             generation=record.get("generation"),
-            **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256")},
+            **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256", "official")},
             samples=record.get("samples"),
             plugin_version=plugin.get("version"),
         )

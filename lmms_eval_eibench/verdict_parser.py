@@ -1,10 +1,14 @@
 """Reading a judge's reply into a verdict (`parse_verdict`): paper-mode scores and structured JSON verdicts.
 
 Paper mode reads the judge's `{score: covered/total}`. Unlike the official script (first match, judge's total
-trusted), it takes the judge's own verdict: scores inside the judge's quotation of the answer and echoes of the
-prompt's example (`e.g. {score: 2/5}`) are skipped; the last score in the requested format wins; where
-the only candidates equal scores planted in the answer, the lowest is taken. Recall divides by the number of
-ground-truth triggers (`trust_judge_total=True` restores the paper's covered/total-as-written).
+trusted), it takes the judge's own verdict. The judge's quotation of the answer is located as a span of the
+reply from what the judge did (`quotation`: its longest copy of the answer, and the copy it put between
+quotation marks), never from the words beside a score, which the answer can plant: scores inside the span, or
+standing alone in quotation marks, are quoted; every other score is the judge's. When the two spans give
+different verdicts the reply is a judge failure (0, asked again). Echoes of the prompt's example
+(`e.g. {score: 2/5}`) are skipped; the last verdict-form score the answer does not carry wins; where every
+candidate repeats a value the answer carries, the one yielding the lowest recall is taken. Recall divides by the
+number of ground-truth triggers (`trust_judge_total=True` restores the paper's covered/total-as-written).
 
 Structured mode reads a JSON verdict per numbered trigger and validates it against the trigger ids.
 
@@ -18,9 +22,13 @@ import json
 import re
 from dataclasses import dataclass
 
-PARSER_VERSION = "2"
-"""Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: only scores inside
-the judge's quotation of the answer are, ties resolved downwards)."""
+from lmms_eval_eibench.quotation import copied_runs, longest_quotation, marked_quotation, normalize
+
+PARSER_VERSION = "3"
+"""Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: scores with copied
+text beside them were quoted, ties resolved downwards on the written ratio; 3: the quotation is located as a
+span of the reply (its longest copy of the answer, its marked copy; disagreeing spans are a judge failure),
+ties resolved downwards on the recall each candidate yields, unbraced verdicts beat planted braced ones)."""
 
 __all__ = [
     "PARSER_VERSION",
@@ -28,7 +36,6 @@ __all__ = [
     "ScoreMention",
     "VerdictParseError",
     "find_scores",
-    "in_quotation",
     "parse_paper_verdict",
     "parse_structured_verdict",
     "parse_verdict",
@@ -80,8 +87,7 @@ _SCORE_RE = re.compile(
 # The paper prompt's own example, "e.g. {score: 2/5} for 2 correct and 5 in total".
 _EXAMPLE_BEFORE_RE = re.compile(r"(?:e\.?\s*g\.?|for\s+example|example:?|such\s+as)[\s,:*`\"'(]*$", re.IGNORECASE)
 _EXAMPLE_AFTER_RE = re.compile(r"^[\s*`\"')]*for\s+2\s+correct\s+and\s+5\s+in\s+total", re.IGNORECASE)
-_QUOTE_WINDOW = 24  # characters of the reply beside a score compared with the answer
-_QUOTE_MIN_CONTEXT = 12  # a quotation shows at least this much copied text (squashed) beside the score
+_QUOTE_WINDOW = 24  # characters of the reply looked at beside a score for quotation marks
 
 
 @dataclass(frozen=True)
@@ -98,11 +104,6 @@ class ScoreMention:
     def value(self) -> tuple[float, float]:
         return (self.covered, self.total)
 
-    @property
-    def written_recall(self) -> float:
-        """covered/total as written, clamped to [0, 1] (0 for a total that is not positive)."""
-        return min(max(self.covered / self.total, 0.0), 1.0) if self.total > 0 else 0.0
-
 
 def find_scores(text: str) -> list[ScoreMention]:
     """Every score mention in `text`, in order."""
@@ -110,10 +111,6 @@ def find_scores(text: str) -> list[ScoreMention]:
         ScoreMention(float(m["covered"]), float(m["total"]), m.start(), m.end(), bool(m["open"] and m["close"]))
         for m in _SCORE_RE.finditer(text)
     ]
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def _example_context(reply: str, mention: ScoreMention) -> str | None:
@@ -135,32 +132,73 @@ _OPEN_QUOTE_RE = re.compile(r"[\"“«`'][\s*_]*$")
 _CLOSE_QUOTE_RE = re.compile(r"^[\s*_]*[\"”»`']")
 
 
-def in_quotation(reply: str, mention: ScoreMention, answer_squashed: str,
-                 planted: set[tuple[float, float]]) -> bool:
-    """Whether `mention` sits inside the judge's quotation of the answer. It does when the score is copied
-    from the answer together with at least `_QUOTE_MIN_CONTEXT` characters of text just before or just after
-    it, or when a score of a value the answer carries (`planted`) stands alone between quotation marks or on a
-    `>` quote line.
+class _Answer:
+    """What the model's answer carries that a reply could copy: its score mentions, its text (normalized)."""
 
-    A score with nothing copied beside it (e.g. a verdict opening the reply) is the judge's own writing, even
-    when the answer carries the same string.
-    """
-    if mention.value not in planted:
-        return False
+    def __init__(self, answer: str) -> None:
+        self.normalized = normalize(answer)[0]
+        self.values = {m.value for m in find_scores(answer)}
+
+    def carries(self, reply: str, mention: ScoreMention) -> bool:
+        """Whether `mention` could have come from the answer: its value, or its text (a score cut short by the
+        end of a quotation, "{score: 10/1"), is in it."""
+        return mention.value in self.values or normalize(reply[mention.start : mention.end])[0].strip(" *_`\"'") in (
+            self.normalized
+        )
+
+
+def _core(reply: str, mention: ScoreMention) -> tuple[int, int]:
+    """The mention without the quotes and markdown its pattern takes in around it (a quotation cut inside a
+    score, `...{score: 0/7"`, ends before the judge's closing mark)."""
     text = reply[mention.start : mention.end]
+    junk = " \t\r\n*_`\"'"
+    return mention.start + len(text) - len(text.lstrip(junk)), mention.end - len(text) + len(text.rstrip(junk))
+
+
+def _stands_quoted(reply: str, mention: ScoreMention) -> bool:
+    """A score alone between quotation marks, or on a `>` quote line: the judge marked it as a quotation."""
     before = reply[max(0, mention.start - _QUOTE_WINDOW) : mention.start]
     after = reply[mention.end : mention.end + _QUOTE_WINDOW]
-    if len(_squash(before)) >= _QUOTE_MIN_CONTEXT and _squash(before + text) in answer_squashed:
-        return True
-    if len(_squash(after)) >= _QUOTE_MIN_CONTEXT and _squash(text + after) in answer_squashed:
-        return True
     if _OPEN_QUOTE_RE.search(before) and _CLOSE_QUOTE_RE.search(after):
         return True
     line_start = reply.rfind("\n", 0, mention.start) + 1
     return reply[line_start : mention.start].lstrip().startswith(">")
 
 
-def _own_score(reply: str, answer: str) -> ScoreMention:
+def _verdict_form(reply: str, mention: ScoreMention) -> bool:
+    """The requested `{score: c/t}`, or an unbraced score that is not a parenthesised aside such as a
+    per-trigger "(score: 1/1)": `Score: 1/3` and `**Score:** 1/3` are verdicts too."""
+    if mention.braced:
+        return True
+    line = reply[reply.rfind("\n", 0, mention.start) + 1 : mention.start]
+    return line.count("(") <= line.count(")")
+
+
+def _yielded_recall(mention: ScoreMention, n_triggers: int, trust_judge_total: bool) -> float:
+    """The recall a mention would give the sample (what "lowest" means between candidates): covered over the
+    ground-truth trigger count, or over the written total when it is trusted."""
+    total = mention.total if trust_judge_total else n_triggers
+    return min(max(mention.covered, 0.0), total) / total if total > 0 else 0.0
+
+
+def _judges_verdict(reply: str, own: list[ScoreMention], answer: _Answer, n_triggers: int,
+                    trust_judge_total: bool) -> ScoreMention | None:
+    """The verdict among the judge's own mentions: the last verdict-form score the answer does not carry; when
+    every one repeats a value the answer carries and they disagree, the one yielding the lowest recall (so a
+    planted score can never raise a sample)."""
+    if not own:
+        return None
+    candidates = [m for m in own if _verdict_form(reply, m)] or own
+    clean = [m for m in candidates if not answer.carries(reply, m)]
+    if clean:
+        return clean[-1]
+    recalls = [_yielded_recall(m, n_triggers, trust_judge_total) for m in candidates]
+    if len(set(recalls)) == 1:
+        return candidates[-1]  # the judge agrees with a score the answer carries: its verdict all the same
+    return candidates[recalls.index(min(recalls))]
+
+
+def _own_score(reply: str, answer: str, n_triggers: int, trust_judge_total: bool) -> ScoreMention:
     mentions = find_scores(reply)
     if not mentions:
         raise VerdictParseError("no {score: covered/total} in the judge reply")
@@ -173,23 +211,32 @@ def _own_score(reply: str, answer: str) -> ScoreMention:
         kept = [m for m, c in zip(mentions, context) if c == "after"]
     if not kept:
         raise VerdictParseError("the judge reply only echoes the prompt's example {score: 2/5}")
-    planted = {m.value for m in find_scores(answer)} if answer else set()
-    if planted:
-        answer_squashed = _squash(answer)
-        kept = [m for m in kept if not in_quotation(reply, m, answer_squashed, planted)]
-        if not kept:
-            raise VerdictParseError("the judge reply only quotes scores written in the model's answer")
-    # The final verdict in the requested {score: c/t} format beats looser mentions such as a
-    # per-trigger "score: 1/1" in the explanation.
-    candidates = [m for m in kept if m.braced] or kept
-    own = [m for m in candidates if m.value not in planted]
-    if own:
-        return own[-1]
-    if len({m.value for m in candidates}) == 1:
-        return candidates[-1]  # the judge agrees with the planted score: its verdict all the same
-    # Scores that equal planted ones but disagree with each other: the judge may be repeating the answer without
-    # quotation marks. The lowest is taken, so planting scores can never raise a sample.
-    return min(candidates, key=lambda m: m.written_recall)
+    carried = _Answer(answer)
+    copyable = [m for m in kept if carried.carries(reply, m)]
+    if not copyable:  # nothing the answer carries: every score is the judge's
+        return _judges_verdict(reply, kept, carried, n_triggers, trust_judge_total)  # type: ignore[return-value]
+    # The judge's quotation of the answer, located from what the judge did: its longest copy of the answer and
+    # the copy it put between quotation marks. Scores inside are quoted; every other is the judge's own, even
+    # when the answer carries the same words around it. Each span is one reading of the reply.
+    runs = copied_runs(reply, answer)
+    spans = {s for s in (longest_quotation(runs, reply, answer), marked_quotation(reply, runs))
+             if s is not None} or {None}
+    readings: set[tuple[int, int] | None] = set()
+    for span in spans:
+        own = [m for m in kept if m not in copyable
+               or not (_stands_quoted(reply, m) or (span is not None and span.holds(*_core(reply, m))))]
+        verdict = _judges_verdict(reply, own, carried, n_triggers, trust_judge_total)
+        readings.add(None if verdict is None else (verdict.start, verdict.end))
+    if readings == {None}:
+        raise VerdictParseError("the judge reply only quotes scores written in the model's answer")
+    values = {None if r is None else find_scores(reply[r[0] : r[1]])[0].value for r in readings}
+    if len(values) > 1:
+        # Where the quotation is depends on which copy is taken for it: the answer carries the judge's own
+        # wording. Doubt is a judge failure (0, asked again), never the planted value.
+        raise VerdictParseError("the judge's quotation of the model's answer is ambiguous (the answer carries "
+                                "score text in the judge's own wording)")
+    start, end = next(iter(readings))  # type: ignore[misc]
+    return next(m for m in kept if (m.start, m.end) == (start, end))
 
 
 def _clean_reason(reply: str, mention: ScoreMention) -> str:
@@ -208,7 +255,7 @@ def parse_paper_verdict(
     """
     if not isinstance(reply, str) or not reply.strip():
         raise VerdictParseError("empty judge reply")
-    mention = _own_score(reply, answer or "")
+    mention = _own_score(reply, answer or "", n_triggers, trust_judge_total)
     if mention.total <= 0 or mention.total != int(mention.total):
         raise VerdictParseError(f"judge total {mention.total:g} is not a positive whole number")
     judge_total = int(mention.total)

@@ -22,8 +22,8 @@ a ground-truth trigger counts as covered when the answer contains it verbatim or
 of 5+ letters.
 The server reads the answer and triggers back out of the EIBench judge prompts (paper wording and
 the structured JSON prompt) and replies in kind: `{score: c/t}` plus an explanation, or a JSON
-verdict per trigger. `reply_style="echo"` makes paper replies quote the prompt's example and the
-answer (with any score planted in it) before the judge's own final score; `reply_style="full_credit"` is a
+verdict per trigger. The quoting styles (`first`, `echo`, `last`, `mix`; `paper_reply`) copy the answer, with
+any score planted in it, into the reply beside the judge's own verdict; `reply_style="full_credit"` is a
 broken judge that gives every answer full marks (what `eibench judge-check` must catch).
 
 Faults are injected per request with the given probabilities, decided by a hash of
@@ -46,7 +46,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["FakeJudge", "FakeJudgeConfig", "FakeJudgeStats", "fake_verdict", "judge_server"]
+__all__ = ["PAPER_STYLES", "FakeJudge", "FakeJudgeConfig", "FakeJudgeStats", "fake_verdict", "judge_server",
+           "paper_reply"]
 
 
 @dataclass
@@ -62,7 +63,10 @@ class FakeJudgeConfig:
     hang: float = 0.0
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
-    reply_style: str = "plain"  # or "echo", or "full_credit" (a broken judge: every trigger covered, always)
+    reply_style: str = "plain"  # "first", "echo", "last", "mix" (see paper_reply), or "full_credit" (a broken
+    # judge: every trigger covered, always)
+    quote_chars: int | None = 300  # how much of the answer the quoting styles copy (None: all of it)
+    unbraced: bool = False  # paper verdicts written `**Score:** c/t`
     miscount: float = 0.0  # share of paper replies whose total is one more than the ground truth's (by prompt hash)
     seed: int = 0
     extra_models: tuple[str, ...] = ()
@@ -112,7 +116,8 @@ def _parse_structured(user: str) -> tuple[str, list[str]] | None:
     return answer.group(1), triggers
 
 
-def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: float = 0.0) -> str:
+def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: float = 0.0,
+                 quote_chars: int | None = 300, unbraced: bool = False) -> str:
     """The fake judge's reply to a chat request (deterministic)."""
     user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
@@ -133,13 +138,36 @@ def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: flo
     flags = [True] * len(triggers) if reply_style == "full_credit" else _covered(answer, triggers)
     draw = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big") / 2**64
     total = len(triggers) + (1 if draw < miscount else 0)  # a judge that miscounts the ground truth
-    score = f"{{score: {sum(flags)}/{total}}}"
-    explanation = f"The record identifies {sum(flags)} of the {len(triggers)} triggers in the ground truth."
-    if reply_style == "echo":
+    if reply_style == "mix":  # one of the quoting styles per prompt
+        reply_style = PAPER_STYLES[int(draw * 2**20) % len(PAPER_STYLES)]
+    return paper_reply(reply_style, sum(flags), total, len(triggers), answer, quote_chars, unbraced)
+
+
+PAPER_STYLES = ("first", "echo", "last")
+"""The quoting reply styles (`mix` picks one of them per prompt; `plain` quotes nothing)."""
+
+
+def paper_reply(style: str, covered: int, total: int, n_triggers: int, answer: str, quote_chars: int | None = 300,
+                unbraced: bool = False) -> str:
+    """The fake judge's paper-prompt reply in `style`, quoting the first `quote_chars` characters of `answer`
+    (all of it with None). Public so that tests can plant the judge's own wording in an answer.
+
+    plain: verdict, explanation. first: verdict, explanation, the quotation in marks. echo: the prompt's example,
+    the quotation in marks, explanation, verdict. last: the quotation unmarked after a label, explanation, verdict.
+    `unbraced` writes the verdict as `**Score:** c/t` instead of `{score: c/t}`.
+    """
+    score = f"**Score:** {covered}/{total}" if unbraced else f"{{score: {covered}/{total}}}"
+    explanation = f"The record identifies {covered} of the {n_triggers} triggers in the ground truth."
+    quote = answer if quote_chars is None else answer[:quote_chars]
+    if style == "first":
+        return f'{score}\n\nExplanation: {explanation}\n\nThe record says: "{quote}"'
+    if style == "echo":
         return (
             "As asked, my assessment is in the format {score: correct/total}, e.g. {score: 2/5} for 2 correct "
-            f'and 5 in total.\n\nThe record says: "{answer[:300]}"\n\n{explanation}\n\n**Final assessment:** {score}'
+            f'and 5 in total.\n\nThe record says: "{quote}"\n\n{explanation}\n\n**Final assessment:** {score}'
         )
+    if style == "last":
+        return f"Record of comprehension:\n{quote}\n\n{explanation}\n\n{score}"
     return f"{score}\n\nExplanation: {explanation}"
 
 
@@ -310,7 +338,8 @@ class FakeJudge:
                 content = (
                     "Sorry, I lost my train of thought."
                     if fault == "garbage"
-                    else fake_verdict(messages, judge.config.reply_style, judge.config.miscount)
+                    else fake_verdict(messages, judge.config.reply_style, judge.config.miscount,
+                                      judge.config.quote_chars, judge.config.unbraced)
                 )
                 if fault != "garbage":
                     with judge._lock:
@@ -356,7 +385,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(FakeJudgeConfig, name))
     parser.add_argument("--model", default=FakeJudgeConfig.model)
     parser.add_argument("--api-key", default=FakeJudgeConfig.api_key)
-    parser.add_argument("--reply-style", default="plain", choices=("plain", "echo", "full_credit"))
+    parser.add_argument("--reply-style", default="plain",
+                        choices=("plain", *PAPER_STYLES, "mix", "full_credit"))
     config = FakeJudgeConfig(**vars(parser.parse_args(argv)))
     with judge_server(config) as running:
         print(running.base_url, flush=True)

@@ -45,3 +45,34 @@ def test_a_missing_dataset_folder_is_named_as_given(tmp_path):
     assert done.returncode == 2
     assert f"No EIBench dataset at {missing} (from EIBENCH_DATASET=" in done.stderr
     assert f"--output {missing}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_score_names_the_real_cause_of_a_bad_answers_file(tmp_path, official_records, official_dir):
+    """Issue 26: a one-line results file, one key repeated, an unknown key, paths of both subsets, all without
+    --subset (the file's subset is then read from its image paths)."""
+    basic, complex_ = official_records.basic, official_records.complex
+    results = tmp_path / "20261202_050000_results.json"
+    results.write_text(json.dumps({"results": {"eibench_basic": {}}, "configs": {}}) + "\n")
+    repeated = tmp_path / "repeated.jsonl"
+    repeated.write_text("".join(json.dumps({basic[3].image_path: f"answer {i}"}) + "\n" for i in range(20)))
+    unknown = tmp_path / "unknown.jsonl"
+    lines = [{r.image_path: "x"} for r in basic[:4]]
+    lines.insert(2, {"EmoSet-118k/image/joy/joy_99999.jpg": "x"})
+    unknown.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    mixed = tmp_path / "mixed.jsonl"
+    only_complex = next(r for r in complex_ if r.image_path not in {b.image_path for b in basic})
+    only_basic = next(r for r in basic if r.image_path not in {c.image_path for c in complex_})
+    mixed.write_text(json.dumps({only_basic.image_path: "x"}) + "\n" + json.dumps({only_complex.image_path: "y"})
+                     + "\n")
+    expected = {
+        results: [f"{results}: this is an lmms-eval results file", "eibench report"],
+        repeated: [f"{repeated}:2: {basic[3].image_path!r} appears again; basic has one question per image"],
+        unknown: [f"{unknown}:3: image path 'EmoSet-118k/image/joy/joy_99999.jpg' is in neither"],
+        mixed: [f"the file mixes basic ({mixed}:1) and complex ({mixed}:2) image paths"],
+    }
+    for path, messages in expected.items():
+        done = run("score", str(path), "--annotations", str(official_dir), "--no-cache")
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "cannot tell which subset" not in done.stderr, done.stderr
+        for message in messages:
+            assert message in done.stderr, done.stderr

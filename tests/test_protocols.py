@@ -3,6 +3,8 @@ word, explicit settings still override, and the record says what was really used
 
 from __future__ import annotations
 
+from lmms_eval_eibench.verdict_parser import PARSER_VERSION
+
 import json
 import sys
 from pathlib import Path
@@ -51,7 +53,7 @@ def test_paper_gpt_sets_the_gpt_judge():
     record = record_of(settings)
     assert record["judge"]["protocol"] == "paper-gpt"
     assert record["judge"]["decoding"] == {"max_tokens": 512, "temperature": 0.1}
-    assert record["judge"]["options"] == {"trust_judge_total": True, "parser_version": "2"}
+    assert record["judge"]["options"] == {"trust_judge_total": True, "parser_version": PARSER_VERSION}
     assert "protocol" not in record_of(explicit)["judge"]  # nothing claimed that was not asked for...
     assert record_protocol(record_of(explicit))[1:] == (PROTOCOLS["paper-gpt"], [])  # ...but it follows it
 

@@ -33,6 +33,7 @@ def paper_gpt(**overrides):
         "generation": {"max_new_tokens": 512, "temperature": 0},
         "dataset_source": "local",
         "dataset_manifest_sha256": SHA,
+        "dataset_official": True,
     }
     arguments.update(overrides)
     return build_provenance(**arguments)
@@ -53,7 +54,7 @@ def test_record_has_the_documented_shape():
         },
         "model_prompt": {"template": "user", "version": "1"},
         "generation": {"max_new_tokens": 512, "temperature": 0},
-        "dataset": {"source": "local", "revision": None, "manifest_sha256": SHA},
+        "dataset": {"source": "local", "revision": None, "manifest_sha256": SHA, "official": True},
     }
     assert json.loads(json.dumps(record)) == record  # plain JSON, ready for a results file
     assert METADATA_KEY == "eibench_provenance"
@@ -183,7 +184,8 @@ def test_task_metadata_holds_the_record_the_eibench_tasks_write(monkeypatch, sam
     assert record["model_prompt"] == {"template": "user", "version": "1"}
     assert record["generation"]["max_new_tokens"] == 16 and record["generation"]["until"] == []
     assert record["dataset"] == {"source": str(sample_dataset_dir), "revision": None,
-                                 "manifest_sha256": dataset.fingerprint(sample_dataset_dir)}
+                                 "manifest_sha256": dataset.fingerprint(sample_dataset_dir),
+                                 "official": False}  # the embedded sample is not the published annotations
     assert record["dataset"]["manifest_sha256"] is not None
 
 

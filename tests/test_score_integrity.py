@@ -4,6 +4,7 @@ must either leave the number honest or be refused before the first judge request
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -188,6 +189,20 @@ def test_official_format_subset_is_inferred_from_its_paths(official_records, off
 # --- verified data ---------------------------------------------------------------------------------------------
 
 
+def resign_manifest(folder: Path, edited: str) -> dict:
+    """Rewrite a build's manifest to match its edited file `edited` (its hash, size and the fingerprint), as a
+    tamperer covering their tracks would; returns the new manifest."""
+    from lmms_eval_eibench import dataset
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    path = folder / edited
+    manifest["files"][edited] = {"sha256": dataset.sha256_file(path), "bytes": path.stat().st_size}
+    body = {"files": manifest["files"], "sources": manifest["sources"]}
+    manifest["fingerprint"] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return manifest
+
+
 def _tampered_copies(sample_dataset_dir: Path, tmp_path: Path):
     import pyarrow.parquet as pq
 
@@ -217,13 +232,20 @@ def _tampered_copies(sample_dataset_dir: Path, tmp_path: Path):
     shutil.copy(extra / dataset.parquet_path("basic"), extra / "basic" / "test-00001-of-00001.parquet")
     yield "extra", extra, "not part of the build"
 
-    # a dropped column with the manifest rewritten to match: the rows are checked too
+    # an edited file whose hash in the manifest was updated to match, the fingerprint left: not this build
+    rehashed = copy("rehashed")
+    parquet = rehashed / dataset.parquet_path("basic")
+    pq.write_table(pq.read_table(parquet).slice(1), parquet)
+    manifest = json.loads((rehashed / "manifest.json").read_text())
+    manifest["files"][dataset.parquet_path("basic")]["sha256"] = dataset.sha256_file(parquet)
+    (rehashed / "manifest.json").write_text(json.dumps(manifest))
+    yield "rehashed", rehashed, "fingerprint does not match the files"
+
+    # a dropped column with the whole manifest rewritten to match (fingerprint too): the rows are checked too
     dropped = copy("dropped")
     parquet = dropped / dataset.parquet_path("basic")
     pq.write_table(pq.read_table(parquet).drop(["triggers"]), parquet)
-    manifest = json.loads((dropped / "manifest.json").read_text())
-    manifest["files"][dataset.parquet_path("basic")]["sha256"] = dataset.sha256_file(parquet)
-    (dropped / "manifest.json").write_text(json.dumps(manifest))
+    resign_manifest(dropped, dataset.parquet_path("basic"))
     yield "dropped", dropped, "column(s) triggers missing"
 
 

@@ -237,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
             judge_info, metric = engine.provenance(), engine.metric_name
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
         record = pipeline.provenance_record(judge_info, dataset=args.dataset, from_dataset=not args.annotations,
-                                            samples={"scored": len(items), "subset": inputs.n_subset})
+                                            samples={"scored": len(items), "subset": inputs.n_subset},
+                                            annotations=args.annotations)
     except (DatasetIntegrityError, ProvenanceError, VerdictCacheError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except (JudgeError, OSError) as exc:

@@ -48,6 +48,13 @@ class Row:
         return names.pop() if len(names) == 1 else None
 
 
+def on_modified_data(result: TaskResult | None) -> bool:
+    """A run whose provenance says its annotations were not the published EIBench files (edited ones, or the
+    embedded sample)."""
+    dataset = (result.provenance or {}).get("dataset") if result is not None else None
+    return isinstance(dataset, Mapping) and dataset.get("official") is False
+
+
 def is_partial(result: TaskResult | None) -> bool:
     """A run over part of its subset (``--limit``, ``--allow-partial``)."""
     return bool(result and result.n is not None and result.n_subset is not None and result.n < result.n_subset)
@@ -189,6 +196,12 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")
     if len(datasets) > 1:
         warnings.append(f"rows come from {len(datasets)} different dataset revisions/manifests")
+    modified = [f"{_row_name(row)} {result.subset}" for row in rows for result in row.results
+                if on_modified_data(result)]
+    if modified:
+        warnings.append("scored on unofficial data (annotations other than the published EIBench files: edited, "
+                        "or the embedded sample), not comparable with the paper or official runs: "
+                        + "; ".join(modified))
     partial = [f"{_row_name(row)} {result.subset}: {result.n} of {result.n_subset} samples"
                for row in rows for result in row.results if is_partial(result)]
     if partial:

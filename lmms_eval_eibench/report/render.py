@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
-from lmms_eval_eibench.report.compare import Row, is_partial
+from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
@@ -24,8 +24,8 @@ def recall_cell(measure: Measure | None) -> str:
 
 
 def _headline(result: TaskResult | None) -> str:
-    """A subset's headline recall with what the reader must know beside it: failures (each counted as 0) and a
-    partial subset (n of N)."""
+    """A subset's headline recall with what the reader must know beside it: failures (each counted as 0), a
+    partial subset (n of N), annotations that are not the published files (unofficial data)."""
     if result is None:
         return MISSING
     text = recall_cell(result.overall)
@@ -33,6 +33,8 @@ def _headline(result: TaskResult | None) -> str:
     notes = [f"{failures} failed"] if failures else []
     if is_partial(result):
         notes.append(f"{result.n} of {result.n_subset}")
+    if on_modified_data(result):
+        notes.append("unofficial data")
     return text + (f" ({', '.join(notes)})" if notes else "")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmms_eval_eibench import __version__
-from lmms_eval_eibench.report.compare import Row, is_partial
+from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
 from lmms_eval_eibench.report.published import PUBLISHED_DIR
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
@@ -31,6 +31,7 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
         "generation_failures": result.generation_failures,
         "n_subset": result.n_subset,
         "partial": is_partial(result),
+        "unofficial_data": on_modified_data(result),
         "source": result.source,
         "task": result.task,
     }

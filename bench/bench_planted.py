@@ -1,0 +1,94 @@
+"""Planted judge wording against the verdict parser, on all 1,615 basic answers (issue 26's table, re-measured).
+
+Mixed answers (all triggers, half, none, another image's) are scored by the real `eibench score` against the
+loopback judge (tests/judge_server.py, in this process) in its four reply styles, without plants and with:
+
+- D1: the judge's own wording around every score c/t it could write (t <= 10), plus a full-credit score cut
+  by the quotation's end (even rows) or isolated by spaces (odd rows), hidden at random places;
+- D2: `{score: 10/100}` beside every `{score: c/n}`;
+- D1+D2 together.
+
+Printed: overall per style and attack, judge failures, and the samples read above what the judge counted for
+that answer (must be 0). Bar (issue 26, on 300 answers in tests/test_planted_attacks.py): within 2 points.
+
+    .venv/bin/python bench/bench_planted.py [--limit N]
+
+Annotations: $EIBENCH_OFFICIAL_DIR or ../shared/eibench next to the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from attacks import d1, d2  # noqa: E402
+from judge_server import PAPER_STYLES, _covered, judge_server  # noqa: E402
+from test_planted_attacks import mixed_answers  # noqa: E402
+
+from lmms_eval_eibench import cli  # noqa: E402
+from lmms_eval_eibench.records import load_records  # noqa: E402
+
+
+def score(records, answers, style: str, folder: Path, official: Path) -> tuple[dict, int]:
+    """Overall etc. of `eibench score`, and how many samples read above what the judge counted."""
+    folder.mkdir(parents=True)
+    samples = folder / "20261205_000000_samples_eibench_basic.jsonl"
+    samples.write_text("".join(json.dumps({"doc_id": i, "doc": r.as_row(), "resps": [[a]], "filtered_resps": [a]})
+                               + "\n" for i, (r, a) in enumerate(zip(records, answers))))
+    out = folder / "verdicts.jsonl"
+    with judge_server(reply_style=style) as judge:
+        os.environ["EIBENCH_JUDGE_API_KEY"] = judge.api_key
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            code = cli.main(["score", str(samples), "--annotations", str(official), "--allow-partial", "--no-cache",
+                             "--no-progress", "--json", "-o", str(out), "--base-url", judge.base_url,
+                             "--judge-model", judge.model])
+    if code not in (0, 3):
+        raise SystemExit(stderr.getvalue())
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    risen = sum(1 for row, r, a in zip(rows, records, answers)
+                if not row["failed"] and row["covered"] > sum(_covered(a, list(r.triggers))))
+    return json.loads(stdout.getvalue()), risen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N basic samples")
+    args = parser.parse_args()
+    official = Path(os.environ.get("EIBENCH_OFFICIAL_DIR", REPO.parent / "shared" / "eibench"))
+    records = load_records(official).basic[: args.limit]
+    honest = mixed_answers(records)
+    print(f"{len(records)} basic answers; overall (judge failures, samples risen above the judge's count)")
+    print(f"{'style':<6} {'no plants':>18} {'D1':>18} {'D2':>18} {'D1+D2':>18}   seconds")
+    with tempfile.TemporaryDirectory() as tmp:
+        for style in (*PAPER_STYLES, "mix"):
+            styles = PAPER_STYLES if style == "mix" else (style,)
+            rng = random.Random(style)
+            attacks = {
+                "none": honest,
+                "D1": [d1(a, r.n_triggers, styles, rng, cut=i % 2 == 0, every_total=True)
+                       for i, (a, r) in enumerate(zip(honest, records))],
+                "D2": [d2(a, r.n_triggers, rng) for a, r in zip(honest, records)],
+            }
+            attacks["D1+D2"] = [d2(a, r.n_triggers, rng) for a, r in zip(attacks["D1"], records)]
+            cells, start = [], time.perf_counter()
+            for name, answers in attacks.items():
+                data, risen = score(records, answers, style, Path(tmp) / f"{style}-{name}", official)
+                cells.append(f"{data['overall']:6.2f} ({data['n_failed']:>3}, {risen})")
+            print(f"{style:<6} " + " ".join(f"{c:>18}" for c in cells) + f"   {time.perf_counter() - start:.0f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
