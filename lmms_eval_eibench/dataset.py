@@ -159,9 +159,9 @@ def resolve(dataset: str | os.PathLike | None = None) -> str:
     path = Path(location).expanduser()
     if path.is_dir():
         if not (path / CARD).is_file():
-            raise DatasetNotFound(
-                f"{path} is not a built EIBench dataset (no {CARD} with configs). Build it with "
-                f"`python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`.")
+            fix = (f"Build it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`."
+                   if not any(path.iterdir()) else f"Fix: {not_a_build_hint(path)}.")
+            raise DatasetNotFound(f"{path} is not a built EIBench dataset (no {CARD} with configs). {fix}")
         return str(path)
     if not looks_like_repo_id(location):
         if dataset is not None:
@@ -188,8 +188,27 @@ _VERIFIED: dict[tuple[Any, ...], str] = {}  # (folder, file stats) -> fingerprin
 
 
 def _rebuild_hint(folder: Path) -> str:
-    return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
-            "--overwrite` (or download it again)")
+    """How to get a dataset where ``folder`` is: rebuild over it only when it is our own build; never advise an
+    --output (let alone --overwrite) that is an annotation clone or someone's folder."""
+    from .build import is_eibench_build
+
+    if is_eibench_build(folder):
+        return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
+                "--overwrite` (or download it again)")
+    return not_a_build_hint(folder)
+
+
+def not_a_build_hint(folder: Path) -> str:
+    """The fix for a folder that is not an EIBench build: build into a new folder and point there."""
+    from .records import BASIC_QUESTIONS
+
+    new = folder.parent / f"{folder.name}-dataset"
+    if (folder / BASIC_QUESTIONS).is_file() or (folder / "EIBench" / BASIC_QUESTIONS).is_file():
+        return (f"{folder} holds the EIBench annotations, not a built dataset: build one from it with "
+                f"`python hub_upload.py --eibench {folder} --image-root IMAGES --output {new}` and pass "
+                f"--dataset {new} (or set {config.DATASET_ENV}={new})")
+    return (f"{folder} is not an EIBench build: build one into a new folder with `python hub_upload.py --eibench "
+            f"EIBENCH_DIR --image-root IMAGES --output {new}` and pass --dataset {new}")
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:

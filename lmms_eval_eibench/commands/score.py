@@ -34,7 +34,7 @@ from lmms_eval_eibench.answers import (
     read_inputs,
     task_from_path,
 )
-from lmms_eval_eibench.files import write_text_atomic
+from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.vocabulary import RECALL
 
 HELP = "judge saved answers and print recall"
@@ -163,15 +163,10 @@ def judge_settings(args: argparse.Namespace) -> Any:
 
 def check_output(output: Path, inputs: Sequence[Path]) -> None:
     """Everything that can go wrong writing `output`, checked before any judge request."""
-    where = f"--output {output}"
-    if output.is_dir():
-        raise ScoreInputError(where, "is a folder", "give a file name, e.g. verdicts.jsonl")
-    if not output.parent.is_dir():
-        raise ScoreInputError(where, f"folder {output.parent} does not exist", "create it or choose another path")
-    if any(output.resolve() == path.resolve() for path in inputs if path.exists()):
-        raise ScoreInputError(where, "is the input file (it would be overwritten)", "choose another file name")
-    if not os.access(output.parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        raise ScoreInputError(where, "cannot be written (no permission)", "choose a writable path")
+    try:
+        check_output_file(output, "--output", inputs)
+    except InputFileError as err:
+        raise ScoreInputError(err.where, err.problem, err.fix) from None
 
 
 def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleText], prompt: str,

@@ -1,0 +1,109 @@
+"""Nothing lost on our own advice: every fix the CLI prints for a wrong --dataset/--output, followed as written
+on a copy of the annotations, keeps the copy; --overwrite replaces only an EIBench build or an empty folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_eibench.sample import SAMPLE_DIR
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*args], capture_output=True, text=True, timeout=300, check=False, env=ENV, cwd=cwd)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def clone(tmp_path) -> Path:
+    """A copy of the EIBench repository's layout: EIBench/EI_Basic, EIBench/EI_Complex, a README and a LICENSE."""
+    root = tmp_path / "EIBench"
+    shutil.copytree(SAMPLE_DIR / "EI_Basic", root / "EIBench" / "EI_Basic")
+    shutil.copytree(SAMPLE_DIR / "EI_Complex", root / "EIBench" / "EI_Complex")
+    (root / "human_eval").mkdir()
+    (root / "human_eval" / "notes.txt").write_text("ours\n")
+    (root / "README.md").write_text("# EIBench\n")
+    (root / "LICENSE").write_text("Apache-2.0\n")
+    return root
+
+
+def hub_upload(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run(str(BIN / "python"), str(Path(__file__).parents[1] / "hub_upload.py"), *args, cwd=cwd)
+
+
+def test_overwrite_never_replaces_the_annotation_clone(clone):
+    before = snapshot(clone)
+    for output in (clone, clone / "EIBench", clone / "EIBench" / "EI_Basic"):
+        done = hub_upload("--eibench", str(clone), "--no-images", "--output", str(output), "--overwrite",
+                          cwd=clone.parent)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "annotations" in done.stderr and "--output" in done.stderr
+    assert snapshot(clone) == before
+    other = clone.parent / "results"  # somebody else's folder, not a build
+    other.mkdir()
+    (other / "run1.json").write_text("{}")
+    done = hub_upload("--no-images", "--output", str(other), "--overwrite", cwd=clone.parent)
+    assert done.returncode == 2 and "run1.json" in done.stderr and "not an EIBench build" in done.stderr
+    assert (other / "run1.json").read_text() == "{}"
+
+
+def test_overwrite_replaces_a_build_or_an_empty_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert hub_upload("--no-images", "--output", str(empty), cwd=tmp_path).returncode == 2  # exists: needs the flag
+    done = hub_upload("--no-images", "--output", str(empty), "--overwrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (empty / "manifest.json").is_file()
+    done = hub_upload("--no-images", "--output", str(empty), "--overwrite", cwd=tmp_path)  # now a build
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_fix_for_a_wrong_dataset_keeps_the_clone(clone, tmp_path):
+    """Score against the clone (and against a folder that is not a build), follow each `hub_upload.py` command
+    the message advises, as written, and check that the clone is whole and the advised build works."""
+    before = snapshot(clone)
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"EmoSet-118k/image/amusement/amusement_00001.jpg": "x"}) + "\n")
+    done = run(str(BIN / "eibench"), "score", str(answers), "--subset", "basic", "--judge", "embedding",
+               "--no-cache", "--dataset", str(clone), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "--overwrite" not in done.stderr, done.stderr
+    commands = re.findall(r"`(python hub_upload\.py [^`]*)`", done.stderr)
+    assert commands, done.stderr
+    for command in commands:
+        argv = shlex.split(command.replace("EIBENCH_DIR", str(clone)).replace("--image-root IMAGES", "--no-images"))
+        followed = hub_upload(*argv[2:], cwd=tmp_path)
+        assert snapshot(clone) == before, command
+        assert followed.returncode == 0, (command, followed.stderr)
+        output = Path(argv[argv.index("--output") + 1])
+        assert (output / "manifest.json").is_file() and output != clone
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    """Every writer goes through files.atomic_path: its files are 0644 under umask 022, 0600 under 077."""
+    from lmms_eval_eibench.files import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        assert stat.S_IMODE(write_text_atomic(tmp_path / "a.txt", "x").stat().st_mode) == 0o644
+        os.umask(0o077)
+        assert stat.S_IMODE(write_text_atomic(tmp_path / "b.txt", "x").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
