@@ -107,3 +107,45 @@ def test_outputs_follow_the_umask(tmp_path):
         assert stat.S_IMODE(write_text_atomic(tmp_path / "b.txt", "x").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def _umask_022() -> None:
+    os.umask(0o022)
+
+
+def test_every_command_writes_0644_and_refuses_a_non_folder_path(tmp_path):
+    """report -o/--chart/--summary and captions -o under umask 022: files 0644; into a path under a file, or a
+    read-only folder: exit 2, the option named, no traceback (score -o: tests/test_cli_score.py)."""
+    from lmms_eval_eibench.commands.captions import CAPTION_METRIC
+
+    eibench = str(BIN / "eibench")
+    table, chart, summary = tmp_path / "t.md", tmp_path / "c.png", tmp_path / "s.json"
+    done = subprocess.run([eibench, "report", "--with-paper", "-o", str(table), "--chart", str(chart),
+                           "--summary", str(summary)], capture_output=True, text=True, env=ENV,
+                          preexec_fn=_umask_022, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text(json.dumps({CAPTION_METRIC: {"image_path": "a.png", "caption": "A cat."}}) + "\n")
+    captions = tmp_path / "captions.jsonl"
+    done = subprocess.run([eibench, "captions", str(samples), "-o", str(captions)], capture_output=True, text=True,
+                          env=ENV, preexec_fn=_umask_022, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for path in (table, chart, summary, captions):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    for option in ("-o", "--chart", "--summary"):
+        done = run(eibench, "report", "--with-paper", option, str(blocked / "out.png"))
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "not a folder" in done.stderr, done.stderr
+    done = run(eibench, "captions", str(samples), "-o", str(blocked / "c.jsonl"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "not a folder" in done.stderr, done.stderr
+    done = hub_upload("--no-images", "--output", str(blocked / "ds"), cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "is a file" in done.stderr, done.stderr
+    if os.geteuid() != 0:  # root writes anywhere
+        readonly = tmp_path / "ro"
+        readonly.mkdir(mode=0o555)
+        done = run(eibench, "report", "--with-paper", "-o", str(readonly / "t.md"))
+        assert done.returncode == 2 and "cannot be written" in done.stderr and "Traceback" not in done.stderr
+        done = hub_upload("--no-images", "--output", str(readonly / "ds"), cwd=tmp_path)
+        assert done.returncode == 2 and "not writable" in done.stderr and "Traceback" not in done.stderr
