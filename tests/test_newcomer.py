@@ -1,5 +1,6 @@
-"""Nothing lost on our own advice: every fix the CLI prints for a wrong --dataset/--output, followed as written
-on a copy of the annotations, keeps the copy; --overwrite replaces only an EIBench build or an empty folder."""
+"""Nothing lost, nothing misleading (issue 21): every fix the CLI prints for a wrong --dataset/--output, followed
+as written on a copy of the annotations, keeps the copy; --overwrite replaces only an EIBench build or an empty
+folder; outputs follow the umask; output-path mistakes and other benchmarks' samples exit 2 with a message."""
 
 from __future__ import annotations
 
@@ -149,3 +150,18 @@ def test_every_command_writes_0644_and_refuses_a_non_folder_path(tmp_path):
         assert done.returncode == 2 and "cannot be written" in done.stderr and "Traceback" not in done.stderr
         done = hub_upload("--no-images", "--output", str(readonly / "ds"), cwd=tmp_path)
         assert done.returncode == 2 and "not writable" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name, line, said", [
+    ("20261202_050000_samples_mmmu_val.jsonl", {"doc_id": 0, "filtered_resps": ["A"]}, "'mmmu_val', not an EIBench"),
+    ("answers.jsonl", {"doc_id": 0, "task_name": "mme", "filtered_resps": ["A"]}, "'mme' is not an EIBench task"),
+    ("answers.jsonl", {"doc_id": 0, "doc": {"question": "q", "answer": "B"}, "filtered_resps": ["A"]},
+     "another benchmark's sample"),
+])
+def test_another_benchmarks_samples_are_refused_even_with_subset_and_allow_partial(tmp_path, sample_dataset_dir,
+                                                                                   name, line, said):
+    samples = tmp_path / name
+    samples.write_text(json.dumps(line) + "\n")
+    done = run(str(BIN / "eibench"), "score", str(samples), "--subset", "basic", "--allow-partial", "--judge",
+               "embedding", "--no-cache", "--dataset", str(sample_dataset_dir))
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
