@@ -301,4 +301,9 @@ def run(args: argparse.Namespace, api: Any = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hub_upload.py", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:  # the build is renamed into place only when complete: nothing half written
+        print("hub_upload.py: interrupted; nothing was written (the output appears only when complete): run the "
+              "same command again", file=sys.stderr)
+        return 130

@@ -165,3 +165,37 @@ def test_another_benchmarks_samples_are_refused_even_with_subset_and_allow_parti
     done = run(str(BIN / "eibench"), "score", str(samples), "--subset", "basic", "--allow-partial", "--judge",
                "embedding", "--no-cache", "--dataset", str(sample_dataset_dir))
     assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_ctrl_c_while_judging_says_what_is_saved_and_a_rerun_resumes(tmp_path):
+    """A real SIGINT to `eibench score` judging against the loopback judge: exit 130, no traceback, the count of
+    saved verdicts; the rerun sends only the rest."""
+    import signal
+    import time
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from judge_server import FakeJudgeConfig, judge_server
+
+    from lmms_eval_eibench.records import load_records
+
+    basic = load_records(SAMPLE_DIR).subset("basic")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({r.id: r.ground_truth}) + "\n" for r in basic))
+    with judge_server(FakeJudgeConfig(latency=0.5)) as judge:
+        argv = [str(BIN / "eibench"), "score", str(answers), "--subset", "basic", "--annotations", str(SAMPLE_DIR),
+                "--base-url", judge.base_url, "--judge-model", judge.model, "--cache-dir", str(tmp_path / "cache"),
+                "--concurrency", "1", "--no-progress"]
+        env = {**ENV, "EIBENCH_JUDGE_API_KEY": judge.api_key}
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 120
+        while len(judge.stats.prompts_answered) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        saved = int(re.search(r"(\d+) of (\d+) verdicts are saved", err).group(1))
+        assert 2 <= saved < len(basic) and "run the same command again to resume" in err, err
+        sent = judge.stats.chat_requests
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert judge.stats.chat_requests - sent == len(basic) - saved

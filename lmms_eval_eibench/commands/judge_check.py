@@ -199,12 +199,8 @@ def evaluate(probes: Sequence[Probe], verdicts: Sequence[Any]) -> list[dict[str,
 
 def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     """(distinct answers, how many of them have no cached verdict): the judge calls the check will make."""
-    from lmms_eval_eibench.judges.cache import verdict_key
-
-    identity = engine.judge.identity()
-    keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
-    cached = engine.cache.get_many(keys) if engine.cache is not None else {}
-    return len(keys), len(keys) - len(set(cached) & set(keys))
+    distinct, cached = engine.cached_count(items)
+    return distinct, distinct - cached
 
 
 def _judge_name(info: Mapping[str, Any]) -> str:
