@@ -319,9 +319,33 @@ def load_subset(subset: str, dataset: str | os.PathLike | None = None,
         check_rows(split, str(folder / parquet_path(subset)))
         return split
     revision = revision or hub_revision(location)
-    split = datasets.load_dataset(location, subset, split="test", revision=revision)
+    try:
+        split = datasets.load_dataset(location, subset, split="test", revision=revision)
+    except Exception as err:  # noqa: BLE001 - the Hub's errors vary by cause; each becomes one message with a fix
+        raise DatasetNotFound(hub_load_error(location, revision, err)) from None
     check_rows(split, f"{location}@{revision or 'main'}: {parquet_path(subset)}")
     return split
+
+
+def hub_load_error(repo_id: str, revision: str | None, err: Exception) -> str:
+    """The message for a Hub dataset that cannot be loaded: the repo id as given, the offline setting when it is
+    on (the usual cause offline), and the fixes."""
+    from . import config as _config
+
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    offline = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+               if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")]
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    if offline:
+        cause = (f"{' and '.join(f'{n}=1' for n in offline)} {'are' if len(offline) > 1 else 'is'} set, so only a repo already in the local Hugging "
+                 "Face cache can be used, and this one is not there (or the repo id is mistyped)")
+        fix = f"check the repo id, or unset {' and '.join(offline)} to download it once, or point --dataset / " \
+              f"{_config.DATASET_ENV} at a built folder"
+    else:
+        cause = f"{type(err).__name__}: {first}"
+        fix = (f"check the repo id (ORG/NAME, a dataset repo), the network, and your Hugging Face login for a "
+               f"private or gated repo, or point --dataset / {_config.DATASET_ENV} at a built folder")
+    return f"cannot load the EIBench dataset {where!r} from the Hugging Face Hub: {cause}. Fix: {fix}"
 
 
 def fingerprint(dataset: str | os.PathLike | None = None, revision: str | None = None) -> str | None:

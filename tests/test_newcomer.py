@@ -199,3 +199,12 @@ def test_ctrl_c_while_judging_says_what_is_saved_and_a_rerun_resumes(tmp_path):
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
         assert judge.stats.chat_requests - sent == len(basic) - saved
+
+
+def test_a_mistyped_hub_repo_offline_names_the_repo_and_the_offline_setting(tmp_path):
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"CAER-S/train/Angry/0006.png": "x"}) + "\n")
+    done = run(str(BIN / "eibench"), "score", str(answers), "--subset", "basic", "--judge", "embedding",
+               "--no-cache", "--dataset", "nosuch-org/eibench-typo", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "'nosuch-org/eibench-typo'" in done.stderr and "HF_HUB_OFFLINE=1" in done.stderr, done.stderr
