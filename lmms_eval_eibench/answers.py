@@ -272,6 +272,8 @@ class Inputs:
     texts: list[SampleText]
     truth: dict[str, dict[str, Any]]
     n_subset: int
+    method: str | None = None
+    """``cfsa`` when the samples carry CFSA transcripts (``input.cfsa``): the report keeps such runs apart."""
 
 
 def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None = None,
@@ -311,6 +313,14 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
             str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
             "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
             f"{len(texts)} answered ones; the result then says {len(texts)} of {len(truth_rows)}")
-    return Inputs(source, subset, texts, truth, len(truth_rows))
+    return Inputs(source, subset, texts, truth, len(truth_rows), method_of_samples(lines) if lmms_format else None)
+
+
+def method_of_samples(lines: Sequence[tuple[int, Any]]) -> str | None:
+    """``cfsa`` when a logged sample's ``input`` holds a CFSA transcript (see cfsa/transcript.attach_transcript)."""
+    for _, obj in lines:
+        if isinstance(obj, dict) and isinstance(obj.get("input"), dict) and "cfsa" in obj["input"]:
+            return "cfsa"
+    return None
 
 

@@ -208,3 +208,34 @@ def test_a_mistyped_hub_repo_offline_names_the_repo_and_the_offline_setting(tmp_
                "--no-cache", "--dataset", "nosuch-org/eibench-typo", cwd=tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert "'nosuch-org/eibench-typo'" in done.stderr and "HF_HUB_OFFLINE=1" in done.stderr, done.stderr
+
+
+def _run_copy(tmp_path: Path, name: str, model: str, protocol: bool = True) -> Path:
+    """The GPT-judged report fixture, as a run of lmms-eval model ``model`` (e.g. eibench_cfsa)."""
+    fixture = next((Path(__file__).parent / "fixtures" / "report" / "run_gpt").rglob("*_results.json"))
+    data = json.loads(fixture.read_text())
+    data["config"]["model"] = model
+    data["model_name"] = "tiny-llava"
+    if protocol:
+        for task in ("eibench_basic", "eibench_complex"):
+            data["configs"][task]["metadata"]["eibench_provenance"]["judge"].update(
+                options={"trust_judge_total": True}, protocol="paper-gpt")
+    path = tmp_path / name / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_cfsa_runs_have_their_own_rows_beside_the_published_cfsa_row(tmp_path):
+    cfsa = _run_copy(tmp_path, "out_cfsa", "eibench_cfsa")
+    plain = _run_copy(tmp_path, "out_plain", "llava_hf")
+    done = run(str(BIN / "eibench"), "report", str(cfsa.parent), str(plain.parent))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ")[:2] for line in done.stdout.splitlines() if line.startswith("| tiny-llava")]
+    assert sorted(r[1] for r in rows) == ["cfsa", "user"], done.stdout
+    done = run(str(BIN / "eibench"), "report", str(cfsa.parent), str(plain.parent), "--with-paper",
+               "--paper-setting", "cfsa", "--paper-judge", "gpt")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    at = next(i for i, line in enumerate(lines) if line.startswith("| tiny-llava | cfsa"))
+    assert lines[at + 1].startswith("| CFSA (LLaVA-NEXT (34B)) | cfsa"), done.stdout

@@ -273,6 +273,8 @@ def run(args: argparse.Namespace) -> int:
     summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)
     data = pipeline.score_json(summary, inputs.subset, metric, judge_info, record, task_from_path(inputs.source),
                                model=model, n_subset=inputs.n_subset)
+    if inputs.method:
+        data["method"] = inputs.method  # a CFSA run: `eibench report` shows it in its own (cfsa) rows
     if output is not None:
         write_text_atomic(output, "".join(json.dumps(pipeline.verdict_line(item, verdict), ensure_ascii=False) + "\n"
                                           for item, verdict in zip(items, verdicts)))
