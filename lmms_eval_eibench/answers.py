@@ -310,7 +310,8 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
     if missing and not allow_partial:
         shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise ScoreInputError(
-            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
+            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no "
+            f"{'saved judge reply' if judge_replies else 'answer'} (first: {shown})",
             "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
             f"{len(texts)} answered ones; the result then says {len(texts)} of {len(truth_rows)}")
     return Inputs(source, subset, texts, truth, len(truth_rows), method_of_samples(lines) if lmms_format else None)

@@ -56,10 +56,11 @@ def read_images(image_paths: list[str], roots: ImageRoots) -> dict[str, bytes]:
     if missing:
         shown = "\n  ".join(str(located[p]) for p in missing[:_MISSING_SHOWN])
         more = f"\n  ... and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
-        raise EIBenchDataError(
-            "images", f"{len(missing)} of {len(image_paths)} images are missing:\n  {shown}{more}\n",
+        raise EIBenchDataError(  # the list goes last, so "Fix:" ends the first line rather than starting one
+            "images", f"{len(missing)} of {len(image_paths)} images are missing (listed below)",
             "download EmoSet-118K and CAER-S and pass the folder holding EmoSet-118k/ and CAER-S/ as --image-root "
-            "(or --emoset-root / --caer-root), or build an annotations-only dataset with --no-images")
+            "(or --emoset-root / --caer-root), or build an annotations-only dataset with --no-images. "
+            f"Missing:\n  {shown}{more}")
     images: dict[str, bytes] = {}
     for image_path in tqdm(image_paths, desc="images", unit="img", disable=None):
         file = located[image_path]
@@ -183,6 +184,12 @@ def build(eibench: Path | None, output: Path | None, roots: ImageRoots, no_image
     for warning in records.warnings:
         log(f"warning: {warning}")
     captions = load_captions(captions_file, set(records.image_paths())) if captions_file else None
+    if captions is not None and (uncaptioned := [p for p in records.image_paths() if p not in captions]):
+        # the caption tasks need every image's caption: a partial file would fail only later, mid-evaluation
+        raise EIBenchDataError(str(captions_file), f"captions for {len(captions)} of {len(records.image_paths())} "
+                               f"images; no caption for {len(uncaptioned)} (first: {uncaptioned[0]!r})",
+                               "caption every image (run the eibench_captions task without --limit, then "
+                               "`eibench captions`), or build without --captions")
 
     output = Path(output).expanduser().resolve() if output else None
     if output is None and repo_id is None:

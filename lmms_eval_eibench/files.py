@@ -55,7 +55,9 @@ def read_jsonl(path: str | os.PathLike[str], *, unique_keys: bool = False,
         except DuplicateKey as dup:
             raise error(where, f"duplicate key {dup.key!r}", "keep one entry per key") from None
         except json.JSONDecodeError as err:
-            raise error(where, f"malformed JSON ({err.msg} at column {err.colno})",
+            # json's messages for a string or comment run on to "... starting at"; the column says where
+            reason = err.msg.removesuffix(" at").removesuffix(" starting")
+            raise error(where, f"malformed JSON ({reason} at column {err.colno})",
                         "make every line one complete JSON object") from None
 
 
