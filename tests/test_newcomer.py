@@ -239,3 +239,12 @@ def test_cfsa_runs_have_their_own_rows_beside_the_published_cfsa_row(tmp_path):
     lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     at = next(i for i, line in enumerate(lines) if line.startswith("| tiny-llava | cfsa"))
     assert lines[at + 1].startswith("| CFSA (LLaVA-NEXT (34B)) | cfsa"), done.stdout
+
+
+def test_judge_check_dry_run_without_a_key_says_so(tmp_path):
+    env = {k: v for k, v in ENV.items() if k not in ("EIBENCH_JUDGE_API_KEY", "OPENAI_API_KEY",
+                                                      "EIBENCH_JUDGE_BASE_URL")}
+    done = subprocess.run([str(BIN / "eibench"), "judge-check", "--dry-run", "--annotations", str(SAMPLE_DIR),
+                           "--judge-model", "gpt-4o-mini", "--cache-dir", str(tmp_path / "c"), "--no-progress"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 1 and "no API key" in done.stderr and "EIBENCH_JUDGE_API_KEY" in done.stderr, done.stderr

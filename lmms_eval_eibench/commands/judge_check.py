@@ -226,6 +226,21 @@ def print_check_table(report: Mapping[str, Any]) -> None:
     print("verdict: " + ("PASS" if not failed else f"FAIL ({', '.join(failed)})"))
 
 
+def _dry_run_status(settings: Any, to_send: int) -> int:
+    """A dry run says whether the real one could start: an API judge without a key cannot reach the OpenAI API."""
+    if settings.kind != "openai" or settings.api_key or not to_send:
+        return EXIT_PASS
+    base_url = settings.base_url or "https://api.openai.com/v1"
+    if "api.openai.com" in base_url:
+        print(f"eibench judge-check: no API key for {base_url}: the run would stop before its first request; set "
+              "EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), or point --base-url at a server that needs none",
+              file=sys.stderr)
+        return EXIT_FAIL
+    print(f"eibench judge-check: note: no API key is set (EIBENCH_JUDGE_API_KEY / OPENAI_API_KEY); fine only if "
+          f"{base_url} needs none", file=sys.stderr)
+    return EXIT_PASS
+
+
 def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench.answers import load_ground_truth
     from lmms_eval_eibench.commands.score import judge_settings
@@ -256,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
               f"for {_judge_name(info)}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
               file=sys.stderr, flush=True)
         if args.dry_run:
-            return EXIT_PASS
+            return _dry_run_status(settings, to_send)
         try:
             engine.preflight()
             verdicts = engine.judge_many(items, progress=not args.no_progress)
