@@ -248,3 +248,30 @@ def test_judge_check_dry_run_without_a_key_says_so(tmp_path):
                            "--judge-model", "gpt-4o-mini", "--cache-dir", str(tmp_path / "c"), "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 1 and "no API key" in done.stderr and "EIBENCH_JUDGE_API_KEY" in done.stderr, done.stderr
+
+
+def _shell_commands(markdown: Path) -> list[str]:
+    """The commands of every ```bash block, continuation lines joined, comments dropped."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", markdown.read_text(), flags=re.S):
+        for command in re.sub(r"\\\n\s*", " ", block).splitlines():
+            command = command.split(" #", 1)[0].strip()
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def test_every_cfsa_doc_command_the_cpu_allows_runs(tmp_path, sample_dataset_dir):
+    """docs/cfsa.md's shell blocks: the ones needing no downloaded weights and no network (base=dummy) run as
+    written (lmms-eval from this venv, the embedded sample as the dataset); the rest are skipped by name."""
+    commands = _shell_commands(Path(__file__).parents[1] / "docs" / "cfsa.md")
+    runnable = [c for c in commands if c.startswith("lmms-eval ") and "base=dummy" in c and "cfsa_summarizer" not in c]
+    assert runnable, commands
+    for command in runnable:
+        argv = shlex.split(command)
+        done = subprocess.run([str(BIN / argv[0]), *argv[1:]], capture_output=True, text=True, cwd=tmp_path,
+                              env={**ENV, "EIBENCH_DATASET": str(sample_dataset_dir)}, timeout=600, check=False)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr[-3000:])
+        if "--output_path" in argv:
+            out = tmp_path / argv[argv.index("--output_path") + 1]
+            assert list(out.rglob("*_samples_eibench_basic.jsonl")), command
