@@ -100,7 +100,7 @@ def check_output_file(path: str | os.PathLike[str], option: str,
     if not path.parent.is_dir():
         raise InputFileError(where, f"folder {path.parent} does not exist", "create it or choose another path")
     if any(path.resolve() == Path(p).resolve() for p in inputs if Path(p).exists()):
-        raise InputFileError(where, "is an input file (it would be overwritten)", "choose another file name")
+        raise InputFileError(where, "is the input file (it would be overwritten)", "choose another file name")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputFileError(where, "cannot be written (no permission or a read-only file system)",
                              "choose a writable path")

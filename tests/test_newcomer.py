@@ -275,3 +275,34 @@ def test_every_cfsa_doc_command_the_cpu_allows_runs(tmp_path, sample_dataset_dir
         if "--output_path" in argv:
             out = tmp_path / argv[argv.index("--output_path") + 1]
             assert list(out.rglob("*_samples_eibench_basic.jsonl")), command
+
+
+def test_score_of_cfsa_samples_says_cfsa_and_the_report_keeps_it_apart(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from judge_server import judge_server
+
+    from lmms_eval_eibench.records import load_records
+
+    basic = load_records(SAMPLE_DIR).subset("basic")
+    outputs = {}
+    for name, cfsa in (("cfsa", True), ("plain", False)):
+        samples = tmp_path / name / "20261202_050000_samples_eibench_basic.jsonl"
+        samples.parent.mkdir()
+        samples.write_text("".join(json.dumps({
+            "doc_id": i, "doc": {"id": r.id}, "filtered_resps": [r.ground_truth],
+            "input": {"prompt": "Why?", "cfsa": [{"status": "ok"}]} if cfsa else "Why?"}) + "\n"
+            for i, r in enumerate(basic)))
+        with judge_server() as judge:
+            done = subprocess.run(
+                [str(BIN / "eibench"), "score", str(samples), "--annotations", str(SAMPLE_DIR), "--json",
+                 "--base-url", judge.base_url, "--judge-model", judge.model, "--no-cache", "--no-progress"],
+                capture_output=True, text=True, env={**ENV, "EIBENCH_JUDGE_API_KEY": judge.api_key}, timeout=120,
+                check=False)
+        assert done.returncode == 0, done.stderr
+        outputs[name] = tmp_path / f"{name}.json"
+        outputs[name].write_text(done.stdout)
+        assert (json.loads(done.stdout).get("method") == "cfsa") is cfsa
+    done = run(str(BIN / "eibench"), "report", str(outputs["cfsa"]), str(outputs["plain"]))
+    templates = sorted(line.split(" | ")[1] for line in done.stdout.splitlines() if line.startswith("| ")
+                       and not line.startswith("| Model") and not line.startswith("|---"))
+    assert done.returncode == 0 and templates == ["cfsa", "user"], done.stdout + done.stderr
