@@ -339,8 +339,8 @@ def hub_load_error(repo_id: str, revision: str | None, err: Exception) -> str:
     if offline:
         cause = (f"{' and '.join(f'{n}=1' for n in offline)} {'are' if len(offline) > 1 else 'is'} set, so only a repo already in the local Hugging "
                  "Face cache can be used, and this one is not there (or the repo id is mistyped)")
-        fix = f"check the repo id, or unset {' and '.join(offline)} to download it once, or point --dataset / " \
-              f"{_config.DATASET_ENV} at a built folder"
+        fix = (f"check the repo id, or unset {' and '.join(offline)} to download it once (a private or gated repo "
+               f"also needs `huggingface-cli login`), or point --dataset / {_config.DATASET_ENV} at a built folder")
     else:
         cause = f"{type(err).__name__}: {first}"
         fix = (f"check the repo id (ORG/NAME, a dataset repo), the network, and your Hugging Face login for a "
