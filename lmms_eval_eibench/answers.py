@@ -113,6 +113,30 @@ def _task_subset(task: str | None) -> str | None:
     return shape[0] if shape is not None else None
 
 
+_TASK_KEYS = ("task_name", "task")
+_DOC_KEYS = ("id", "image_path", "ground_truth", "triggers", "n_triggers", "question_index")  # EIBench columns
+
+
+def refuse_other_benchmark(path: Path, lines: Sequence[tuple[int, Any]]) -> None:
+    """Another benchmark's samples are never scored as EIBench, whatever --subset or --allow-partial say: a task
+    name (in the file name or a line) that is not an EIBench task, or a logged doc without EIBench's fields."""
+    fix = "pass the samples file of an eibench_* task (OUT/<model>/<time>_samples_eibench_basic.jsonl)"
+    task = task_from_path(path)
+    if task is not None and task_shape(task) is None:
+        raise ScoreInputError(str(path), f"the samples of task {task!r}, not an EIBench task", fix)
+    for number, obj in lines:
+        if not isinstance(obj, dict):
+            continue
+        for key in _TASK_KEYS:
+            named = obj.get(key)
+            if isinstance(named, str) and task_shape(named) is None:
+                raise ScoreInputError(f"{path}:{number}", f"{key} {named!r} is not an EIBench task", fix)
+        doc = obj.get("doc")
+        if isinstance(doc, dict) and doc and not any(k in doc for k in _DOC_KEYS):
+            raise ScoreInputError(f"{path}:{number}", "the logged doc has none of EIBench's columns (keys: "
+                                  f"{', '.join(sorted(map(str, doc))[:6])}): another benchmark's sample", fix)
+
+
 def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | None, str]:
     """The subset an lmms-eval samples file says it answers (its task name in the file name, its docs' ids and
     categories), with where it says so; (None, "") when it does not say. Raises ScoreInputError when the file
@@ -264,6 +288,8 @@ class Inputs:
     texts: list[SampleText]
     truth: dict[str, dict[str, Any]]
     n_subset: int
+    method: str | None = None
+    """``cfsa`` when the samples carry CFSA transcripts (``input.cfsa``): the report keeps such runs apart."""
 
 
 def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None = None,
@@ -276,6 +302,8 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
         raise ScoreInputError(str(source), "no answers (the file is empty)")
     _refuse_results_line(source, lines[0][1])
     lmms_format = _is_lmms_sample(lines[0][1])
+    if lmms_format:
+        refuse_other_benchmark(source, lines)
     file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
     if subset and file_subset and subset != file_subset:
         raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {subset}",
@@ -299,9 +327,18 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
     if missing and not allow_partial:
         shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise ScoreInputError(
-            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no answer (first: {shown})",
+            str(source), f"{len(missing)} of the {len(truth_rows)} {subset} samples have no "
+            f"{'saved judge reply' if judge_replies else 'answer'} (first: {shown})",
             "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
             f"{len(texts)} answered ones; the result then says {len(texts)} of {len(truth_rows)}")
-    return Inputs(source, subset, texts, truth, len(truth_rows))
+    return Inputs(source, subset, texts, truth, len(truth_rows), method_of_samples(lines) if lmms_format else None)
+
+
+def method_of_samples(lines: Sequence[tuple[int, Any]]) -> str | None:
+    """``cfsa`` when a logged sample's ``input`` holds a CFSA transcript (see cfsa/transcript.attach_transcript)."""
+    for _, obj in lines:
+        if isinstance(obj, dict) and isinstance(obj.get("input"), dict) and "cfsa" in obj["input"]:
+            return "cfsa"
+    return None
 
 

@@ -8,6 +8,7 @@ only when complete, so a failed build leaves nothing behind.
 from __future__ import annotations
 
 import argparse
+import json
 import io
 import os
 import shutil
@@ -55,10 +56,11 @@ def read_images(image_paths: list[str], roots: ImageRoots) -> dict[str, bytes]:
     if missing:
         shown = "\n  ".join(str(located[p]) for p in missing[:_MISSING_SHOWN])
         more = f"\n  ... and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
-        raise EIBenchDataError(
-            "images", f"{len(missing)} of {len(image_paths)} images are missing:\n  {shown}{more}\n",
+        raise EIBenchDataError(  # the list goes last, so "Fix:" ends the first line rather than starting one
+            "images", f"{len(missing)} of {len(image_paths)} images are missing (listed below)",
             "download EmoSet-118K and CAER-S and pass the folder holding EmoSet-118k/ and CAER-S/ as --image-root "
-            "(or --emoset-root / --caer-root), or build an annotations-only dataset with --no-images")
+            "(or --emoset-root / --caer-root), or build an annotations-only dataset with --no-images. "
+            f"Missing:\n  {shown}{more}")
     images: dict[str, bytes] = {}
     for image_path in tqdm(image_paths, desc="images", unit="img", disable=None):
         file = located[image_path]
@@ -110,14 +112,60 @@ def upload(folder: Path, repo_id: str, private: bool, api: Any = None) -> str:
     return str(getattr(info, "commit_url", info))
 
 
+def is_eibench_build(folder: Path) -> bool:
+    """True when ``folder`` holds a manifest written by this builder (the only folders --overwrite replaces)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and isinstance(manifest.get("fingerprint"), str)
+            and isinstance(manifest.get("files"), dict) and "plugin_version" in manifest)
+
+
+def _describe(folder: Path, limit: int = 4) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def check_output(output: Path, overwrite: bool, annotations: Path | None = None) -> None:
+    """Refuse an --output that would lose what is not ours: an existing path without --overwrite, and with it
+    anything but an EIBench build or an empty folder (an annotation clone, a results folder, a file), and
+    the annotation folder or a folder holding it whatever the flags."""
+    output = output.resolve()
+    if annotations is not None:
+        source = annotations.resolve()
+        if output == source or output in source.parents or source in output.parents:
+            raise EIBenchDataError(str(output), f"is (or holds, or lies inside) the annotations read from {source}",
+                                   "choose an --output outside the EIBench clone, e.g. --output EIBench-dataset")
+    if not output.exists():
+        ancestor = next(p for p in output.parents if p.exists())
+        if not ancestor.is_dir():
+            raise EIBenchDataError(str(output), f"{ancestor} is a file, not a folder", "choose another --output")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise EIBenchDataError(str(output), f"cannot be created: {ancestor} is not writable (permission or a "
+                                   "read-only file system)", "choose a writable --output")
+        return
+    if not output.is_dir():
+        raise EIBenchDataError(str(output), "exists and is a file, not a dataset folder",
+                               "choose another --output (a new or empty folder)")
+    if is_eibench_build(output) or not any(output.iterdir()):
+        if not overwrite:
+            raise EIBenchDataError(str(output), "the output folder already exists",
+                                   "pass --overwrite to replace it, or choose another --output")
+        return
+    raise EIBenchDataError(str(output), f"is not an EIBench build (no manifest.json written by hub_upload.py) and "
+                           f"holds {_describe(output)}; --overwrite replaces only an EIBench build or an empty folder",
+                           "choose another --output (a new or empty folder)")
+
+
 def _replace(built: Path, output: Path, overwrite: bool) -> None:
-    """Move a complete build into place; an existing output is replaced only with --overwrite."""
+    """Move a complete build into place; an existing output is replaced only with --overwrite, and only when it
+    is an EIBench build or empty (checked again: it may have changed during the build)."""
     if not output.exists():
         os.replace(built, output)
         return
-    if not overwrite:
-        raise EIBenchDataError(str(output), "the output folder already exists",
-                               "pass --overwrite to replace it, or choose another --output")
+    check_output(output, overwrite)
     retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
     os.replace(output, retired / output.name)
     os.replace(built, output)
@@ -136,13 +184,18 @@ def build(eibench: Path | None, output: Path | None, roots: ImageRoots, no_image
     for warning in records.warnings:
         log(f"warning: {warning}")
     captions = load_captions(captions_file, set(records.image_paths())) if captions_file else None
+    if captions is not None and (uncaptioned := [p for p in records.image_paths() if p not in captions]):
+        # the caption tasks need every image's caption: a partial file would fail only later, mid-evaluation
+        raise EIBenchDataError(str(captions_file), f"captions for {len(captions)} of {len(records.image_paths())} "
+                               f"images; no caption for {len(uncaptioned)} (first: {uncaptioned[0]!r})",
+                               "caption every image (run the eibench_captions task without --limit, then "
+                               "`eibench captions`), or build without --captions")
 
     output = Path(output).expanduser().resolve() if output else None
     if output is None and repo_id is None:
         output = config.default_dataset_dir()
-    if output is not None and output.exists() and not overwrite:  # fail before the image pass, not after it
-        raise EIBenchDataError(str(output), "the output folder already exists",
-                               "pass --overwrite to replace it, or choose another --output")
+    if output is not None:  # fail before the image pass, not after it
+        check_output(output, overwrite, annotations if eibench else None)
     if repo_id:
         api = hub_api(api)
         prepare_repo(repo_id, private, api)
@@ -255,4 +308,9 @@ def run(args: argparse.Namespace, api: Any = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hub_upload.py", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:  # the build is renamed into place only when complete: nothing half written
+        print("hub_upload.py: interrupted; nothing was written (the output appears only when complete): run the "
+              "same command again", file=sys.stderr)
+        return 130

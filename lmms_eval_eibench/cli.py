@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             subparsers.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
-    return module.run(args)
+    try:
+        return module.run(args)
+    except KeyboardInterrupt:  # every command: a message, no traceback, the shell's status for Ctrl-C
+        print(f"eibench {args.command}: interrupted; outputs are written only when complete, so nothing half "
+              "written is left: run the same command again", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

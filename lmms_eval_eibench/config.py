@@ -92,4 +92,5 @@ def require(module: str, purpose: str) -> None:
     try:
         importlib.import_module(module)
     except ModuleNotFoundError as err:
-        raise MissingExtra(f"{purpose} needs {missing_extra_hint(err.name or module)}") from None
+        name = (err.name or module).split(".")[0]
+        raise MissingExtra(f"{purpose} needs {name}, which {missing_extra_hint(name).split(' ', 1)[1]}") from None

@@ -157,9 +157,9 @@ def resolve(dataset: str | os.PathLike | None = None) -> str:
     path = Path(location).expanduser()
     if path.is_dir():
         if not (path / CARD).is_file():
-            raise DatasetNotFound(
-                f"{path} is not a built EIBench dataset (no {CARD} with configs). Build it with "
-                f"`python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`.")
+            fix = (f"Build it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {path}`."
+                   if not any(path.iterdir()) else f"Fix: {not_a_build_hint(path)}.")
+            raise DatasetNotFound(f"{path} is not a built EIBench dataset (no {CARD} with configs). {fix}")
         return str(path)
     if not looks_like_repo_id(location):
         if dataset is not None:
@@ -186,8 +186,27 @@ _VERIFIED: dict[tuple[Any, ...], str] = {}  # (folder, file stats) -> fingerprin
 
 
 def _rebuild_hint(folder: Path) -> str:
-    return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
-            "--overwrite` (or download it again)")
+    """How to get a dataset where ``folder`` is: rebuild over it only when it is our own build; never advise an
+    --output (let alone --overwrite) that is an annotation clone or someone's folder."""
+    from .build import is_eibench_build
+
+    if is_eibench_build(folder):
+        return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
+                "--overwrite` (or download it again)")
+    return not_a_build_hint(folder)
+
+
+def not_a_build_hint(folder: Path) -> str:
+    """The fix for a folder that is not an EIBench build: build into a new folder and point there."""
+    from .records import BASIC_QUESTIONS
+
+    new = folder.parent / f"{folder.name}-dataset"
+    if (folder / BASIC_QUESTIONS).is_file() or (folder / "EIBench" / BASIC_QUESTIONS).is_file():
+        return (f"{folder} holds the EIBench annotations, not a built dataset: build one from it with "
+                f"`python hub_upload.py --eibench {folder} --image-root IMAGES --output {new}` and pass "
+                f"--dataset {new} (or set {config.DATASET_ENV}={new})")
+    return (f"{folder} is not an EIBench build: build one into a new folder with `python hub_upload.py --eibench "
+            f"EIBENCH_DIR --image-root IMAGES --output {new}` and pass --dataset {new}")
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -303,7 +322,10 @@ def load_subset(subset: str, dataset: str | os.PathLike | None = None,
         check_rows(split, str(folder / parquet_path(subset)))
         return split
     revision = revision or hub_revision(location)
-    split = datasets.load_dataset(location, subset, split="test", revision=revision)
+    try:
+        split = datasets.load_dataset(location, subset, split="test", revision=revision)
+    except Exception as err:  # noqa: BLE001 - the Hub's errors vary by cause; each becomes one message with a fix
+        raise DatasetNotFound(hub_load_error(location, revision, err)) from None
     check_rows(split, f"{location}@{revision or 'main'}: {parquet_path(subset)}")
     return split
 
@@ -345,6 +367,25 @@ def official(dataset: str | os.PathLike | None = None, revision: str | None = No
                    == official_files.OFFICIAL_ROWS_SHA256[subset] for subset in SUBSETS)
     except Exception:  # noqa: BLE001 - rows that cannot even be read as the official columns are not them
         return False
+def hub_load_error(repo_id: str, revision: str | None, err: Exception) -> str:
+    """The message for a Hub dataset that cannot be loaded: the repo id as given, the offline setting when it is
+    on (the usual cause offline), and the fixes."""
+    from . import config as _config
+
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    offline = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+               if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")]
+    where = f"{repo_id}@{revision}" if revision else repo_id
+    if offline:
+        cause = (f"{' and '.join(f'{n}=1' for n in offline)} {'are' if len(offline) > 1 else 'is'} set, so only a repo already in the local Hugging "
+                 "Face cache can be used, and this one is not there (or the repo id is mistyped)")
+        fix = (f"check the repo id, or unset {' and '.join(offline)} to download it once (a private or gated repo "
+               f"also needs `huggingface-cli login`), or point --dataset / {_config.DATASET_ENV} at a built folder")
+    else:
+        cause = f"{type(err).__name__}: {first}"
+        fix = (f"check the repo id (ORG/NAME, a dataset repo), the network, and your Hugging Face login for a "
+               f"private or gated repo, or point --dataset / {_config.DATASET_ENV} at a built folder")
+    return f"cannot load the EIBench dataset {where!r} from the Hugging Face Hub: {cause}. Fix: {fix}"
 
 
 def fingerprint(dataset: str | os.PathLike | None = None, revision: str | None = None) -> str | None:

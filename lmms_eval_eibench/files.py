@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,9 @@ def read_jsonl(path: str | os.PathLike[str], *, unique_keys: bool = False,
         except DuplicateKey as dup:
             raise error(where, f"duplicate key {dup.key!r}", "keep one entry per key") from None
         except json.JSONDecodeError as err:
-            raise error(where, f"malformed JSON ({err.msg} at column {err.colno})",
+            # json's messages for a string or comment run on to "... starting at"; the column says where
+            reason = err.msg.removesuffix(" at").removesuffix(" starting")
+            raise error(where, f"malformed JSON ({reason} at column {err.colno})",
                         "make every line one complete JSON object") from None
 
 
@@ -79,16 +81,51 @@ def read_text(path: str | os.PathLike[str], *, error: type[InputFileError] = Inp
                     "save the file as UTF-8") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it; set back at once
+    os.umask(mask)
+    return mask
+
+
+def check_output_file(path: str | os.PathLike[str], option: str,
+                      inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Everything that can go wrong writing the file ``path`` (given as ``option``), checked before any work,
+    so every command fails the same way: a message with the fix, never a traceback."""
+    path = Path(path)
+    where = f"{option} {path}"
+    if path.is_dir():
+        raise InputFileError(where, "is a folder", f"give a file name, e.g. {path / 'out'}{path.suffix}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputFileError(where, f"{path.parent} is a file, not a folder", "choose a path in a folder")
+    if not path.parent.is_dir():
+        raise InputFileError(where, f"folder {path.parent} does not exist", "create it or choose another path")
+    if any(path.resolve() == Path(p).resolve() for p in inputs if Path(p).exists()):
+        raise InputFileError(where, "is the input file (it would be overwritten)", "choose another file name")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputFileError(where, "cannot be written (no permission or a read-only file system)",
+                             "choose a writable path")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only when the block succeeds."""
+    """A temporary path beside ``path`` that replaces it only when the block succeeds. An OS error creating or
+    renaming it is an InputFileError naming the path (callers' checks usually catch it earlier)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as err:
+        raise InputFileError(str(path), f"cannot be written ({err.strerror or err})",
+                             "choose a writable path") from None
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is 0600; outputs follow the umask like any new file
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            raise InputFileError(str(path), f"cannot be written ({err.strerror or err})",
+                                 "choose a writable path") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,6 @@ def build_model(work: Path) -> Path:
 
 
 def evaluate(dataset: Path, model: Path, work: Path) -> Path:
-    step(f"lmms-eval --model llava_hf --tasks eibench_basic,eibench_complex --limit {LIMIT} (embedding judge)")
     results = work / "results"
     shutil.rmtree(results, ignore_errors=True)
     env = {**os.environ, "EIBENCH_DATASET": str(dataset), "EIBENCH_JUDGE": "embedding",
@@ -101,6 +101,8 @@ def evaluate(dataset: Path, model: Path, work: Path) -> Path:
            "--model_args", f"pretrained={model},device=cpu,device_map=cpu,dtype=float32",
            "--tasks", "eibench_basic,eibench_complex", "--limit", LIMIT, "--gen_kwargs", "max_new_tokens=48",
            "--batch_size", "1", "--log_samples", "--output_path", str(results), "--verbosity", "DEBUG"]
+    shown = {k: env[k] for k in ("EIBENCH_DATASET", "EIBENCH_JUDGE", "EIBENCH_CACHE_DIR")}
+    step(" ".join(f"{k}={shlex.quote(v)}" for k, v in shown.items()) + " " + shlex.join(cmd))  # exactly what runs
     log = work / "lmms-eval.log"
     with log.open("w") as handle:
         code = subprocess.run(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
@@ -159,6 +161,7 @@ def judge_range(results_file: Path, dataset: Path, work: Path) -> None:
 def main() -> int:
     work = Path(os.environ.get("EIBENCH_DEMO_DIR", Path(tempfile.gettempdir()) / "eibench-demo"))
     work.mkdir(parents=True, exist_ok=True)
+    print(f"demo folder (dataset, model, results, logs): {work}  (set EIBENCH_DEMO_DIR to change it)", flush=True)
     dataset = build_dataset(work)
     model = build_model(work)
     results_file = evaluate(dataset, model, work)

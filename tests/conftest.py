@@ -3,7 +3,9 @@ the official paths, and built datasets (the embedded sample and the full officia
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,7 +15,9 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="eibench-test-cache-"))
+if "XDG_CACHE_HOME" not in os.environ:  # a cache folder of our own, removed when the test process ends
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="eibench-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICIAL_DIR = Path(os.environ.get("EIBENCH_OFFICIAL_DIR", REPO.parent / "shared" / "eibench"))

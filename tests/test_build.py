@@ -14,6 +14,7 @@ import pytest
 from datasets import load_dataset
 
 from lmms_eval_eibench.build import main
+from lmms_eval_eibench.records import find_annotation_root, load_records
 from lmms_eval_eibench.sample import SAMPLE_DIR, write_images
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ BAD_INPUTS = {
     "complex-wrong-shape": r"ec_complex\.jsonl:6: expected an object with exactly one key",
     "path-escapes-root": r"user\.jsonl:1: image path .* escapes the image root",
     "absolute-path": r"user\.jsonl:1: image path '/CAER-S/.*' is not a relative POSIX path",
-    "missing-images": r"3 of 10 images are missing:\n  .*\.jpg",
+    "missing-images": r"3 of 10 images are missing \(listed below\)\. Fix: .*Missing:\n  .*\.jpg",
     "unreadable-image": r"\.png: image cannot be read",
     "unknown-category": r"user\.jsonl:1: basic image 'CAER-S/train/Neutral/.*' is not in a category folder",
 }
@@ -181,12 +182,18 @@ def test_separate_collection_roots_and_captions(tmp_path):
     captions = tmp_path / "captions.jsonl"
     captions.write_text(json.dumps({"image_path": "CAER-S/train/Happy/sample_0001.png", "caption": "A party."}) + "\n")
     out = tmp_path / "out"
-    assert main(["--eibench", str(annotations), "--emoset-root", str(images / "EmoSet-118k"),
-                 "--caer-root", str(images / "CAER-S"), "--captions", str(captions), "--output", str(out)]) == 0
+    argv = ["--eibench", str(annotations), "--emoset-root", str(images / "EmoSet-118k"),
+            "--caer-root", str(images / "CAER-S"), "--captions", str(captions), "--output", str(out)]
+    assert main(argv) == 2 and not out.exists()  # a partial captions file would fail only in the caption tasks
+    paths = load_records(find_annotation_root(annotations)).image_paths()
+    with captions.open("a") as file:
+        file.writelines(json.dumps({"image_path": p, "caption": f"Image {p}."}) + "\n" for p in paths
+                        if p != "CAER-S/train/Happy/sample_0001.png")
+    assert main(argv) == 0
     basic = load_dataset(str(out), "basic", split="test")
     by_path = dict(zip(basic["image_path"], basic["caption"]))
     assert by_path["CAER-S/train/Happy/sample_0001.png"] == "A party."
-    assert by_path["CAER-S/train/Happy/sample_0002.png"] is None
+    assert by_path["CAER-S/train/Happy/sample_0002.png"] == "Image CAER-S/train/Happy/sample_0002.png."
 
 
 def test_bad_captions_name_the_line(tmp_path, capsys):

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.files import InputFileError, read_jsonl, write_text_atomic
+from lmms_eval_eibench.files import InputFileError, check_output_file, read_jsonl, write_text_atomic
 from lmms_eval_eibench.vocabulary import CAPTION_WORDS as CAPTION_METRIC
 
 HELP = "turn the eibench_captions task's samples into a --captions file"
@@ -93,9 +93,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        check_output_file(args.output, "--output", args.samples)
         captions = read_captions(list(args.samples))
         write_captions(captions, args.output)
-    except CaptionsInputError as err:
+    except InputFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {len(captions)} captions to {args.output}")

@@ -199,12 +199,8 @@ def evaluate(probes: Sequence[Probe], verdicts: Sequence[Any]) -> list[dict[str,
 
 def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     """(distinct answers, how many of them have no cached verdict): the judge calls the check will make."""
-    from lmms_eval_eibench.judges.cache import verdict_key
-
-    identity = engine.judge.identity()
-    keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
-    cached = engine.cache.get_many(keys) if engine.cache is not None else {}
-    return len(keys), len(keys) - len(set(cached) & set(keys))
+    distinct, cached = engine.cached_count(items)
+    return distinct, distinct - cached
 
 
 def _judge_name(info: Mapping[str, Any]) -> str:
@@ -228,6 +224,21 @@ def print_check_table(report: Mapping[str, Any]) -> None:
         print("  " + "  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
     failed = [g["group"] for g in report["groups"] if not g["passed"]]
     print("verdict: " + ("PASS" if not failed else f"FAIL ({', '.join(failed)})"))
+
+
+def _dry_run_status(settings: Any, to_send: int) -> int:
+    """A dry run says whether the real one could start: an API judge without a key cannot reach the OpenAI API."""
+    if settings.kind != "openai" or settings.api_key or not to_send:
+        return EXIT_PASS
+    base_url = settings.base_url or "https://api.openai.com/v1"
+    if "api.openai.com" in base_url:
+        print(f"eibench judge-check: no API key for {base_url}: the run would stop before its first request; set "
+              "EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), or point --base-url at a server that needs none",
+              file=sys.stderr)
+        return EXIT_FAIL
+    print(f"eibench judge-check: note: no API key is set (EIBENCH_JUDGE_API_KEY / OPENAI_API_KEY); fine only if "
+          f"{base_url} needs none", file=sys.stderr)
+    return EXIT_PASS
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
               f"for {_judge_name(info)}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
               file=sys.stderr, flush=True)
         if args.dry_run:
-            return EXIT_PASS
+            return _dry_run_status(settings, to_send)
         try:
             engine.preflight()
             verdicts = engine.judge_many(items, progress=not args.no_progress)

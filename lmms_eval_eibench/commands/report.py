@@ -90,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 on bad input (message on stderr, no output files written)."""
     from lmms_eval_eibench import report
-    from lmms_eval_eibench.files import write_text_atomic
+    from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 
     if args.paired:
         return _run_paired(args)
@@ -106,9 +106,10 @@ def run(args: argparse.Namespace) -> int:
             entries += report.load_published(settings=settings, judges=judges)
         rows = report.build_rows(entries)
         warnings = report.comparability_warnings(rows)
-        for target in [*args.chart, args.summary, args.output]:
-            if target is not None and not Path(target).parent.is_dir():
-                raise report.ReportError(f"{target}: folder {Path(target).parent} does not exist")
+        for option, target in [*(("--chart", c) for c in args.chart), ("--summary", args.summary),
+                               ("--output", args.output)]:
+            if target is not None:
+                check_output_file(target, option, [r for r in args.results if Path(r).is_file()])
         if args.format == "csv":
             table = report.render_csv(rows)
         elif args.format == "latex":
@@ -122,16 +123,16 @@ def run(args: argparse.Namespace) -> int:
         if args.summary:
             summary = report.build_summary(rows, warnings)
             write_text_atomic(args.summary, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    except report.ReportError as exc:
+        if args.output:
+            write_text_atomic(args.output, table)
+    except (report.ReportError, InputFileError) as exc:
         print(f"eibench report: error: {exc}", file=sys.stderr)
         return 2
     for note in notes:
         print(f"eibench report: note: {note}", file=sys.stderr)
     for warning in warnings:
         print(f"eibench report: warning: {warning}", file=sys.stderr)
-    if args.output:
-        write_text_atomic(args.output, table)
-    else:
+    if not args.output:
         sys.stdout.write(table)
     return 0
 

@@ -14,7 +14,8 @@ scores fewer, and says so). Bad input stops before any judge request, naming fil
 
 Exit status: 0 scored; 1 the judge cannot work (preflight, or it stopped mid-run: nothing written); 2 bad input
 (nothing judged, nothing written); 3 scored, but the judge failed on some samples (each counted as 0; the
-results are written; a rerun asks the judge again for those samples only, the rest come from the cache).
+results are written; a rerun asks the judge again for those samples only, the rest come from the cache);
+130 interrupted (Ctrl-C): nothing written, the verdicts received so far are in the cache and a rerun resumes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from lmms_eval_eibench.answers import (
     read_inputs,
     task_from_path,
 )
-from lmms_eval_eibench.files import write_text_atomic
+from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.vocabulary import RECALL
 
 HELP = "judge saved answers and print recall"
@@ -46,6 +47,7 @@ DESCRIPTION = (
 )
 
 EXIT_OK, EXIT_JUDGE, EXIT_INPUT, EXIT_JUDGE_FAILURES = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,15 +165,10 @@ def judge_settings(args: argparse.Namespace) -> Any:
 
 def check_output(output: Path, inputs: Sequence[Path]) -> None:
     """Everything that can go wrong writing `output`, checked before any judge request."""
-    where = f"--output {output}"
-    if output.is_dir():
-        raise ScoreInputError(where, "is a folder", "give a file name, e.g. verdicts.jsonl")
-    if not output.parent.is_dir():
-        raise ScoreInputError(where, f"folder {output.parent} does not exist", "create it or choose another path")
-    if any(output.resolve() == path.resolve() for path in inputs if path.exists()):
-        raise ScoreInputError(where, "is the input file (it would be overwritten)", "choose another file name")
-    if not os.access(output.parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        raise ScoreInputError(where, "cannot be written (no permission)", "choose a writable path")
+    try:
+        check_output_file(output, "--output", inputs)
+    except InputFileError as err:
+        raise ScoreInputError(err.where, err.problem, err.fix) from None
 
 
 def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleText], prompt: str,
@@ -188,6 +185,19 @@ def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleTe
         except VerdictParseError as exc:
             verdicts.append(Verdict.failure(item, f"unparseable judge reply: {exc}", reply.text))
     return verdicts
+
+
+def interrupted_message(engine: Any, items: Sequence[Any]) -> str:
+    """What Ctrl-C while judging leaves: how many verdicts the cache holds and that a rerun resumes from them."""
+    if engine.cache is None:
+        return ("interrupted; no verdict is saved (the cache is off: --no-cache / EIBENCH_NO_CACHE), so a rerun "
+                "asks the judge again for every answer; nothing was written")
+    try:
+        distinct, cached = engine.cached_count(items)
+    except Exception:  # noqa: BLE001 - the interrupt may have hit the cache itself; still say how to resume
+        return "interrupted; run the same command again to resume: verdicts already saved are not asked again"
+    return (f"interrupted; {cached} of {distinct} verdicts are saved in the judge cache ({engine.cache.path}); "
+            "run the same command again to resume: only the other answers are sent to the judge")
 
 
 def _fail(message: str, status: int) -> int:
@@ -254,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(f"judge preflight failed: {exc}", EXIT_JUDGE)
             try:
                 verdicts = pipeline.judge_answers(engine, items)
+            except KeyboardInterrupt:
+                return _fail(interrupted_message(engine, items), EXIT_INTERRUPTED)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
                 return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
             except VerdictCacheError as exc:
@@ -262,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
     summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)
     data = pipeline.score_json(summary, inputs.subset, metric, judge_info, record, task_from_path(inputs.source),
                                model=model, n_subset=inputs.n_subset)
+    if inputs.method:
+        data["method"] = inputs.method  # a CFSA run: `eibench report` shows it in its own (cfsa) rows
     if output is not None:
         write_text_atomic(output, "".join(json.dumps(pipeline.verdict_line(item, verdict), ensure_ascii=False) + "\n"
                                           for item, verdict in zip(items, verdicts)))
@@ -276,9 +290,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
               "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)
     if summary.n_failed:
+        see = f"see 'error' in {output}" if output is not None else "-o FILE writes each sample's 'error'"
         how = ("they have no cached reply" if args.from_cache
                else "run the same command again to ask the judge again for those samples only")
         print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} samples, each counted as 0 "
-              f"(exit {EXIT_JUDGE_FAILURES}; see 'error' in --output); {how}", file=sys.stderr)
+              f"(exit {EXIT_JUDGE_FAILURES}; {see}); {how}", file=sys.stderr)
         return EXIT_JUDGE_FAILURES
     return EXIT_OK

@@ -212,6 +212,13 @@ class JudgeEngine:
         finally:
             bar.close()
 
+    def cached_count(self, items: Sequence[JudgeItem]) -> tuple[int, int]:
+        """(distinct answers among ``items``, how many of them have a verdict saved in the cache)."""
+        identity = self.judge.identity()
+        keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
+        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        return len(keys), len(set(cached) & set(keys))
+
     def close(self) -> None:
         self.judge.close()
         if self.cache is not None:

@@ -224,6 +224,13 @@ def protocol_warnings(rows: Sequence[Row]) -> list[str]:
         if not differences and (row.template, nearest.name) in shown:
             continue
         name = _row_name(row)
+        if not differences and row.template is None:
+            warnings.append(
+                f"{name} follows protocol {nearest.name}, but its results do not say their setting (user, cot, "
+                "caption, caption_text, cfsa), so it is not put beside a published row of one: score the samples "
+                "file under the name lmms-eval gave it (..._samples_<task>.jsonl), whose task names the setting"
+            )
+            continue
         if not differences:
             warnings.append(
                 f"{name} follows protocol {nearest.name}, but no published {nearest.name} row of setting "

@@ -158,6 +158,17 @@ def _model_name(data: Mapping[str, Any], path: Path) -> str:
     return path.stem
 
 
+CFSA_SETTING = "cfsa"
+"""The setting of a CFSA run's rows: the paper reports its method apart, so a CFSA run never shares a row (or a
+label) with a single-pass run of the same model, and sits beside the published CFSA row."""
+
+
+def _is_cfsa_run(data: Mapping[str, Any]) -> bool:
+    """An lmms-eval run of the `eibench_cfsa` model (whatever base model it wraps)."""
+    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
+    return config.get("model") == "eibench_cfsa"
+
+
 def _task_shape(task: str, config: Mapping[str, Any], where: str) -> tuple[str, str | None]:
     """(subset, template) of an EIBench task: from its name, else from its config (dataset_name, metadata)."""
     shape = task_shape(task)
@@ -200,6 +211,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
     group_subtasks = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
     groups = {name for name, members in group_subtasks.items() if members}
     model = _model_name(data, path)
+    cfsa = _is_cfsa_run(data)
     found_results: list[TaskResult] = []
     for task, metrics in results.items():
         if task in groups or not isinstance(metrics, Mapping):
@@ -215,6 +227,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
             where = f"{path}: results.{task}"
             config = configs.get(task) if isinstance(configs.get(task), Mapping) else {}
             subset, template = _task_shape(task, config, where)
+            template = CFSA_SETTING if cfsa else template
             categories = {}
             if subset == "basic":
                 for category in CATEGORIES:
@@ -278,6 +291,8 @@ def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
     task = data.get("task")
     if template is None and (shape := task_shape(task)) is not None:
         template = shape[1]
+    if data.get("method") == CFSA_SETTING:  # `eibench score` of a CFSA run's samples
+        template = CFSA_SETTING
     model = data.get("model")
     n_subset = data.get("n_subset")
     return TaskResult(
