@@ -70,7 +70,8 @@ def build_dataset(work: Path) -> Path:
     notes: list[str] = []
     if (OFFICIAL / "EI_Basic" / "user.jsonl").is_file():
         step(f"building the dataset from the official annotations in {OFFICIAL} (placeholder images; basic items "
-             "interleaved by category so that the first documents cover all four)")
+             "interleaved by category so that the first documents cover all four; the files then differ from the "
+             "published ones, so the report marks the rows 'unofficial data', as it would any edited copy)")
         images = work / "images"
         write_images(load_records(OFFICIAL).image_paths(), images, size=64)
         annotations = interleaved_annotations(work)
