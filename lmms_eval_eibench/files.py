@@ -82,7 +82,14 @@ def read_text(path: str | os.PathLike[str], *, error: type[InputFileError] = Inp
 
 
 def _umask() -> int:
-    mask = os.umask(0)  # the only portable way to read it; set back at once
+    # Linux shows the umask without changing it; os.umask(0) elsewhere would, for an instant, for every thread
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0)  # the portable way to read it; set back at once
     os.umask(mask)
     return mask
 
