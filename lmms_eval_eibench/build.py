@@ -8,8 +8,8 @@ only when complete, so a failed build leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import json
 import io
+import json
 import os
 import shutil
 import sys

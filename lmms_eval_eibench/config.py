@@ -77,11 +77,15 @@ class MissingExtra(ImportError):
     """An optional dependency is not installed; the message says which extra brings it."""
 
 
+def _install_command(name: str) -> str:
+    extra = EXTRAS.get(name)
+    return f"pip install 'lmms-eval-eibench[{extra}]'" if extra else f"pip install {name}"
+
+
 def missing_extra_hint(module: str) -> str:
     """How to install the optional module ``module`` (by its import name)."""
-    extra = EXTRAS.get(module.split(".")[0])
-    pip = f"pip install 'lmms-eval-eibench[{extra}]'" if extra else f"pip install {module.split('.')[0]}"
-    return f"{module.split('.')[0]} is not installed; {pip}"
+    name = module.split(".")[0]
+    return f"{name} is not installed; {_install_command(name)}"
 
 
 def require(module: str, purpose: str) -> None:
@@ -93,4 +97,4 @@ def require(module: str, purpose: str) -> None:
         importlib.import_module(module)
     except ModuleNotFoundError as err:
         name = (err.name or module).split(".")[0]
-        raise MissingExtra(f"{purpose} needs {name}, which {missing_extra_hint(name).split(' ', 1)[1]}") from None
+        raise MissingExtra(f"{purpose} needs {name}, which is not installed; {_install_command(name)}") from None

@@ -367,24 +367,25 @@ def official(dataset: str | os.PathLike | None = None, revision: str | None = No
                    == official_files.OFFICIAL_ROWS_SHA256[subset] for subset in SUBSETS)
     except Exception:  # noqa: BLE001 - rows that cannot even be read as the official columns are not them
         return False
+
+
 def hub_load_error(repo_id: str, revision: str | None, err: Exception) -> str:
     """The message for a Hub dataset that cannot be loaded: the repo id as given, the offline setting when it is
     on (the usual cause offline), and the fixes."""
-    from . import config as _config
-
     first = (str(err).strip().splitlines() or [""])[0][:200]
     offline = [name for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
                if os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")]
     where = f"{repo_id}@{revision}" if revision else repo_id
     if offline:
-        cause = (f"{' and '.join(f'{n}=1' for n in offline)} {'are' if len(offline) > 1 else 'is'} set, so only a repo already in the local Hugging "
-                 "Face cache can be used, and this one is not there (or the repo id is mistyped)")
+        settings = " and ".join(f"{n}=1" for n in offline)
+        cause = (f"{settings} {'are' if len(offline) > 1 else 'is'} set, so only a repo already in the local "
+                 "Hugging Face cache can be used, and this one is not there (or the repo id is mistyped)")
         fix = (f"check the repo id, or unset {' and '.join(offline)} to download it once (a private or gated repo "
-               f"also needs `huggingface-cli login`), or point --dataset / {_config.DATASET_ENV} at a built folder")
+               f"also needs `huggingface-cli login`), or point --dataset / {config.DATASET_ENV} at a built folder")
     else:
         cause = f"{type(err).__name__}: {first}"
         fix = (f"check the repo id (ORG/NAME, a dataset repo), the network, and your Hugging Face login for a "
-               f"private or gated repo, or point --dataset / {_config.DATASET_ENV} at a built folder")
+               f"private or gated repo, or point --dataset / {config.DATASET_ENV} at a built folder")
     return f"cannot load the EIBench dataset {where!r} from the Hugging Face Hub: {cause}. Fix: {fix}"
 
 

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_paired(args: argparse.Namespace) -> int:
     """``--paired A B``: the paired table (Markdown), or a refusal saying why the runs cannot be compared."""
-    from lmms_eval_eibench.files import write_text_atomic
+    from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
     from lmms_eval_eibench.report.pairs import compare_runs, render_paired_markdown
     from lmms_eval_eibench.runs import RunError
 
@@ -150,10 +150,10 @@ def _run_paired(args: argparse.Namespace) -> int:
                                            ("--format", args.format != "markdown")) if given]
         if others:
             raise RunError("--paired", f"cannot be combined with {', '.join(others)}", "run the table separately")
-        if args.output and not Path(args.output).parent.is_dir():
-            raise RunError(args.output, f"folder {Path(args.output).parent} does not exist")
+        if args.output:
+            check_output_file(args.output, "--output", [p for p in (a, b) if Path(p).is_file()])
         rows, notes = compare_runs(a, b)
-    except RunError as exc:
+    except InputFileError as exc:  # RunError is one
         print(f"eibench report: error: {exc}", file=sys.stderr)
         return 2
     for note in notes:
