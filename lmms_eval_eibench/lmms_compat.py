@@ -17,8 +17,9 @@ running that file and reading this one:
    ``construct_requests`` of lmms-eval's simple or messages task.
 5. CFSA's hooks: ``response_cache_requested`` (the task's CLI arguments, reached through a simple request's bound
    ``doc_to_visual``), ``user_turn`` (the private ``ConfigurableMessagesTask._build_user_turn``), ``share_task_dict``
-   (the documents lmms-eval puts in the model's ``task_dict``), ``replace_first_argument`` (what ``--log_samples``
-   writes as a sample's ``input``), ``model_manifest`` (``registry_v2.ModelManifest``).
+   (the documents lmms-eval puts in the model's ``task_dict``), ``logged_input`` / ``set_logged_input`` (the
+   request argument ``--log_samples`` writes as a sample's ``input``), ``model_manifest``
+   (``registry_v2.ModelManifest``).
 
 lmms-eval's public model API (``lmms``, ``Instance``, ``GenerationResult``, ``TokenCounts``,
 ``unwrap_generation_output``, ``get_model``) is re-exported here for ``cfsa.model``, so that outside this module only
@@ -45,12 +46,13 @@ __all__ = [
     "get_model",
     "hook_task_index",
     "lmms",
+    "logged_input",
     "model_is_chat",
     "model_manifest",
     "own_process_results",
     "reasoning_tags",
-    "replace_first_argument",
     "response_cache_requested",
+    "set_logged_input",
     "share_task_dict",
     "strip_reasoning",
     "unwrap_generation_output",
@@ -151,14 +153,18 @@ def strip_reasoning(response: Any, tags: Any) -> Any:
 # -- 4. requests in the model's style ---------------------------------------------------------------------------
 
 
-def model_is_chat(model: str | None, force_simple: bool = False) -> bool:
-    """Whether lmms-eval runs ``model`` (its ``--model`` name) as a chat model (messages) rather than a simple one
-    (text + visuals). No name (``simple_evaluate`` without ``cli_args``): lmms-eval's default, simple."""
+def model_is_chat(cli_args: Any) -> bool:
+    """Whether the run's model takes chat messages rather than text + visuals (simple), as lmms-eval decides it:
+    ``get_model(--model, force_simple=--force_simple).is_simple``. ``cli_args`` is the task's ``args`` (set by
+    ``evaluate()`` before requests are built); without them (``simple_evaluate`` called without ``cli_args``)
+    lmms-eval's default style, simple."""
+    model = getattr(cli_args, "model", None)
     if not (isinstance(model, str) and model):
         return False
     from lmms_eval.models import get_model
 
-    return not getattr(get_model(model, force_simple=force_simple), "is_simple", True)
+    model_class = get_model(model, force_simple=bool(getattr(cli_args, "force_simple", False)))
+    return not getattr(model_class, "is_simple", True)
 
 
 def construct_requests(task: Any, chat: bool, doc_id: int, ctx: str, **kwargs: Any) -> Any:
@@ -202,10 +208,15 @@ def share_task_dict(model: Any, base: Any) -> None:
     base.task_dict = model.task_dict
 
 
-def replace_first_argument(instance: Any, first: Any) -> None:
-    """Make ``first`` the request's first argument, which ``--log_samples`` writes as the sample's ``input``
-    (after generation, when lmms-eval no longer reads the prompt)."""
-    instance.arguments = (first, *instance.arguments[1:])
+def logged_input(instance: Any) -> Any:
+    """What ``--log_samples`` writes as a request's sample ``input``: its first argument (the task prompt)."""
+    return instance.arguments[0]
+
+
+def set_logged_input(instance: Any, value: Any) -> None:
+    """Make ``value`` the request's sample ``input`` (its first argument). Only after generation, when lmms-eval
+    no longer reads the prompt; the evaluation tracker logs it when it is a plain value (dict, str, list...)."""
+    instance.arguments = (value, *instance.arguments[1:])
 
 
 def model_manifest(model_id: str, simple_class_path: str) -> Any:

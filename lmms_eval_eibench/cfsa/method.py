@@ -236,6 +236,6 @@ def _summary_question(prompt: str) -> str:
 def manifest() -> Any:
     """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa`. lmms-eval imports the class
     (`cfsa.model.CFSA`, which needs lmms_eval and torch) only when the model is asked for."""
-    from lmms_eval.models.registry_v2 import ModelManifest
+    from ..lmms_compat import model_manifest
 
-    return ModelManifest(model_id=MODEL_ID, simple_class_path=f"{__package__}.model.CFSA")
+    return model_manifest(MODEL_ID, f"{__package__}.model.CFSA")
