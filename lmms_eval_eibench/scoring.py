@@ -77,13 +77,11 @@ def stderr(values: Iterable[float | None]) -> float | None:
     return math.sqrt(sum((v - mu) ** 2 for v in kept) / (len(kept) - 1)) / math.sqrt(len(kept))
 
 
-def micro_recall(pairs: Iterable[tuple[float | None, int]]) -> float | None:
-    """Covered triggers / ground-truth triggers over the (covered, total) pairs; a pair whose covered is None
-    is left out (pass 0 for a sample that counts as covering nothing)."""
+def micro_recall(pairs: Iterable[tuple[float, int]]) -> float | None:
+    """Covered triggers / ground-truth triggers over the (covered, total) pairs, one per sample (a failed sample
+    covers 0: `SampleScore.counted_covered`); None when there are no triggers."""
     covered = total = 0.0
     for c, t in pairs:
-        if c is None:
-            continue
         covered += c
         total += t
     return covered / total if total else None
@@ -128,12 +126,9 @@ def summarize(scores: Sequence[SampleScore], categories: Sequence[str] | None = 
     )
 
 
-def to_percent(value: float | None, digits: int | None = None) -> float | None:
+def to_percent(value: float | None) -> float | None:
     """A [0, 1] value on the 0-100 scale the benchmark reports (None stays None)."""
-    if value is None:
-        return None
-    pct = 100.0 * value
-    return round(pct, digits) if digits is not None else pct
+    return None if value is None else 100.0 * value
 
 
 def metric_values(summary: RecallSummary, metric: str = RECALL) -> dict[str, float | None]:

@@ -323,7 +323,7 @@ def test_parse_verdict_dispatches_on_the_prompt() -> None:
 # --- metrics ----------------------------------------------------------------------------------
 
 
-def test_mean_and_stderr_skip_failures() -> None:
+def test_mean_and_stderr_leave_out_none() -> None:
     assert mean([0.5, None, 1.0]) == 0.75
     assert mean([None]) is None
     values = [0.2, 0.4, 0.9]
@@ -334,7 +334,9 @@ def test_mean_and_stderr_skip_failures() -> None:
 
 
 def test_micro_recall_weights_by_trigger_count() -> None:
-    assert micro_recall([(1, 2), (4, 8), (None, 5)]) == pytest.approx(5 / 10)
+    assert micro_recall([(1, 2), (4, 8)]) == pytest.approx(5 / 10)
+    assert micro_recall([(1, 2), (4, 8), (0, 5)]) == pytest.approx(5 / 15)  # a failed sample's triggers count
+    assert micro_recall([]) is None
 
 
 def test_summarize_overall_is_the_sample_mean_not_the_category_mean() -> None:
@@ -395,4 +397,4 @@ def test_metric_values_are_percent_and_named_as_in_results() -> None:
     assert values["eibench_recall_judged"] == pytest.approx(50.0)
     assert values["eibench_judge_failures"] == 1.0
     assert values["eibench_generation_failures"] == 0.0
-    assert to_percent(None) is None and to_percent(0.12345, 2) == 12.35
+    assert to_percent(None) is None and to_percent(0.125) == 12.5
