@@ -17,7 +17,7 @@ running that file and reading this one:
    ``construct_requests`` of lmms-eval's simple or messages task.
 5. CFSA's hooks: ``response_cache_requested`` (the task's CLI arguments, reached through a simple request's bound
    ``doc_to_visual``), ``user_turn`` (the private ``ConfigurableMessagesTask._build_user_turn``), ``share_task_dict``
-   (the documents lmms-eval puts in the model's ``task_dict``), ``logged_input`` / ``set_logged_input`` (the
+   (the documents ``simple_evaluate`` puts in the model's ``task_dict``), ``logged_input`` / ``set_logged_input`` (the
    request argument ``--log_samples`` writes as a sample's ``input``), ``model_manifest``
    (``registry_v2.ModelManifest``).
 
@@ -203,7 +203,7 @@ def user_turn(visuals: Sequence[Any], text: str) -> list[dict[str, Any]]:
 
 
 def share_task_dict(model: Any, base: Any) -> None:
-    """Let ``base`` read the documents lmms-eval gives ``model``: ``evaluate()`` fills ``model.task_dict`` in place
+    """Let ``base`` read the documents lmms-eval gives ``model``: ``simple_evaluate()`` fills ``model.task_dict`` in place
     (task -> split -> documents) and chat models look each request's document up there."""
     base.task_dict = model.task_dict
 
