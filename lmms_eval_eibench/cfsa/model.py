@@ -140,7 +140,7 @@ class CFSA(lmms):
         return [unwrap_generation_output(o) for o in outputs]
 
     def _ask(self, samples: Sequence[Sample], step: str, items: Sequence[tuple[int, str]]) -> list[Any]:
-        """One base-model round (`cfsa.AskFn`): all items in one call; if it raises, one sample at a time."""
+        """One base-model round (`cfsa.method.AskFn`): all items in one call; if it raises, one sample at a time."""
         log.info("CFSA round %r: %d requests to %s", step, len(items), self.base_name)
         try:
             return self._call_base(self._instances(samples, step, items))
