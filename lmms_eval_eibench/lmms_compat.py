@@ -34,7 +34,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers only; at run time the names load on first access (``__getattr__``)
-    from lmms_eval.api.instance import GenerationResult, Instance, TokenCounts, unwrap_generation_output
+    from lmms_eval.api.instance import (
+        GenerationResult,
+        Instance,
+        TokenCounts,
+        unwrap_generation_output,
+    )
     from lmms_eval.api.model import lmms
     from lmms_eval.models import get_model
 

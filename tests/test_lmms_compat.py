@@ -51,7 +51,7 @@ def probe_task(config: dict[str, Any], image: Any = None) -> Any:
     from lmms_eval.api.task import ConfigurableMessagesTask
 
     class Probe(ConfigurableMessagesTask):
-        seen: list = []
+        seen: list  # what process_results was given, call by call
 
         def download(self, *args: Any, **kwargs: Any) -> None:
             rows = datasets.Dataset.from_list([{"question": "Why is she smiling?", "answer": "a gift"}])
@@ -214,6 +214,7 @@ def test_user_turn(task: Any) -> None:
 def test_share_task_dict() -> None:
     """A model's task_dict starts as a dict on `lmms`; simple_evaluate() fills it in place (task -> dataset)."""
     from lmms_eval import evaluator
+
     from lmms_eval_eibench.lmms_compat import lmms
 
     class Model(lmms):  # the abstract methods do not matter here

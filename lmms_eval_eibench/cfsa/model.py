@@ -17,7 +17,14 @@ from typing import Any
 
 from .. import lmms_compat
 from ..config import missing_extra_hint
-from ..lmms_compat import GenerationResult, Instance, TokenCounts, get_model, lmms, unwrap_generation_output
+from ..lmms_compat import (
+    GenerationResult,
+    Instance,
+    TokenCounts,
+    get_model,
+    lmms,
+    unwrap_generation_output,
+)
 from ..vocabulary import FAILED_PREFIX
 from .method import MODEL_ID, run_cfsa
 from .plan import calls_per_sample
