@@ -6,8 +6,9 @@ entry points when ``lmms_eval.models`` is imported, which its CLI and ``simple_e
 task index. Our entry point, ``register``, contributes no model (it returns ``[]``) and wraps
 ``TaskManager.initialize_tasks`` so that every index that includes lmms-eval's own tasks also includes ours.
 
-This relies on an internal method, hence the pin ``lmms-eval>=0.7.3,<0.8`` and ``tests/test_lmms_discovery.py``,
-which fails loudly when a future lmms-eval breaks the hook. ``--include_path`` keeps working beside it (a
+This relies on an internal method, hence the pin ``lmms-eval>=0.7.3,<0.8``; the wrapping itself lives in
+``lmms_compat.hook_task_index``, and ``tests/test_lmms_compat.py`` and ``tests/test_lmms_discovery.py`` fail loudly
+when a future lmms-eval breaks it. ``--include_path`` keeps working beside it (a
 checkout's ``tasks/`` indexes the same YAMLs; lmms-eval's own tasks win name clashes, so ours are all
 ``eibench_*``). ``EIBENCH_NO_DISCOVERY=1`` turns the hook off.
 """
@@ -18,9 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import llava_original
-
-_MARK = "_eibench_tasks_hook"
+from . import llava_original, lmms_compat
 
 
 def tasks_dir() -> Path:
@@ -40,28 +39,15 @@ def _with_our_tasks(include_path: str | list | None) -> list[str]:
     return [str(p) for p in paths]
 
 
+def _add_our_tasks(include_path: str | list | None) -> str | list | None:
+    return _with_our_tasks(include_path) if tasks_dir().is_dir() else include_path
+
+
 def install() -> bool:
-    """Wrap ``lmms_eval.tasks.TaskManager.initialize_tasks`` (once); True when the hook is active."""
-    from lmms_eval.tasks import TaskManager
-
-    original = TaskManager.initialize_tasks
-    if getattr(original, _MARK, False):
-        return True
-
-    def initialize_tasks(self, include_path=None, include_defaults=True):
-        # Only indexes that include lmms-eval's own tasks (every CLI run) get ours too; an index built with
-        # include_defaults=False asked for exactly its include_path.
-        if include_defaults and tasks_dir().is_dir():
-            include_path = _with_our_tasks(include_path)
-        # The model name is known here, before lmms-eval loads the model: say why `--model llava` will stop
-        # (lmms-eval hides it) while the user can still act on it.
-        llava_original.report(getattr(self, "model_name", None))
-        return original(self, include_path=include_path, include_defaults=include_defaults)
-
-    initialize_tasks.__wrapped__ = original  # type: ignore[attr-defined]
-    initialize_tasks.__doc__ = original.__doc__
-    setattr(initialize_tasks, _MARK, True)
-    TaskManager.initialize_tasks = initialize_tasks
+    """Make every lmms-eval task index that includes its own tasks include ours too (once); True when the hook
+    is active. The model name is known when the index is built, before lmms-eval loads the model: say then why
+    `--model llava` will stop (lmms-eval hides it), while the user can still act on it."""
+    lmms_compat.hook_task_index(_add_our_tasks, llava_original.report)
     return True
 
 

@@ -18,7 +18,8 @@ methods only:
    concurrent, cached call, each document once.
 6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``).
 
-Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``.
+Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``; what reaches into
+lmms-eval (the reasoning tags, the metric registry) is in ``lmms_compat``, and does nothing harmful under lm-eval.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import documents, pipeline
+from . import documents, lmms_compat, pipeline
 from .prompts import template_version
 from .provenance import METADATA_KEY
 from .vocabulary import answer_text
@@ -54,32 +55,6 @@ def warn(message: str) -> None:
     _logger().warning(message)
 
 
-def _reasoning_tags(task: Any) -> Any:
-    """The reasoning tags lmms-eval strips before ``process_results`` (the task's, else the CLI's), or None."""
-    try:
-        from lmms_eval.api.reasoning import parse_reasoning_tags_config
-    except ImportError:  # lm-eval strips nothing
-        return None
-    cli_value = getattr(getattr(task, "args", None), "reasoning_tags", None)
-    return parse_reasoning_tags_config(cli_value=cli_value, task_value=getattr(task.config, "reasoning_tags", None))
-
-
-def _strip(response: Any, tags: Any) -> Any:
-    if tags is None:
-        return response
-    from lmms_eval.api.reasoning import strip_reasoning_tags
-
-    if isinstance(response, str):
-        return strip_reasoning_tags(response, tags)
-    if isinstance(response, list):
-        return [strip_reasoning_tags(r, tags) if isinstance(r, str) else r for r in response]
-    return response
-
-
-def _per_document_hook(doc: Any, results: Any) -> dict[str, Any]:
-    raise RuntimeError("EIBench metrics come from EIBenchLifecycle.process_results")
-
-
 class EIBenchLifecycle:
     """Mixed in before a harness's ``ConfigurableTask``. The YAML gives ``dataset_name`` (the subset) and
     ``metadata.prompt_template`` (the model prompt: user, cot, caption, caption_text)."""
@@ -87,9 +62,8 @@ class EIBenchLifecycle:
     def __init__(self, *args: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         config = dict(config or {})
         config.pop("class", None)  # the harness's own constructor does not know the key
-        # the harnesses compute a metric_list themselves unless the config names a process_results: ours is the
-        # method below
-        config.setdefault("process_results", _per_document_hook)
+        # our metrics come from the process_results method below, not the harness's metric registry
+        lmms_compat.own_process_results(config)
         self._predict_only = False
         self._verdicts: dict[tuple[str, str], Any] = {}
         self._verdicts_lock = threading.Lock()
@@ -172,14 +146,14 @@ class EIBenchLifecycle:
         instances = list(self.instances or [])
         if not instances:
             return
-        tags = _reasoning_tags(self)
+        tags = lmms_compat.reasoning_tags(self)
         docs = self.task_docs
         table = docs.select_columns([c for c in pipeline.JUDGED_COLUMNS if c in docs.column_names])
         items: dict[tuple[str, str], JudgeItem] = {}
         for instance in instances:
             doc = table[instance.doc_id]
             for response in instance.filtered_resps.values():
-                answer = answer_text(_strip(response, tags))
+                answer = answer_text(lmms_compat.strip_reasoning(response, tags))
                 items.setdefault((str(doc["id"]), answer), JudgeItem.from_doc(doc, answer))
         n_docs = len({instance.doc_id for instance in instances})
         if self._world_size == 1 and (message := pipeline.partial_warning(self.config.task, n_docs, len(docs),

@@ -1,14 +1,17 @@
 """The lmms-eval task classes of the EIBench YAMLs (``class: !function utils.EIBenchTask``).
 
-Imported only by ``tasks/eibench/utils.py``, i.e. by lmms-eval itself: importing it imports lmms-eval.
+Imported only by ``tasks/eibench/utils.py``, i.e. by lmms-eval itself: importing it imports lmms-eval. It subclasses
+lmms-eval's public task class; what it needs beyond that (the model's style, requests built in it) is in
+``lmms_compat``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lmms_eval.api.task import ConfigurableMessagesTask, ConfigurableTask
+from lmms_eval.api.task import ConfigurableMessagesTask
 
+from . import lmms_compat
 from .harness_task import CaptionsLifecycle as _Captions
 from .harness_task import EIBenchLifecycle as _EIBench
 
@@ -26,19 +29,12 @@ class _ModelStyle:
         known = getattr(self, "_model_style", None)
         if known is not None and known[0] is args:
             return known[1]
-        name = getattr(args, "model", None)
-        chat = False  # simple_evaluate called without cli_args: lmms-eval's default style
-        if isinstance(name, str) and name:
-            from lmms_eval.models import get_model
-
-            model_class = get_model(name, force_simple=bool(getattr(args, "force_simple", False)))
-            chat = not getattr(model_class, "is_simple", True)
+        chat = lmms_compat.model_is_chat(args)
         self._model_style = (args, chat)
         return chat
 
     def construct_requests(self, doc_id: int, ctx: str, **kwargs: Any) -> Any:
-        style = ConfigurableMessagesTask if self._model_is_chat() else ConfigurableTask
-        return style.construct_requests(self, doc_id, ctx, **kwargs)
+        return lmms_compat.construct_requests(self, self._model_is_chat(), doc_id, ctx, **kwargs)
 
 
 class EIBenchTask(_ModelStyle, _EIBench, ConfigurableMessagesTask):

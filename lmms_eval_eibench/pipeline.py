@@ -190,7 +190,6 @@ def score_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: 
         "n_failed": summary.n_failed,
         "n_generation_failed": summary.n_generation_failed,
         "judge": dict(judge),
-        "metrics": scoring.metric_values(summary, metric),
         "provenance": provenance,
     }
     if task:

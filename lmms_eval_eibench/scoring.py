@@ -14,22 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import BASIC_CATEGORIES
-from .vocabulary import (
-    GENERATION_FAILURE,
-    GENERATION_FAILURES,
-    JUDGE_FAILURE,
-    JUDGE_FAILURES,
-    RECALL,
-    category_metric,
-    judged_metric,
-    trigger_metric,
-)
+from .vocabulary import GENERATION_FAILURE, JUDGE_FAILURE
 
 __all__ = [
     "RecallSummary",
     "SampleScore",
     "mean",
-    "metric_values",
     "micro_recall",
     "stderr",
     "summarize",
@@ -77,13 +67,11 @@ def stderr(values: Iterable[float | None]) -> float | None:
     return math.sqrt(sum((v - mu) ** 2 for v in kept) / (len(kept) - 1)) / math.sqrt(len(kept))
 
 
-def micro_recall(pairs: Iterable[tuple[float | None, int]]) -> float | None:
-    """Covered triggers / ground-truth triggers over the (covered, total) pairs; a pair whose covered is None
-    is left out (pass 0 for a sample that counts as covering nothing)."""
+def micro_recall(pairs: Iterable[tuple[float, int]]) -> float | None:
+    """Covered triggers / ground-truth triggers over the (covered, total) pairs, one per sample (a failed sample
+    covers 0: `SampleScore.counted_covered`); None when there are no triggers."""
     covered = total = 0.0
     for c, t in pairs:
-        if c is None:
-            continue
         covered += c
         total += t
     return covered / total if total else None
@@ -128,23 +116,6 @@ def summarize(scores: Sequence[SampleScore], categories: Sequence[str] | None = 
     )
 
 
-def to_percent(value: float | None, digits: int | None = None) -> float | None:
+def to_percent(value: float | None) -> float | None:
     """A [0, 1] value on the 0-100 scale the benchmark reports (None stays None)."""
-    if value is None:
-        return None
-    pct = 100.0 * value
-    return round(pct, digits) if digits is not None else pct
-
-
-def metric_values(summary: RecallSummary, metric: str = RECALL) -> dict[str, float | None]:
-    """Metric name -> 0-100 value, named as in lmms-eval results (`<m>`, `<m>_happy`, ..., `<m>_trigger`,
-    `<m>_judged`) plus the counts `eibench_judge_failures` and `eibench_generation_failures`. The stderr is
-    `summary.overall_stderr` (lmms-eval derives `<m>_stderr` itself)."""
-    values: dict[str, float | None] = {metric: to_percent(summary.overall)}
-    for category, value in summary.per_category.items():
-        values[category_metric(metric, category)] = to_percent(value)
-    values[trigger_metric(metric)] = to_percent(summary.trigger_recall)
-    values[judged_metric(metric)] = to_percent(summary.overall_judged)
-    values[JUDGE_FAILURES] = float(summary.n_failed)
-    values[GENERATION_FAILURES] = float(summary.n_generation_failed)
-    return values
+    return None if value is None else 100.0 * value

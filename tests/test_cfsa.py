@@ -149,6 +149,30 @@ def test_rounds_and_calls_per_sample_match_the_formula(k: int) -> None:
         assert t.grounded_question == t.steps[0]["answer"]
 
 
+@pytest.mark.parametrize("summarizer", ["base", "openai"])
+def test_the_summary_step_logs_the_templates_instruction_block(summarizer: str) -> None:
+    """The summary prompt repeats every answer above it; its transcript step logs the template's `instruction`
+    block (a named block of cfsa_summary.j2, not a search for its words), even when the request repeats them."""
+    request = "Why is she sad?\nUsing these findings, answer the request below.\nFine."
+    prompts: list[str] = []
+
+    def summarize(batch: list[str]) -> list[Any]:
+        prompts.extend(batch)
+        return ["1. the rain"] * len(batch)
+
+    base = ScriptedBase()
+    llm = {"summarizer_model": "m", "summarizer_base_url": "http://127.0.0.1:9/v1"} if summarizer == "openai" else {}
+    settings = CFSASettings(scenario_questions=1, summarizer=summarizer, **llm)
+    (t,) = run_cfsa([request], base, settings, summarize=summarize if llm else None)
+    step = t.steps[-1]
+    assert step["step"] == "summary" and not t.failed
+    assert step["question"].startswith("Using these findings") and step["question"].endswith(f"Request: {request}")
+    assert ("and the image" in step["question"]) is (summarizer == "base")
+    assert "Q: " not in step["question"]  # the findings are logged as their own steps, not again here
+    if summarizer == "openai":
+        assert prompts[0].endswith("\n" + step["question"])
+
+
 def test_a_failing_round_fails_only_that_sample_and_says_so() -> None:
     settings = CFSASettings(scenario_questions=2)
     base = ScriptedBase(fail={"observe": {1: RuntimeError("CUDA out of memory")}, "scenario": {2: ("  ", None)}})

@@ -50,7 +50,7 @@ def test_wrapped_method_still_exists():
 
     params = inspect.signature(getattr(TaskManager.initialize_tasks, "__wrapped__", TaskManager.initialize_tasks)).parameters
     assert {"include_path", "include_defaults"} <= set(params), (
-        "lmms-eval changed TaskManager.initialize_tasks: lmms_eval_eibench/discovery.py must be updated")
+        "lmms-eval changed TaskManager.initialize_tasks: lmms_compat.hook_task_index must be updated")
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_lmms_eval_finds_the_tasks_without_include_path():
     found = probe()
     missing = (TASKS | GROUPS | {"eibench_captions"}) - set(found)
     assert not missing, (f"lmms-eval no longer indexes {sorted(missing)} through the lmms_eval.models entry point; "
-                         "the zero-flag discovery hook (lmms_eval_eibench/discovery.py) is broken")
+                         "the zero-flag discovery hook (lmms_compat.hook_task_index, used by discovery.py) is broken")
     assert all(Path(path).parent.name == "eibench" for path in found.values())
 
 

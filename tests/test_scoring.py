@@ -10,7 +10,6 @@ import pytest
 from lmms_eval_eibench.scoring import (
     SampleScore,
     mean,
-    metric_values,
     micro_recall,
     stderr,
     summarize,
@@ -323,7 +322,7 @@ def test_parse_verdict_dispatches_on_the_prompt() -> None:
 # --- metrics ----------------------------------------------------------------------------------
 
 
-def test_mean_and_stderr_skip_failures() -> None:
+def test_mean_and_stderr_leave_out_none() -> None:
     assert mean([0.5, None, 1.0]) == 0.75
     assert mean([None]) is None
     values = [0.2, 0.4, 0.9]
@@ -334,7 +333,9 @@ def test_mean_and_stderr_skip_failures() -> None:
 
 
 def test_micro_recall_weights_by_trigger_count() -> None:
-    assert micro_recall([(1, 2), (4, 8), (None, 5)]) == pytest.approx(5 / 10)
+    assert micro_recall([(1, 2), (4, 8)]) == pytest.approx(5 / 10)
+    assert micro_recall([(1, 2), (4, 8), (0, 5)]) == pytest.approx(5 / 15)  # a failed sample's triggers count
+    assert micro_recall([]) is None
 
 
 def test_summarize_overall_is_the_sample_mean_not_the_category_mean() -> None:
@@ -385,14 +386,5 @@ def test_summarize_with_fixed_categories_reports_empty_ones() -> None:
     assert summary.per_category == {"Happy": 0.5, "Angry": None, "Sadness": None, "Excitement": None}
 
 
-def test_metric_values_are_percent_and_named_as_in_results() -> None:
-    summary = summarize([SampleScore(0.25, 1, 4, "Happy"), SampleScore(0.75, 3, 4, "Angry"), SampleScore(None, None, 4, "Angry")])
-    values = metric_values(summary, "eibench_recall")
-    assert values["eibench_recall"] == pytest.approx(100 / 3)
-    assert values["eibench_recall_happy"] == pytest.approx(25.0)
-    assert values["eibench_recall_angry"] == pytest.approx(37.5)
-    assert values["eibench_recall_trigger"] == pytest.approx(100 / 3)
-    assert values["eibench_recall_judged"] == pytest.approx(50.0)
-    assert values["eibench_judge_failures"] == 1.0
-    assert values["eibench_generation_failures"] == 0.0
-    assert to_percent(None) is None and to_percent(0.12345, 2) == 12.35
+def test_to_percent() -> None:
+    assert to_percent(None) is None and to_percent(0.125) == 12.5

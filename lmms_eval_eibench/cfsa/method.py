@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..prompts import render
+from ..prompts import render, render_block
 from .plan import focuses, general_questions
 from .settings import CFSAConfigError, CFSASettings
 from .transcript import Transcript
@@ -181,13 +181,13 @@ def _summarize(
     if not by_base and summarize is None:
         raise CFSAConfigError("cfsa_summarizer=openai but no summarizer was built")
     items = []
+    instructions: dict[int, str] = {}  # what the transcript logs as the question: the prompt repeats every answer
     for i in _alive(transcripts):
         t = transcripts[i]
-        prompt = render(
-            "cfsa_summary", request=t.request, question=t.grounded_question,
-            observations=t.observations("general", "scenario"), with_image=by_base,
-        )  # fmt: skip
-        items.append((i, prompt))
+        variables = {"request": t.request, "question": t.grounded_question,
+                     "observations": t.observations("general", "scenario"), "with_image": by_base}
+        items.append((i, render("cfsa_summary", **variables)))
+        instructions[i] = render_block("cfsa_summary", "instruction", **variables)
     if not items:
         return
     if by_base:
@@ -195,13 +195,12 @@ def _summarize(
     else:
         outputs = summarize([prompt for _, prompt in items])  # type: ignore[misc]  # checked above
         texts = _record_answers(transcripts, "summary", items, outputs, caller="summarizer")
-    for (i, prompt), text in zip(items, texts):
+    for (i, _), text in zip(items, texts):
         if text is None:
             continue
         transcripts[i].answer = text
         transcripts[i].steps.append({
-            "step": "summary", "name": settings.summarizer_identity(), "question": _summary_question(prompt),
-            "answer": text,
+            "step": "summary", "name": settings.summarizer_identity(), "question": instructions[i], "answer": text,
         })  # fmt: skip
     _check(transcripts, settings, "summary", labels)
 
@@ -223,12 +222,6 @@ def run_cfsa(
     return transcripts
 
 
-def _summary_question(prompt: str) -> str:
-    # The summary prompt repeats every answer above it; the log keeps only its instruction and the request.
-    marker = "\nUsing these findings"
-    return prompt[prompt.rfind(marker) + 1 :] if marker in prompt else prompt
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # lmms-eval edge
 
@@ -236,6 +229,6 @@ def _summary_question(prompt: str) -> str:
 def manifest() -> Any:
     """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa`. lmms-eval imports the class
     (`cfsa.model.CFSA`, which needs lmms_eval and torch) only when the model is asked for."""
-    from lmms_eval.models.registry_v2 import ModelManifest
+    from ..lmms_compat import model_manifest
 
-    return ModelManifest(model_id=MODEL_ID, simple_class_path=f"{__package__}.model.CFSA")
+    return model_manifest(MODEL_ID, f"{__package__}.model.CFSA")

@@ -1,7 +1,8 @@
 """`eibench_cfsa`, the lmms-eval model: CFSA (`method.run_cfsa`) over the base model named by `base=`.
 
 lmms-eval imports this module when the model is asked for (`method.manifest()` names `cfsa.model.CFSA`); it
-imports lmms_eval, and with it torch, so nothing imports it at package import time. The rounds, settings and
+imports lmms_eval (through `lmms_compat`, which holds every contact with lmms-eval beyond its public API), and with
+it torch, so nothing imports it at package import time. The rounds, settings and
 transcripts are plain Python in the package's other modules; this module only turns lmms-eval requests
 into CFSA's questions to the base model and CFSA's answers back into lmms-eval results.
 """
@@ -14,17 +15,16 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from lmms_eval.api.instance import (
+from .. import lmms_compat
+from ..config import missing_extra_hint
+from ..lmms_compat import (
     GenerationResult,
     Instance,
     TokenCounts,
+    get_model,
+    lmms,
     unwrap_generation_output,
 )
-from lmms_eval.api.model import lmms
-from lmms_eval.api.task import ConfigurableMessagesTask
-from lmms_eval.models import get_model
-
-from ..config import missing_extra_hint
 from ..vocabulary import FAILED_PREFIX
 from .method import MODEL_ID, run_cfsa
 from .plan import calls_per_sample
@@ -32,27 +32,11 @@ from .settings import CFSAConfigError, CFSASettings
 from .summarizer import OpenAISummarizer
 from .transcript import Transcript, attach_transcript
 
-__all__ = ["CFSA", "response_cache_requested"]
+__all__ = ["CFSA"]
 
 log = logging.getLogger("lmms_eval_eibench.cfsa")  # one logger for CFSA, as in cfsa/method.py
 
 Sample = tuple  # a request's arguments: (task prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
-
-
-def response_cache_requested(requests: Sequence[Any]) -> bool:
-    """Whether lmms-eval was asked for its response cache (`--use_cache`) for any of these requests' tasks.
-
-    lmms-eval 0.7.3 tells a model nothing about the cache (`ResponseCache.execute` just calls the model's
-    `generate_until` with the requests it has no answer for). What it does hand out: `evaluate()` sets each
-    task's `args` to the command line's arguments (the `args=` it passes the task's aggregation functions), and
-    a simple task's request carries the task's own bound `doc_to_visual` (its `__self__` is the task). In the
-    Python API (`simple_evaluate(use_cache=...)`) `args` is None and this says False (see docs/cfsa.md).
-    """
-    for request in requests:
-        task = getattr(request.args[2], "__self__", None) if len(request.args) > 2 else None
-        if getattr(getattr(task, "args", None), "use_cache", None):
-            return True
-    return False
 
 
 def _task_prompt(first_argument: Any) -> Any:
@@ -60,10 +44,10 @@ def _task_prompt(first_argument: Any) -> Any:
     return first_argument["prompt"] if isinstance(first_argument, dict) and "prompt" in first_argument else first_argument
 
 
-def _user_turn(build_turn: Callable[..., list], doc_to_visual: Callable | None, text: str, doc: Any, **_: Any) -> list:
+def _user_turn(doc_to_visual: Callable | None, text: str, doc: Any, **_: Any) -> list:
     """`doc_to_messages` for a chat base model: the sample's visuals and one CFSA prompt as one user turn."""
     visuals = doc_to_visual(doc) if doc_to_visual is not None else []
-    return build_turn(visuals or [], text)
+    return lmms_compat.user_turn(visuals or [], text)
 
 
 def _result(transcript: Transcript) -> GenerationResult:
@@ -105,7 +89,7 @@ class CFSA(lmms):
         passed_on = {"batch_size": batch_size, "max_batch_size": max_batch_size, "device": device}
         base_args = {**{k: v for k, v in passed_on.items() if v is not None}, **base_args}
         self.base = _load_base(self.base_name, self.settings.base_force_simple, base_args)
-        self.base.task_dict = self.task_dict  # lmms-eval fills ours in place; the base looks docs up in it
+        lmms_compat.share_task_dict(self, self.base)  # lmms-eval fills ours in place; the base looks docs up in it
         self._rank = self.base.rank
         self._world_size = self.base.world_size
         self.summarizer = OpenAISummarizer(self.settings) if self.settings.summarizer == "openai" else None
@@ -137,7 +121,7 @@ class CFSA(lmms):
         if self.base.is_simple:
             arguments = (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
         else:
-            doc_to_messages = partial(_user_turn, ConfigurableMessagesTask._build_user_turn, doc_to_visual, prompt)
+            doc_to_messages = partial(_user_turn, doc_to_visual, prompt)
             arguments = (prompt, doc_to_messages, gen_kwargs, doc_id, task, split)
         return Instance(
             request_type="generate_until", arguments=arguments, idx=idx,
@@ -163,7 +147,7 @@ class CFSA(lmms):
         return [unwrap_generation_output(o) for o in outputs]
 
     def _ask(self, samples: Sequence[Sample], step: str, items: Sequence[tuple[int, str]]) -> list[Any]:
-        """One base-model round (`cfsa.AskFn`): all items in one call; if it raises, one sample at a time."""
+        """One base-model round (`cfsa.method.AskFn`): all items in one call; if it raises, one sample at a time."""
         log.info("CFSA round %r: %d requests to %s", step, len(items), self.base_name)
         try:
             return self._call_base(self._instances(samples, step, items))
@@ -205,7 +189,7 @@ class CFSA(lmms):
         return samples
 
     def generate_until(self, requests: list[Instance]) -> list[GenerationResult]:
-        if response_cache_requested(requests):
+        if lmms_compat.response_cache_requested(requests):
             raise CFSAConfigError(
                 "eibench_cfsa does not work with --use_cache: cached answers would come back without their "
                 "CFSA transcripts. Run without --use_cache."

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..lmms_compat import logged_input, set_logged_input
 from ..vocabulary import FAILED_PREFIX
 from .plan import CFSA_VERSION, prompt_versions
 from .settings import CFSASettings
@@ -80,8 +81,8 @@ def attach_transcript(instance: Any, transcript_log: dict[str, Any]) -> None:
     generation of the sample: several with `--repeats`). This happens after generation, when lmms-eval no
     longer reads the prompt.
     """
-    first = instance.arguments[0]
+    first = logged_input(instance)
     if isinstance(first, dict) and "cfsa" in first:
         first["cfsa"].append(transcript_log)
         return
-    instance.arguments = ({"prompt": first, "cfsa": [transcript_log]}, *instance.arguments[1:])
+    set_logged_input(instance, {"prompt": first, "cfsa": [transcript_log]})

@@ -33,7 +33,6 @@ class Encoder:
     """A loaded model. `encode` returns an (n, dim) float32 array of unit vectors in input order."""
 
     runtime: str  # "transformers" (the direct path) or "sentence-transformers"
-    source: str
     folder: Path | None  # the model's local files, when known (their hash keys the embedding store)
     dim: int
     max_seq_length: int
@@ -77,7 +76,10 @@ class Encoder:
                     pooled = (tokens * mask).sum(dim=1) / torch.clamp(mask.sum(dim=1), min=1e-9)
                 if self._normalize_module:
                     pooled = F.normalize(pooled, p=2, dim=1)
-                pooled = F.normalize(pooled, p=2, dim=1)  # what encode(normalize_embeddings=True) adds
+                # what encode(normalize_embeddings=True) adds. Not a no-op after the Normalize module: it moves
+                # the last bit of ~40% of all-MiniLM-L6-v2 vectors, and keeps ours bit-equal to
+                # sentence-transformers' (and to the similarities already stored).
+                pooled = F.normalize(pooled, p=2, dim=1)
                 out[index] = pooled.float().cpu().numpy()
         return out
 
@@ -121,7 +123,7 @@ def load_encoder(source: str, device: str, max_seq_length: int) -> Encoder:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         model = AutoModel.from_pretrained(str(folder)).to(device).eval()
         own_limit = pipeline["max_seq_length"] or tokenizer.model_max_length or max_seq_length
-        return Encoder(runtime="transformers", source=source, folder=folder, dim=int(model.config.hidden_size),
+        return Encoder(runtime="transformers", folder=folder, dim=int(model.config.hidden_size),
                        max_seq_length=min(int(own_limit), max_seq_length), device=device, _model=model,
                        _tokenizer=tokenizer, _pooling=pipeline["pooling"], _normalize_module=pipeline["normalize"])
 
@@ -135,5 +137,5 @@ def load_encoder(source: str, device: str, max_seq_length: int) -> Encoder:
     dimension = model.get_sentence_embedding_dimension() if hasattr(model, "get_sentence_embedding_dimension") else None
     if dimension is None:
         dimension = len(model.encode(["x"], convert_to_numpy=True)[0])
-    return Encoder(runtime="sentence-transformers", source=source, folder=folder if folder.is_dir() else None,
+    return Encoder(runtime="sentence-transformers", folder=folder if folder.is_dir() else None,
                    dim=int(dimension), max_seq_length=model.max_seq_length, device=device, _model=model)

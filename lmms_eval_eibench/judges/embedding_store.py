@@ -1,7 +1,7 @@
 """The embedding judge's store of trigger embeddings: the ground truth is embedded once, not every run.
 
-Content-addressed: one SQLite file per embedding model fingerprint (`model_fingerprint`: model name,
-a hash of its files, max_seq_length, normalization, encoder and library versions, method version),
+Content-addressed: one SQLite file per embedding model fingerprint (built by `EmbeddingJudge._open_store`:
+model name, a hash of its files, max_seq_length, normalization, encoder and library versions, method version),
 rows keyed by the SHA-256 of the text. A text's vector does not depend on which dataset it came from,
 so the store is dataset-safe by construction, and a second dataset, template or evaluated model finds
 the triggers it shares with earlier runs already embedded.

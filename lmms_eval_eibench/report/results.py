@@ -275,17 +275,14 @@ def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         subset = "basic" if per_category else None
     if subset not in ("basic", "complex"):
         raise ReportError(f"{where}: key 'subset' must be \"basic\" or \"complex\", got {subset!r}")
-    stderrs = data.get("per_category_stderr") if isinstance(data.get("per_category_stderr"), Mapping) else {}
     categories = {}
     for category in CATEGORIES:
         if category in per_category:
-            categories[category] = _measure(
-                per_category[category], f"{where}: per_category.{category}", stderrs.get(category)
-            )
+            categories[category] = _measure(per_category[category], f"{where}: per_category.{category}")
     unknown = sorted(set(per_category) - set(CATEGORIES))
     if unknown:
         raise ReportError(f"{where}: per_category has unknown categories {unknown}; expected {list(CATEGORIES)}")
-    overall_stderr = data.get("overall_stderr", data.get("stderr"))
+    overall_stderr = data.get("overall_stderr")
     provenance = data.get(PROVENANCE_KEY)
     template = data.get("template")
     task = data.get("task")
@@ -304,7 +301,7 @@ def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         metric=data.get("metric") if data.get("metric") in RECALL_METRICS else RECALL,
         n=_whole(data.get("n")),
         trigger_recall=(
-            _measure(data["trigger_recall"], f"{where}: trigger_recall", data.get("trigger_recall_stderr"))
+            _measure(data["trigger_recall"], f"{where}: trigger_recall")
             if data.get("trigger_recall") is not None
             else None
         ),
