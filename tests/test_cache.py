@@ -222,7 +222,7 @@ def test_disabled_cache_writes_nothing(tmp_path) -> None:
         engine.judge_many([item(1)])
         assert judge.stats.chat_requests == 2
     assert engine.cache is None and not (tmp_path / "c").exists()
-    assert engine.provenance()["cache"] is False
+    assert engine.summary()["cache"] is False
 
 
 def _engine(judge, cache_dir, **overrides):
@@ -259,8 +259,8 @@ def test_a_cached_reply_the_current_parser_cannot_read_is_asked_again(tmp_path) 
     items = _items(4)
     with judge_server() as judge:
         engine = _engine(judge, tmp_path)
-        keys = [verdict_key(engine.judge.identity(), it) for it in items]
-        engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.judge.identity())
+        keys = [verdict_key(engine.identity.reply_fields(), it) for it in items]
+        engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.identity.reply_fields())
         verdicts = engine.judge_many(items)
         assert judge.stats.chat_requests == 4
     assert not verdicts[0].cached and not verdicts[0].failed

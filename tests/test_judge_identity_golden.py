@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lmms_eval_eibench import __version__
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine
+from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem, JudgeSettings, build_engine
 
 FIXTURE = Path(__file__).parent / "fixtures" / "judge_identity_golden.json"
 SECRET = "sk-golden-SECRET-never-recorded"
@@ -62,35 +62,43 @@ def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
 
 def _observe_engine(settings: JudgeSettings) -> dict[str, Any]:
     from lmms_eval_eibench import pipeline
-    from lmms_eval_eibench.commands.judge_check import _judge_name
     from lmms_eval_eibench.judges.cache import verdict_key
 
     with build_engine(settings) as engine:
-        identity = engine.judge.identity()
-        summary = engine.provenance()
+        identity = engine.identity
+        summary = engine.summary()
         facts = {
-            "reply_fields": _dumps(identity),
-            "verdict_key": verdict_key(identity, ITEM),
+            "reply_fields": _dumps(identity.reply_fields()),
+            "verdict_key": verdict_key(identity.reply_fields(), ITEM),
             "summary": _dumps(summary),
-            "check_name": _judge_name(summary),
+            "check_name": identity.title(),
             "protocol_label": settings.protocol_label,
         }
-        record = pipeline.provenance_record(summary, from_dataset=False)
+        record = pipeline.provenance_record(identity, from_dataset=False)
+    _round_trip(identity, record)
     return {**facts, **_record_facts(record)}
+
+
+def _round_trip(identity: JudgeIdentity, record: dict[str, Any]) -> None:
+    """The identity read back from its record compares, labels and follows protocols as the judge's own does."""
+    back = JudgeIdentity.from_record(record)
+    assert back.comparable() == identity.comparable()
+    assert back.label() == identity.label()
+    assert back.protocol_settings() == identity.protocol_settings()
+    assert back.provenance_fields() == {**identity.provenance_fields(),
+                                        "judge_decoding": dict(sorted(identity.provenance_fields()["judge_decoding"].items()))}
 
 
 def _observe_saved_replies(settings: JudgeSettings) -> dict[str, Any]:
     """`eibench score --from-verdicts`: replies saved elsewhere, read with our parser (no cache, no engine)."""
     from lmms_eval_eibench import pipeline, prompts
 
-    prompt = settings.prompt or "paper"
-    judge_info: dict[str, Any] = {
-        "judge": "saved-replies", "model": settings.model or "unknown", "prompt": prompt,
-        "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
-        "trust_judge_total": settings.trust_judge_total, "source": "replies.jsonl",
-    }
-    record = pipeline.provenance_record(judge_info, from_dataset=False)
-    return {"summary": _dumps(judge_info), **_record_facts(record)}
+    template = f"judge_{settings.prompt or 'paper'}"
+    identity = JudgeIdentity(kind="saved-replies", model=settings.model or "unknown", template=template,
+                             version=prompts.template_version(template), decoding=None,
+                             trust_judge_total=settings.trust_judge_total, source="replies.jsonl")
+    record = pipeline.provenance_record(identity, from_dataset=False)
+    return {"summary": _dumps(identity.summary()), **_record_facts(record)}
 
 
 def observe(tmp_path: Path) -> dict[str, Any]:
@@ -141,4 +149,5 @@ def test_a_setting_that_changes_the_reply_changes_the_key_and_the_record(name, t
     base = JudgeSettings.from_env({}, cache=False, progress=False, **CASES[name])
     changed = JudgeSettings.from_env({}, cache=False, progress=False, **{**CASES[name], "model": "another/model"})
     with build_engine(base) as a, build_engine(changed) as b:
-        assert verdict_key(a.judge.identity(), ITEM) != verdict_key(b.judge.identity(), ITEM)
+        assert verdict_key(a.identity.reply_fields(), ITEM) != verdict_key(b.identity.reply_fields(), ITEM)
+        assert a.identity.provenance_fields() != b.identity.provenance_fields()

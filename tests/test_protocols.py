@@ -20,12 +20,11 @@ from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import (
     build_provenance,
     check_provenance,
-    judge_fields_from_engine,
 )
 
 
 def record_of(settings: JudgeSettings) -> dict:
-    return check_provenance(build_provenance(**judge_fields_from_engine(build_judge(settings).provenance())))
+    return check_provenance(build_provenance(**build_judge(settings).identity().provenance_fields()))
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -49,7 +48,7 @@ def test_paper_gpt_sets_the_gpt_judge():
     # the same settings given one by one make the same judge (same identity: the same cache entries)
     explicit = JudgeSettings.from_env(env={}, kind="openai", model="gpt-3.5-turbo", prompt="paper", temperature=0.1,
                                       trust_judge_total=True)
-    assert build_judge(settings).identity() == build_judge(explicit).identity()
+    assert build_judge(settings).identity().reply_fields() == build_judge(explicit).identity().reply_fields()
     record = record_of(settings)
     assert record["judge"]["protocol"] == "paper-gpt"
     assert record["judge"]["decoding"] == {"max_tokens": 512, "temperature": 0.1}

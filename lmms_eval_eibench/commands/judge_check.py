@@ -203,14 +203,9 @@ def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     return distinct, distinct - cached
 
 
-def _judge_name(info: Mapping[str, Any]) -> str:
-    template = str(info.get("prompt_template")).removesuffix(".j2")
-    name = f"{info.get('judge')}:{info.get('model')}, {template} v{info.get('prompt_version')}"
-    return name + (f" (protocol {info['protocol']})" if info.get("protocol") else "")
-
-
-def print_check_table(report: Mapping[str, Any]) -> None:
-    print(f"EIBench judge-check: {_judge_name(report['judge'])}")
+def print_check_table(report: Mapping[str, Any], judge: Any) -> None:
+    """The table of `report`, for `judge` (a `JudgeIdentity`)."""
+    print(f"EIBench judge-check: {judge.title()}")
     print(f"{report['samples']} {report['subset']} items per group (seed {report['seed']}); recall 0-100")
     header = ("group", "answer holds", "n", "failed", "truth", "judged", "error", "rule", "result")
     lines = [header]
@@ -263,12 +258,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench judge-check: {exc}", file=sys.stderr)
         return EXIT_FAIL
     with engine:
-        info = engine.provenance()
+        identity, info = engine.identity, engine.summary()
         distinct, to_send = _uncached(engine, items)
         retries = f"; an unparseable reply may be re-asked up to {settings.parse_retries} more times" \
             if settings.kind != "embedding" else ""
         print(f"eibench judge-check: {len(items)} answers ({len(GROUPS)} groups x {len(items) // len(GROUPS)} items) "
-              f"for {_judge_name(info)}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
+              f"for {identity.title()}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
               file=sys.stderr, flush=True)
         if args.dry_run:
             return _dry_run_status(settings, to_send)
@@ -287,5 +282,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        print_check_table(report)
+        print_check_table(report, identity)
     return EXIT_PASS if report["passed"] else EXIT_FAIL

@@ -119,12 +119,11 @@ def _table_cell(value: float | None, err: float | None = None) -> str:
     return f"{value:6.2f}" + (f" ± {err:.2f}" if err is not None else "")
 
 
-def print_recall_table(data: Mapping[str, Any]) -> None:
-    judge = data["judge"]
+def print_recall_table(data: Mapping[str, Any], judge: Any) -> None:
+    """The recall table of `score_json`'s `data`, judged by `judge` (a `JudgeIdentity`)."""
     model = f", model {data['model']}" if data.get("model") else ""
     print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
-    print(f"judge: {judge.get('judge')} {judge.get('model')}, prompt {judge.get('prompt_template')} "
-          f"v{judge.get('prompt_version')}")
+    print(f"judge: {judge.title()}")
     rows = [("Overall", _table_cell(data["overall"], data["overall_stderr"]))]
     rows += [(c, _table_cell(v)) for c, v in data["per_category"].items()]
     rows += [("Trigger recall", _table_cell(data["trigger_recall"]))]
@@ -208,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
     from lmms_eval_eibench import pipeline, prompts
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.judges import JudgeError, JudgeItem, build_engine
+    from lmms_eval_eibench.judges import JudgeError, JudgeIdentity, JudgeItem, build_engine
     from lmms_eval_eibench.judges.cache import VerdictCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
 
@@ -234,18 +233,17 @@ def run(args: argparse.Namespace) -> int:
     engine = None
     try:
         if args.from_verdicts:
-            prompt = settings.prompt or "paper"
-            judge_info: dict[str, Any] = {
-                "judge": "saved-replies", "model": settings.model or "unknown", "prompt": prompt,
-                "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
-                "trust_judge_total": settings.trust_judge_total, "source": str(inputs.source),
-            }
-            metric = RECALL
+            # replies judged elsewhere: their decoding is unknown, the file they came from is the source
+            template = f"judge_{settings.prompt or 'paper'}"
+            identity = JudgeIdentity(kind="saved-replies", model=settings.model or "unknown", template=template,
+                                     version=prompts.template_version(template), decoding=None,
+                                     trust_judge_total=settings.trust_judge_total, source=str(inputs.source))
+            judge_info, metric = identity.summary(), RECALL
         else:
             engine = build_engine(settings, offline=args.from_cache)
-            judge_info, metric = engine.provenance(), engine.metric_name
+            identity, judge_info, metric = engine.identity, engine.summary(), engine.metric_name
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
-        record = pipeline.provenance_record(judge_info, dataset=args.dataset, from_dataset=not args.annotations,
+        record = pipeline.provenance_record(identity, dataset=args.dataset, from_dataset=not args.annotations,
                                             samples={"scored": len(items), "subset": inputs.n_subset},
                                             annotations=args.annotations)
     except (DatasetIntegrityError, ProvenanceError, VerdictCacheError) as exc:
@@ -254,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_JUDGE)
 
     if args.from_verdicts:
-        verdicts = verdicts_from_saved_replies(items, inputs.texts, judge_info["prompt"], settings.trust_judge_total)
+        verdicts = verdicts_from_saved_replies(items, inputs.texts, identity.prompt, settings.trust_judge_total)
     else:
         with engine:
             try:
@@ -281,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print_recall_table(data)
+        print_recall_table(data, identity)
     if partial := pipeline.partial_warning(f"{inputs.source.name} ({inputs.subset})", summary.n, inputs.n_subset,
                                            "--allow-partial"):
         print(f"eibench score: {partial}", file=sys.stderr)

@@ -4,7 +4,7 @@
     engine = build_engine(settings)
     engine.preflight()                                    # before any GPU hour is spent
     verdicts = engine.judge_many(items)                   # concurrent, cached, retried, ordered
-    engine.metric_name, engine.provenance()
+    engine.metric_name, engine.identity      # JudgeIdentity: cache key, provenance, label
 
 Kinds: `openai` (any OpenAI-compatible endpoint), `hf` (a local transformers chat model),
 `embedding` (offline sentence-embedding coverage; metric `eibench_semantic_recall`).
@@ -13,15 +13,9 @@ Importing this package is cheap: httpx, torch and transformers load on first use
 
 from __future__ import annotations
 
-from lmms_eval_eibench.judges.base import (
-    Judge,
-    JudgeConfigError,
-    JudgeError,
-    JudgeItem,
-    LLMJudge,
-    PreflightError,
-    Verdict,
-)
+from lmms_eval_eibench.judges.base import Judge, JudgeItem, LLMJudge, Verdict
+from lmms_eval_eibench.judges.errors import JudgeConfigError, JudgeError, PreflightError
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.judges.runner import JudgeEngine
 from lmms_eval_eibench.judges.settings import JUDGE_KINDS, JUDGE_PROMPTS, JudgeSettings
 
@@ -32,6 +26,7 @@ __all__ = [
     "JudgeConfigError",
     "JudgeEngine",
     "JudgeError",
+    "JudgeIdentity",
     "JudgeItem",
     "JudgeSettings",
     "LLMJudge",

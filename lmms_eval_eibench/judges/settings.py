@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lmms_eval_eibench.judges.base import JudgeConfigError, check_base_url
+from lmms_eval_eibench.judges.errors import JudgeConfigError
+from lmms_eval_eibench.urls import check_base_url
 
 __all__ = ["DEFAULT_MODELS", "JUDGE_KINDS", "JUDGE_PROMPTS", "JudgeSettings"]
 
@@ -114,7 +115,8 @@ class JudgeSettings:
                 f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
             )
         if self.kind == "openai":
-            check_base_url(self.base_url)
+            check_base_url(self.base_url, "EIBENCH_JUDGE_BASE_URL / --base-url", "EIBENCH_JUDGE_API_KEY",
+                           JudgeConfigError)
         if self.embedding_threads < 1:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
