@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from lmms_eval_eibench import __version__
-from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem, JudgeSettings, build_engine
+from lmms_eval_eibench.judges import (
+    JudgeIdentity,
+    JudgeItem,
+    JudgeSettings,
+    build_engine,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "judge_identity_golden.json"
 SECRET = "sk-golden-SECRET-never-recorded"
@@ -45,7 +50,11 @@ def _dumps(value: Any) -> str:
 
 def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
     from lmms_eval_eibench.protocols import record_protocol
-    from lmms_eval_eibench.provenance import check_provenance, judge_identity, judge_label
+    from lmms_eval_eibench.provenance import (
+        check_provenance,
+        judge_identity,
+        judge_label,
+    )
 
     record = json.loads(json.dumps(record))
     assert record["plugin"]["version"] == __version__

@@ -27,7 +27,10 @@ import random
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the judges load on use
+    from lmms_eval_eibench.judges import JudgeIdentity
 
 HELP = "check a judge against answers of known coverage before a paid run"
 DESCRIPTION = (
@@ -203,7 +206,7 @@ def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     return distinct, distinct - cached
 
 
-def print_check_table(report: Mapping[str, Any], judge: Any) -> None:
+def print_check_table(report: Mapping[str, Any], judge: JudgeIdentity) -> None:
     """The table of `report`, for `judge` (a `JudgeIdentity`)."""
     print(f"EIBench judge-check: {judge.title()}")
     print(f"{report['samples']} {report['subset']} items per group (seed {report['seed']}); recall 0-100")

@@ -25,7 +25,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench.answers import (
     SampleText,
@@ -36,6 +36,9 @@ from lmms_eval_eibench.answers import (
 )
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.vocabulary import RECALL
+
+if TYPE_CHECKING:  # the judges load on use
+    from lmms_eval_eibench.judges import JudgeIdentity
 
 HELP = "judge saved answers and print recall"
 DESCRIPTION = (
@@ -119,7 +122,7 @@ def _table_cell(value: float | None, err: float | None = None) -> str:
     return f"{value:6.2f}" + (f" ± {err:.2f}" if err is not None else "")
 
 
-def print_recall_table(data: Mapping[str, Any], judge: Any) -> None:
+def print_recall_table(data: Mapping[str, Any], judge: JudgeIdentity) -> None:
     """The recall table of `score_json`'s `data`, judged by `judge` (a `JudgeIdentity`)."""
     model = f", model {data['model']}" if data.get("model") else ""
     print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
@@ -207,7 +210,12 @@ def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
     from lmms_eval_eibench import pipeline, prompts
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.judges import JudgeError, JudgeIdentity, JudgeItem, build_engine
+    from lmms_eval_eibench.judges import (
+        JudgeError,
+        JudgeIdentity,
+        JudgeItem,
+        build_engine,
+    )
     from lmms_eval_eibench.judges.cache import VerdictCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
 
