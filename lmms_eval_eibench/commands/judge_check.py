@@ -126,8 +126,10 @@ def _stratified(rows: Sequence[Mapping[str, Any]], n: int, rng: random.Random) -
 def _other(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], rng: random.Random,
            avoid: set[str]) -> Mapping[str, Any]:
     """Another sample (another category when there are categories, another image always)."""
-    image = str(row["id"]).split("#")[0]
-    candidates = [r for r in rows if str(r["id"]).split("#")[0] != image and r["id"] not in avoid
+    from lmms_eval_eibench.records import split_sample_id
+
+    image = split_sample_id(str(row["id"]))[0]
+    candidates = [r for r in rows if split_sample_id(str(r["id"]))[0] != image and r["id"] not in avoid
                   and (row.get("category") is None or r.get("category") != row.get("category"))]
     return rng.choice(candidates)
 
