@@ -280,3 +280,22 @@ def test_offline_engine_sends_nothing_and_fails_what_is_not_cached(tmp_path) -> 
     assert [v.cached for v in verdicts] == [True] * 4 + [False] * 2
     assert [v.failed for v in verdicts] == [False] * 4 + [True] * 2
     assert "no cached judge reply" in verdicts[5].error
+
+
+def test_the_cache_file_keeps_its_schema(tmp_path) -> None:
+    """Files written before and after a refactor must be the same database: the tables' SQL as SQLite stores it."""
+    import sqlite3
+
+    cache = VerdictCache(tmp_path)
+    put(cache, "k1", "raw")
+    cache.close()
+    with sqlite3.connect(tmp_path / "judge_replies.sqlite3") as conn:
+        tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert tables == {
+        "meta": "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "replies": "CREATE TABLE replies ( key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request "
+                   "TEXT NOT NULL, checksum TEXT NOT NULL, created REAL NOT NULL)",
+    }
+    assert (meta, mode) == ({"schema": "2"}, "wal")

@@ -33,6 +33,8 @@ __all__ = ["CACHE_FILE", "CachedReply", "VerdictCache", "VerdictCacheError", "de
 CACHE_FILE = "judge_replies.sqlite3"
 _OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
 _SCHEMA = "2"
+_REPLIES_TABLE = ("replies ( key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
+                  " checksum TEXT NOT NULL, created REAL NOT NULL)")
 
 
 class VerdictCacheError(OSError):
@@ -120,25 +122,9 @@ class VerdictCache:
         return self._connections.get()
 
     def _setup(self) -> None:
-        conn = self._connect()
-        for attempt in range(50):
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS replies ("
-                    " key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
-                    " checksum TEXT NOT NULL, created REAL NOT NULL)"
-                )
-                break
-            except sqlite3.OperationalError as exc:  # another process is creating it
-                if "locked" not in str(exc) or attempt == 49:
-                    raise
-                time.sleep(0.1)
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-        if row is None or row[0] != _SCHEMA:
-            raise self._damaged(f"has schema {row[0] if row else 'none'!r}, not {_SCHEMA!r} (another eibench version)")
+        schema = self._connections.create([_REPLIES_TABLE], {"schema": _SCHEMA}).get("schema")
+        if schema != _SCHEMA:
+            raise self._damaged(f"has schema {schema or 'none'!r}, not {_SCHEMA!r} (another eibench version)")
 
     # -- reading and writing ----------------------------------------------------------------------
 

@@ -12,7 +12,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.chat_client import ChatClient, Hints, RequestError, RetryPolicy, call_with_retries
+from lmms_eval_eibench.chat_client import (
+    ChatClient,
+    Hints,
+    RequestError,
+    RetryPolicy,
+    call_with_retries,
+)
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
 from lmms_eval_eibench.judges.errors import JudgeError, PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings

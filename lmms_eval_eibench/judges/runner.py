@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Any
 
 from lmms_eval_eibench.judges.base import Judge, JudgeItem, Verdict
-from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["JudgeEngine"]
