@@ -77,10 +77,11 @@ class Probe:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lmms_eval_eibench.commands.score import add_judge_arguments
+    from lmms_eval_eibench import SUBSETS
+    from lmms_eval_eibench.commands.flags import add_judge_arguments
 
     parser.description = DESCRIPTION
-    parser.add_argument("--subset", choices=("basic", "complex"), default="basic",
+    parser.add_argument("--subset", choices=SUBSETS, default="basic",
                         help="which items to build answers from (default basic: all four categories)")
     parser.add_argument("--dataset", metavar="PATH_OR_REPO",
                         help="built dataset folder or Hub repo id (default: $EIBENCH_DATASET or the user cache)")
@@ -243,7 +244,7 @@ def _dry_run_status(settings: Any, to_send: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench.answers import load_ground_truth
-    from lmms_eval_eibench.commands.score import judge_settings
+    from lmms_eval_eibench.commands.flags import judge_settings
     from lmms_eval_eibench.judges import JudgeError, build_engine
 
     if args.samples < 1:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmms_eval_eibench import SUBSETS
 from lmms_eval_eibench.answers import (
     SampleText,
     ScoreInputError,
@@ -34,6 +35,7 @@ from lmms_eval_eibench.answers import (
     read_inputs,
     task_from_path,
 )
+from lmms_eval_eibench.commands.flags import add_judge_arguments, judge_settings
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.vocabulary import RECALL
 
@@ -61,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lmms-eval --log_samples JSONL, or answers in the official format")
     parser.add_argument("--from-verdicts", metavar="FILE",
                         help="aggregate saved judge replies in the official format ({\"<image path>\": \"<reply>\"})")
-    parser.add_argument("--subset", choices=("basic", "complex"),
+    parser.add_argument("--subset", choices=SUBSETS,
                         help="the subset answered (default: read from the file; refused when the file says otherwise)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score a file that answers only some samples of the subset (the result says n of N)")
@@ -80,28 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
                              "samples path OUT/<model>/<time>_samples_<task>.jsonl)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
-    """The judge flags (`judge_settings` maps them onto JudgeSettings); `eibench judge-check` takes the same."""
-    parser.add_argument("--protocol", choices=("paper-gpt", "paper-llama3"),
-                        help="the paper's judge in one word (default $EIBENCH_JUDGE_PROTOCOL): "
-                             "paper-gpt = openai gpt-3.5-turbo, prompt paper, temperature 0.1, --trust-judge-total; "
-                             "paper-llama3 = hf Meta-Llama-3-8B-Instruct, prompt paper_llama3, temperature 0.1, "
-                             "top_p 0.9, --trust-judge-total. Explicit flags and variables still override")
-    parser.add_argument("--judge", choices=("openai", "hf", "embedding"), help="judge kind (default $EIBENCH_JUDGE or openai)")
-    parser.add_argument("--judge-model", metavar="MODEL", help="judge model (default $EIBENCH_JUDGE_MODEL)")
-    parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible base URL (default $EIBENCH_JUDGE_BASE_URL)")
-    parser.add_argument("--prompt", choices=("paper", "paper_llama3", "structured"),
-                        help="judge prompt (default paper; paper_llama3 for --judge hf)")
-    parser.add_argument("--temperature", type=float, help="judge temperature (default 0; the paper used 0.1)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 16)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (default 60)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="verdict cache folder (default $EIBENCH_CACHE_DIR or user cache)")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the verdict cache")
-    parser.add_argument("--trust-judge-total", action="store_true",
-                        help="recall = covered/total as the judge wrote it (the official script) instead of "
-                             "covered / number of ground-truth triggers")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -142,26 +122,6 @@ def print_recall_table(data: Mapping[str, Any], judge: JudgeIdentity) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Run
-
-
-def judge_settings(args: argparse.Namespace) -> Any:
-    """The judge settings of the command line over the EIBENCH_JUDGE* environment."""
-    from lmms_eval_eibench.judges import JudgeSettings
-
-    return JudgeSettings.from_env(
-        kind=args.judge,
-        model=args.judge_model,
-        base_url=args.base_url,
-        prompt=args.prompt,
-        temperature=args.temperature,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        cache_dir=args.cache_dir,
-        cache=False if args.no_cache else None,
-        trust_judge_total=True if args.trust_judge_total else None,
-        progress=False if args.no_progress else None,
-        protocol=getattr(args, "protocol", None),
-    )
 
 
 def check_output(output: Path, inputs: Sequence[Path]) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
 from lmms_eval_eibench.judges.errors import PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.protocols import PROTOCOLS
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["HFJudge"]
 
-PAPER_TOP_P = 0.9
+PAPER_TOP_P = PROTOCOLS["paper-llama3"].top_p  # sampling without a top_p: the paper's Llama-3 setting
 
 
 class HFJudge(LLMJudge):
