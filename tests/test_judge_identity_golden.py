@@ -71,14 +71,14 @@ def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
 
 def _observe_engine(settings: JudgeSettings) -> dict[str, Any]:
     from lmms_eval_eibench import pipeline
-    from lmms_eval_eibench.judges.cache import verdict_key
+    from lmms_eval_eibench.judges.cache import reply_key
 
     with build_engine(settings) as engine:
         identity = engine.identity
         summary = engine.summary()
         facts = {
             "reply_fields": _dumps(identity.reply_fields()),
-            "verdict_key": verdict_key(identity.reply_fields(), ITEM),
+            "verdict_key": reply_key(identity.reply_fields(), ITEM),  # the fixture's name from before the rename
             "summary": _dumps(summary),
             "check_name": identity.title(),
             "protocol_label": settings.protocol_label,
@@ -153,10 +153,10 @@ def test_the_golden_covers_every_kind_and_protocol():
 @pytest.mark.parametrize("name", ["openai", "hf_sampling_bf16", "embedding_threshold"])
 def test_a_setting_that_changes_the_reply_changes_the_key_and_the_record(name, tmp_path):
     """The golden pins today's bytes; this says the key still moves with the settings it holds."""
-    from lmms_eval_eibench.judges.cache import verdict_key
+    from lmms_eval_eibench.judges.cache import reply_key
 
     base = JudgeSettings.from_env({}, cache=False, progress=False, **CASES[name])
     changed = JudgeSettings.from_env({}, cache=False, progress=False, **{**CASES[name], "model": "another/model"})
     with build_engine(base) as a, build_engine(changed) as b:
-        assert verdict_key(a.identity.reply_fields(), ITEM) != verdict_key(b.identity.reply_fields(), ITEM)
+        assert reply_key(a.identity.reply_fields(), ITEM) != reply_key(b.identity.reply_fields(), ITEM)
         assert a.identity.provenance_fields() != b.identity.provenance_fields()

@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         JudgeItem,
         build_engine,
     )
-    from lmms_eval_eibench.judges.cache import VerdictCacheError
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
 
     if bool(args.answers) == bool(args.from_verdicts):
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         record = pipeline.provenance_record(identity, dataset=args.dataset, from_dataset=not args.annotations,
                                             samples={"scored": len(items), "subset": inputs.n_subset},
                                             annotations=args.annotations)
-    except (DatasetIntegrityError, ProvenanceError, VerdictCacheError) as exc:
+    except (DatasetIntegrityError, ProvenanceError, ReplyCacheError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except (JudgeError, OSError) as exc:
         return _fail(str(exc), EXIT_JUDGE)
@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(interrupted_message(engine, items), EXIT_INTERRUPTED)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
                 return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
-            except VerdictCacheError as exc:
+            except ReplyCacheError as exc:
                 return _fail(str(exc), EXIT_INPUT)
 
     summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)

@@ -57,10 +57,10 @@ def build_judge(settings: JudgeSettings) -> Judge:
 def build_engine(settings: JudgeSettings | None = None, *, offline: bool = False) -> JudgeEngine:
     """A ready engine: the judge of `settings` (default: from the environment) plus its verdict cache.
     `offline`: read verdicts from cached replies only, never ask the judge (needs the cache)."""
-    from lmms_eval_eibench.judges.cache import VerdictCache
+    from lmms_eval_eibench.judges.cache import ReplyCache
 
     settings = settings or JudgeSettings.from_env()
     if offline and not settings.cache:
         raise JudgeConfigError("scoring from the cache alone needs the verdict cache (drop --no-cache / EIBENCH_NO_CACHE)")
-    cache = VerdictCache(settings.cache_dir) if settings.cache else None
+    cache = ReplyCache(settings.cache_dir) if settings.cache else None
     return JudgeEngine(build_judge(settings), cache, progress=settings.progress, offline=offline)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from lmms_eval_eibench.judges.base import Judge, JudgeItem, Verdict
-from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
+from lmms_eval_eibench.judges.cache import ReplyCache, reply_key
 from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
@@ -26,7 +26,7 @@ __all__ = ["JudgeEngine"]
 class JudgeEngine:
     """A judge plus its cache: the object the rest of the package uses."""
 
-    def __init__(self, judge: Judge, cache: VerdictCache | None = None, *, progress: bool = True,
+    def __init__(self, judge: Judge, cache: ReplyCache | None = None, *, progress: bool = True,
                  offline: bool = False) -> None:
         self.judge = judge
         self.cache = cache
@@ -65,7 +65,7 @@ class JudgeEngine:
         if not items:
             return []
         identity = self.identity.reply_fields()
-        keys = [verdict_key(identity, item) for item in items]
+        keys = [reply_key(identity, item) for item in items]
         cached = self.cache.get_many(keys) if self.cache is not None else {}
         results: dict[str, Verdict] = {}
         todo: dict[str, JudgeItem] = {}
@@ -151,7 +151,7 @@ class JudgeEngine:
     def cached_count(self, items: Sequence[JudgeItem]) -> tuple[int, int]:
         """(distinct answers among ``items``, how many of them have a verdict saved in the cache)."""
         identity = self.identity.reply_fields()
-        keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
+        keys = list(dict.fromkeys(reply_key(identity, item) for item in items))
         cached = self.cache.get_many(keys) if self.cache is not None else {}
         return len(keys), len(set(cached) & set(keys))
 
