@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lmms_eval_eibench.urls import public_url
+
 __all__ = ["JudgeIdentity"]
 
 Pairs = tuple[tuple[str, Any], ...]
@@ -57,8 +59,6 @@ class JudgeIdentity:
             object.__setattr__(self, "decoding", tuple((str(k), v) for k, v in dict(self.decoding).items()))
         object.__setattr__(self, "other_options", tuple((str(k), v) for k, v in dict(self.other_options).items()))
         if self.endpoint is not None:
-            from lmms_eval_eibench.urls import public_url
-
             object.__setattr__(self, "endpoint", public_url(self.endpoint))
 
     # -- names ------------------------------------------------------------------------------------------
