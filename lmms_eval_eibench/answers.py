@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import InputFileError, read_jsonl
+from .records import sample_id, split_sample_id
 from .vocabulary import first_response, task_shape
 
 
@@ -41,7 +42,7 @@ def _is_lmms_sample(obj: Any) -> bool:
     return isinstance(obj, dict) and ("doc_id" in obj or "filtered_resps" in obj or "resps" in obj)
 
 
-def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
+def _doc_sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
     if isinstance(doc.get("id"), str):
         return doc["id"]
     path = doc.get("image_path")
@@ -49,7 +50,7 @@ def _sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
         return None
     if subset == "complex":
         index = doc.get("question_index")
-        return f"{path}#{index}" if isinstance(index, int) else None
+        return sample_id(path, index) if isinstance(index, int) else None
     return path
 
 
@@ -70,8 +71,8 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
                 "pass the samples file of a generation task run with --log_samples",
             )
         doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
-        sample_id = _sample_id(doc, subset)
-        if sample_id is None:
+        item_id = _doc_sample_id(doc, subset)
+        if item_id is None:
             doc_id = obj.get("doc_id")
             if not isinstance(doc_id, int) or not 0 <= doc_id < len(ids_by_index):
                 raise ScoreInputError(
@@ -79,8 +80,8 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
                     f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})",
                     "check --subset, or log samples with the doc's id column",
                 )
-            sample_id = ids_by_index[doc_id]
-        texts.append(SampleText(sample_id, answer, where))
+            item_id = ids_by_index[doc_id]
+        texts.append(SampleText(item_id, answer, where))
     return texts
 
 
@@ -103,8 +104,7 @@ def read_official(path: Path, subset: str, what: str = "answer",
         if subset == "basic" and k:
             raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
                                   "keep one line per image")
-        sample_id = f"{image_path}#{k}" if subset == "complex" else image_path
-        texts.append(SampleText(sample_id, text, where))
+        texts.append(SampleText(sample_id(image_path, k if subset == "complex" else None), text, where))
     return texts
 
 
@@ -149,7 +149,7 @@ def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | 
         doc = obj.get("doc") if isinstance(obj, dict) and isinstance(obj.get("doc"), dict) else {}
         found = None
         if isinstance(doc.get("id"), str):
-            found = "complex" if "#" in doc["id"] else "basic"
+            found = "basic" if split_sample_id(doc["id"])[1] is None else "complex"
         elif doc.get("category") is not None:
             found = "basic"
         if found:
@@ -168,9 +168,9 @@ def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset:
     """The subset whose image paths an official-format file answers (the format does not say), and its rows.
     Errors name the real cause: a line of the wrong shape, a path in neither subset, paths of both subsets."""
     texts = read_official(path, "complex", lines=lines)  # the lines' shape (complex allows repeated paths)
-    paths = [text.id.rsplit("#", 1)[0] for text in texts]
+    paths = [split_sample_id(text.id)[0] for text in texts]
     rows = {subset: load_ground_truth(subset, dataset, annotations) for subset in ("basic", "complex")}
-    known = {subset: {row["id"].split("#", 1)[0] for row in subset_rows} for subset, subset_rows in rows.items()}
+    known = {subset: {split_sample_id(row["id"])[0] for row in subset_rows} for subset, subset_rows in rows.items()}
     for text, image_path in zip(texts, paths):
         if not any(image_path in k for k in known.values()):
             raise ScoreInputError(text.where, f"image path {image_path!r} is in neither the basic nor the complex "
@@ -258,7 +258,7 @@ def match(texts: Sequence[SampleText], truth: Mapping[str, Mapping[str, Any]], s
 def missing_samples(texts: Sequence[SampleText], truth_ids: Sequence[str]) -> list[str]:
     """Ids of the subset that no text answers, in dataset order."""
     answered = {text.id for text in texts}
-    return [sample_id for sample_id in truth_ids if sample_id not in answered]
+    return [item_id for item_id in truth_ids if item_id not in answered]
 
 
 def task_from_path(path: Path) -> str | None:

@@ -99,7 +99,7 @@ class EIBenchLifecycle:
         metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
         metadata["prompt_version"] = template_version(self.template)
         generation = getattr(self.config, "generation_kwargs", None)
-        record = pipeline.provenance_record(pipeline.engine().provenance(), template=self.template,
+        record = pipeline.provenance_record(pipeline.engine().identity, template=self.template,
                                             generation=generation)
         # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and
         # before the harness copies the config for the results file: the record then shows what was used.

@@ -35,7 +35,7 @@ from .vocabulary import (
 )
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
-    from .judges import JudgeEngine, JudgeItem, Verdict
+    from .judges import JudgeEngine, JudgeIdentity, JudgeItem, Verdict
 
 # Columns of a document the judge needs (the lmms-eval task reads only these before judging).
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
@@ -78,17 +78,16 @@ def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str 
             "with full runs (eibench report marks it)")
 
 
-def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
+def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
                       generation: Mapping[str, Any] | None = None, dataset: str | None = None,
                       from_dataset: bool = True, samples: Mapping[str, Any] | None = None,
                       annotations: str | Path | None = None) -> dict[str, Any]:
-    """The provenance record (``provenance.build_provenance``) of a run judged now by the engine whose
-    ``provenance()`` is ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
+    """The provenance record (``provenance.build_provenance``) of a run judged by the judge ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
     dataset (``dataset``, default ``EIBENCH_DATASET``: location, Hub revision, manifest fingerprint; none
     ``from_dataset=False``, when the ground truth came from the annotation files ``annotations``), whether the
     annotations were the official files, and this plugin's version.
     Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
-    from .provenance import build_provenance, judge_fields_from_engine
+    from .provenance import build_provenance
 
     dataset_fields: dict[str, Any] = {}
     if not from_dataset and annotations is not None:
@@ -108,9 +107,8 @@ def provenance_record(judge: Mapping[str, Any], *, template: str | None = None,
             "dataset_manifest_sha256": fingerprint(dataset),
             "dataset_official": official(dataset),
         }
-    fields = {k: v for k, v in judge.items() if k != "source"}
     return build_provenance(
-        **judge_fields_from_engine(fields),
+        **judge.provenance_fields(),
         model_prompt=template or None,
         model_prompt_version=template_version(template) if template else None,
         generation=dict(generation) if isinstance(generation, Mapping) else None,

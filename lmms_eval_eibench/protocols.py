@@ -83,22 +83,6 @@ def protocol_label(name: str, differences: list[str]) -> str:
     return name if not differences else f"{name} (overridden: {', '.join(differences)})"
 
 
-def _record_settings(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A provenance record's judge in protocol terms (JudgeSettings field names)."""
-    judge = record.get("judge") or {}
-    decoding = judge.get("decoding") or {}
-    options = judge.get("options") or {}
-    template = (judge.get("prompt") or {}).get("template") or ""
-    return {
-        "kind": judge.get("kind"),
-        "model": judge.get("model"),
-        "prompt": template.removeprefix("judge_"),
-        "temperature": decoding.get("temperature"),
-        "top_p": decoding.get("top_p"),
-        "trust_judge_total": bool(options.get("trust_judge_total", False)),
-    }
-
-
 def record_protocol(record: Mapping[str, Any] | None) -> tuple[str | None, Protocol | None, list[str]]:
     """(recorded label, nearest protocol, its differences) for a provenance record.
 
@@ -108,8 +92,10 @@ def record_protocol(record: Mapping[str, Any] | None) -> tuple[str | None, Proto
     """
     if record is None:
         return None, None, []
+    from lmms_eval_eibench.judges.identity import JudgeIdentity
+
     recorded = (record.get("judge") or {}).get("protocol")
-    effective = _record_settings(record)
+    effective = JudgeIdentity.from_record(record).protocol_settings()
     named = recorded.split(" ", 1)[0] if isinstance(recorded, str) else None
     ranked = sorted(
         PROTOCOLS.values(),

@@ -60,6 +60,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lmms_eval_eibench import __version__
+from lmms_eval_eibench.urls import public_url
 
 __all__ = [
     "METADATA_KEY",
@@ -70,7 +71,6 @@ __all__ = [
     "build_provenance",
     "check_provenance",
     "differences",
-    "judge_fields_from_engine",
     "judge_identity",
     "judge_label",
     "provenance_from_task_metadata",
@@ -141,9 +141,6 @@ def _endpoint(value: str | None) -> str | None:
     """A base URL without user info, query or fragment: where the judge ran, never how to log in."""
     if value is None:
         return None
-    # the judges' own credential stripping, imported on use (keeps this module import-light)
-    from lmms_eval_eibench.judges.base import public_url
-
     return public_url(_require_text("judge_endpoint", value))
 
 
@@ -289,48 +286,11 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
 
 
 def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
-    """What must match for two recalls to be comparable: judge kind, model, prompt template, version, and
-    decoding (with the other verdict-affecting options folded in). The endpoint is left out on purpose:
-    the same model behind another URL judges the same way."""
-    judge = record["judge"]
-    settings = {**(judge.get("options") or {}), **(judge.get("decoding") or {})}
-    decoding = json.dumps(settings, sort_keys=True, separators=(",", ":"))
-    return (judge["kind"], judge["model"], judge["prompt"]["template"], str(judge["prompt"]["version"]), decoding)
+    """What must match for two recalls to be comparable (``JudgeIdentity.comparable``): judge kind, model, prompt
+    template, version, and decoding with the other verdict-affecting options folded in; not the endpoint."""
+    from lmms_eval_eibench.judges.identity import JudgeIdentity
 
-
-def judge_fields_from_engine(engine_provenance: Mapping[str, Any]) -> dict[str, Any]:
-    """``build_provenance`` keyword arguments from a judge engine's ``provenance()`` dict.
-
-    Maps the engine's flat shape (``judge``, ``model``, ``prompt``, ``prompt_template``, ``prompt_version``,
-    ``decoding``, ``base_url`` for the OpenAI-compatible judge, other scalar settings) onto the record's
-    ``judge`` member, so callers write
-    ``build_provenance(**judge_fields_from_engine(engine.provenance()), model_prompt=..., ...)``. Keys that
-    describe the run rather than the verdict (``metric``, ``cache``) are dropped.
-    """
-    source = dict(engine_provenance)
-    kind = source.pop("judge", None)
-    template = source.pop("prompt_template", None)
-    source.pop("prompt", None)  # the short name (``paper``); the template name says the same
-    if isinstance(template, str) and template.endswith(".j2"):
-        template = template[: -len(".j2")]
-    version = source.pop("prompt_version", None)
-    decoding = source.pop("decoding", None)
-    endpoint = source.pop("base_url", None)
-    model = source.pop("model", None)
-    protocol = source.pop("protocol", None)  # a name for the settings, not a setting: never in options
-    for run_detail in ("metric", "cache"):
-        source.pop(run_detail, None)
-    options = {k: v for k, v in source.items() if isinstance(v, _SCALAR)}
-    return {
-        "judge_kind": kind,
-        "judge_model": model,
-        "judge_prompt": template,
-        "judge_prompt_version": None if version is None else str(version),
-        "judge_decoding": {} if decoding is None else decoding,
-        "judge_options": options or None,
-        "judge_endpoint": endpoint,
-        "judge_protocol": protocol,
-    }
+    return JudgeIdentity.from_record(record).comparable()
 
 
 def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
@@ -349,12 +309,10 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
 
 def judge_label(record: Mapping[str, Any]) -> str:
-    """A short human label, e.g. ``openai:gpt-3.5-turbo, judge_paper v1, temperature=0.1``."""
-    kind, model, template, version, _ = judge_identity(record)
-    judge = record["judge"]
-    decoding = {**(judge.get("options") or {}), **(judge.get("decoding") or {})}
-    settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(decoding.items()))
-    return f"{kind}:{model}, {template} v{version}" + (f", {settings}" if settings else "")
+    """A short human label (``JudgeIdentity.label``), e.g. ``openai:gpt-3.5-turbo, judge_paper v1, temperature=0.1``."""
+    from lmms_eval_eibench.judges.identity import JudgeIdentity
+
+    return JudgeIdentity.from_record(record).label()
 
 
 def provenance_from_task_metadata(metadata: Any, where: str = "metadata") -> dict[str, Any] | None:

@@ -161,6 +161,18 @@ def check_image_path(path: str, where: str) -> tuple[str, str]:
     return source, pure.parts[-2]
 
 
+def sample_id(image_path: str, question_index: int | None = None) -> str:
+    """A sample's id: its image path in basic (one question per image), ``path#k`` for the k-th question (from 0,
+    in file order) of an image in complex. ``split_sample_id`` reads it back."""
+    return image_path if question_index is None else f"{image_path}#{question_index}"
+
+
+def split_sample_id(sample: str) -> tuple[str, int | None]:
+    """(image path, question index) of a ``sample_id``; the index is None for a basic id."""
+    path, hash_sign, index = sample.rpartition("#")
+    return (path, int(index)) if hash_sign and index.isdigit() else (sample, None)
+
+
 def category_of(folder_emotion: str) -> str:
     """Basic category from the image's folder: ``Angry`` stays, ``sadness`` becomes ``Sadness``."""
     return folder_emotion[:1].upper() + folder_emotion[1:].lower()
@@ -260,7 +272,7 @@ def read_basic(root: Path) -> tuple[list[Record], list[DataWarning]]:
         if not isinstance(ground_truth, str):
             raise EIBenchDataError(where, "ground truth is not a string", "write it as a numbered list string")
         records.append(Record(
-            id=image_path, subset="basic", image_path=image_path, question=question, ground_truth=ground_truth,
+            id=sample_id(image_path), subset="basic", image_path=image_path, question=question, ground_truth=ground_truth,
             triggers=parse_triggers(ground_truth, where, warnings), category=category_of(folder), source=source,
             folder_emotion=folder,
         ))
@@ -290,7 +302,7 @@ def read_complex(root: Path) -> tuple[list[Record], list[DataWarning]]:
         k = per_image[image_path]
         per_image[image_path] += 1
         records.append(Record(
-            id=f"{image_path}#{k}", subset="complex", image_path=image_path, question=question,
+            id=sample_id(image_path, k), subset="complex", image_path=image_path, question=question,
             ground_truth=ground_truth, triggers=parse_triggers(ground_truth, where, warnings), category=None, source=source,
             folder_emotion=folder, question_index=k,
         ))

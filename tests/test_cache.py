@@ -21,10 +21,10 @@ from judge_server import judge_server
 from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine
 from lmms_eval_eibench.judges.cache import (
     CACHE_FILE,
-    VerdictCache,
-    VerdictCacheError,
+    ReplyCache,
+    ReplyCacheError,
     default_cache_dir,
-    verdict_key,
+    reply_key,
 )
 
 IDENTITY = {"judge": "openai", "model": "m", "prompt": "paper", "prompt_version": "1", "decoding": {"temperature": 0}}
@@ -34,24 +34,24 @@ def item(i: int, answer: str | None = None) -> JudgeItem:
     return JudgeItem(f"s{i}", answer or f"answer number {i}", "1. One trigger.\n2. Two.", ("One trigger.", "Two."))
 
 
-def put(cache: VerdictCache, key: str, raw: str, i: int = 1) -> None:
+def put(cache: ReplyCache, key: str, raw: str, i: int = 1) -> None:
     cache.put_many([(key, item(i), raw, 1)], IDENTITY)
 
 
 def test_key_depends_on_judge_answer_and_ground_truth() -> None:
-    base = verdict_key(IDENTITY, item(1))
-    assert base == verdict_key(dict(reversed(IDENTITY.items())), item(1))  # order of settings does not matter
-    assert base == verdict_key(IDENTITY, JudgeItem("other-id", item(1).answer, item(1).ground_truth, item(1).triggers))
-    assert base != verdict_key(IDENTITY, item(1, "another answer"))
-    assert base != verdict_key({**IDENTITY, "prompt_version": "2"}, item(1))
-    assert base != verdict_key({**IDENTITY, "decoding": {"temperature": 0.1}}, item(1))
-    assert base != verdict_key({**IDENTITY, "model": "m2"}, item(1))
+    base = reply_key(IDENTITY, item(1))
+    assert base == reply_key(dict(reversed(IDENTITY.items())), item(1))  # order of settings does not matter
+    assert base == reply_key(IDENTITY, JudgeItem("other-id", item(1).answer, item(1).ground_truth, item(1).triggers))
+    assert base != reply_key(IDENTITY, item(1, "another answer"))
+    assert base != reply_key({**IDENTITY, "prompt_version": "2"}, item(1))
+    assert base != reply_key({**IDENTITY, "decoding": {"temperature": 0.1}}, item(1))
+    assert base != reply_key({**IDENTITY, "model": "m2"}, item(1))
     other_gt = JudgeItem("s1", item(1).answer, "1. One trigger.", ("One trigger.",))
-    assert base != verdict_key(IDENTITY, other_gt)
+    assert base != reply_key(IDENTITY, other_gt)
 
 
 def test_round_trip_keeps_the_raw_reply_and_its_request(tmp_path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ReplyCache(tmp_path)
     cache.put_many([("k1", item(1), "{score: 1/2} raw", 2), ("k3", item(3), "raw 3", 1)], IDENTITY)
     got = cache.get_many(["k1", "k2", "k3"])
     assert set(got) == {"k1", "k3"}
@@ -66,7 +66,7 @@ def test_round_trip_keeps_the_raw_reply_and_its_request(tmp_path) -> None:
 
 
 def test_damaged_cache_file_is_named_with_the_fix(tmp_path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ReplyCache(tmp_path)
     put(cache, "k1", "{score: 1/2}")
     cache.close()
     path = tmp_path / CACHE_FILE
@@ -75,21 +75,21 @@ def test_damaged_cache_file_is_named_with_the_fix(tmp_path) -> None:
     data = bytearray(path.read_bytes())
     data[100:] = os.urandom(len(data) - 100)  # random bytes in every page after the header
     path.write_bytes(bytes(data))
-    with pytest.raises(VerdictCacheError) as err:
-        VerdictCache(tmp_path).get_many(["k1"])
+    with pytest.raises(ReplyCacheError) as err:
+        ReplyCache(tmp_path).get_many(["k1"])
     message = str(err.value)
     assert str(path) in message and "Delete it" in message and "--no-cache" in message
     path.write_bytes(os.urandom(4096))  # not a database at all
-    with pytest.raises(VerdictCacheError, match="damaged"):
-        VerdictCache(tmp_path)
+    with pytest.raises(ReplyCacheError, match="damaged"):
+        ReplyCache(tmp_path)
 
 
 def test_a_row_changed_by_hand_is_refused(tmp_path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ReplyCache(tmp_path)
     put(cache, "k1", "{score: 0/2}")
     sqlite3.connect(tmp_path / CACHE_FILE, isolation_level=None).execute(
         "UPDATE replies SET raw = '{score: 2/2}' WHERE key = 'k1'")
-    with pytest.raises(VerdictCacheError, match="changed outside eibench .key k1."):
+    with pytest.raises(ReplyCacheError, match="changed outside eibench .key k1."):
         cache.get_many(["k1"])
 
 
@@ -99,7 +99,7 @@ def test_old_parsed_verdict_cache_is_never_read(tmp_path) -> None:
     old.execute("INSERT INTO verdicts VALUES ('k', 1, '{\"recall\": 1.0}', '{}', 0)")
     old.commit()
     with pytest.warns(UserWarning, match="parser 1.*never used"):
-        cache = VerdictCache(tmp_path)
+        cache = ReplyCache(tmp_path)
     assert len(cache) == 0
 
 
@@ -114,14 +114,14 @@ def test_default_location_follows_the_environment(tmp_path, monkeypatch) -> None
 def test_unusable_cache_dir_is_a_clear_error(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(VerdictCacheError, match=r"cannot create the judge cache folder .*--no-cache"):
-        VerdictCache(blocker / "sub")
-    with pytest.raises(VerdictCacheError, match="is a file"):
-        VerdictCache(blocker)
+    with pytest.raises(ReplyCacheError, match=r"cannot create the judge cache folder .*--no-cache"):
+        ReplyCache(blocker / "sub")
+    with pytest.raises(ReplyCacheError, match="is a file"):
+        ReplyCache(blocker)
 
 
 def test_many_threads_share_one_cache(tmp_path) -> None:
-    cache = VerdictCache(tmp_path)
+    cache = ReplyCache(tmp_path)
     errors: list[BaseException] = []
 
     def work(t: int) -> None:
@@ -146,8 +146,8 @@ def test_many_threads_share_one_cache(tmp_path) -> None:
 _WRITER = """
 import sys
 from lmms_eval_eibench.judges import JudgeItem
-from lmms_eval_eibench.judges.cache import VerdictCache
-cache = VerdictCache(sys.argv[1])
+from lmms_eval_eibench.judges.cache import ReplyCache
+cache = ReplyCache(sys.argv[1])
 proc = sys.argv[2]
 for i in range(150):
     item = JudgeItem(str(i), "answer", "1. T.", ("T.",))
@@ -165,7 +165,7 @@ def test_many_processes_share_one_cache(tmp_path) -> None:
     ]
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in results]
-    assert len(VerdictCache(tmp_path)) == 4 * 150 + 150
+    assert len(ReplyCache(tmp_path)) == 4 * 150 + 150
 
 
 _JUDGE_RUN = """
@@ -201,7 +201,7 @@ def test_sigkill_mid_run_then_restart_requests_only_the_unjudged(tmp_path) -> No
         answered_before = len(judge.stats.prompts_answered)
         assert 40 <= answered_before < len(rows)
 
-        cached = len(VerdictCache(cache_dir))
+        cached = len(ReplyCache(cache_dir))
         # Everything answered was committed except what was in flight when the kill came.
         assert answered_before - 4 <= cached <= answered_before
         judge.reset_stats()
@@ -222,7 +222,7 @@ def test_disabled_cache_writes_nothing(tmp_path) -> None:
         engine.judge_many([item(1)])
         assert judge.stats.chat_requests == 2
     assert engine.cache is None and not (tmp_path / "c").exists()
-    assert engine.provenance()["cache"] is False
+    assert engine.summary()["cache"] is False
 
 
 def _engine(judge, cache_dir, **overrides):
@@ -259,8 +259,8 @@ def test_a_cached_reply_the_current_parser_cannot_read_is_asked_again(tmp_path) 
     items = _items(4)
     with judge_server() as judge:
         engine = _engine(judge, tmp_path)
-        keys = [verdict_key(engine.judge.identity(), it) for it in items]
-        engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.judge.identity())
+        keys = [reply_key(engine.identity.reply_fields(), it) for it in items]
+        engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.identity.reply_fields())
         verdicts = engine.judge_many(items)
         assert judge.stats.chat_requests == 4
     assert not verdicts[0].cached and not verdicts[0].failed
@@ -280,3 +280,22 @@ def test_offline_engine_sends_nothing_and_fails_what_is_not_cached(tmp_path) -> 
     assert [v.cached for v in verdicts] == [True] * 4 + [False] * 2
     assert [v.failed for v in verdicts] == [False] * 4 + [True] * 2
     assert "no cached judge reply" in verdicts[5].error
+
+
+def test_the_cache_file_keeps_its_schema(tmp_path) -> None:
+    """Files written before and after a refactor must be the same database: the tables' SQL as SQLite stores it."""
+    import sqlite3
+
+    cache = ReplyCache(tmp_path)
+    put(cache, "k1", "raw")
+    cache.close()
+    with sqlite3.connect(tmp_path / "judge_replies.sqlite3") as conn:
+        tables = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert tables == {
+        "meta": "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "replies": "CREATE TABLE replies ( key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request "
+                   "TEXT NOT NULL, checksum TEXT NOT NULL, created REAL NOT NULL)",
+    }
+    assert (meta, mode) == ({"schema": "2"}, "wal")

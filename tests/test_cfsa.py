@@ -30,7 +30,7 @@ from lmms_eval_eibench.cfsa import (
     parse_followup,
     run_cfsa,
 )
-from lmms_eval_eibench.judges.runner import RetryPolicy
+from lmms_eval_eibench.chat_client import RetryPolicy
 from lmms_eval_eibench.prompts import template_version
 from lmms_eval_eibench.vocabulary import FAILED_PREFIX, failure_reason
 

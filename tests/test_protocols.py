@@ -20,12 +20,11 @@ from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import (
     build_provenance,
     check_provenance,
-    judge_fields_from_engine,
 )
 
 
 def record_of(settings: JudgeSettings) -> dict:
-    return check_provenance(build_provenance(**judge_fields_from_engine(build_judge(settings).provenance())))
+    return check_provenance(build_provenance(**build_judge(settings).identity().provenance_fields()))
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -49,7 +48,7 @@ def test_paper_gpt_sets_the_gpt_judge():
     # the same settings given one by one make the same judge (same identity: the same cache entries)
     explicit = JudgeSettings.from_env(env={}, kind="openai", model="gpt-3.5-turbo", prompt="paper", temperature=0.1,
                                       trust_judge_total=True)
-    assert build_judge(settings).identity() == build_judge(explicit).identity()
+    assert build_judge(settings).identity().reply_fields() == build_judge(explicit).identity().reply_fields()
     record = record_of(settings)
     assert record["judge"]["protocol"] == "paper-gpt"
     assert record["judge"]["decoding"] == {"max_tokens": 512, "temperature": 0.1}
@@ -184,3 +183,24 @@ def test_lmms_eval_run_under_the_protocol_sits_beside_the_paper(sample_dataset_d
     assert rows[0].startswith("| dummy | user | openai:gpt-3.5-turbo") and "[paper-gpt] | run |" in rows[0]
     assert rows[1].startswith("| Qwen-VL-Chat | user | LLaMA-3 judge")  # the head of the paper's user block
     assert "not judged like the published rows" not in err
+
+
+def test_the_paper_judges_are_one_table():
+    """Defaults of each LLM kind, the local judge's sampling top_p and the command line's --protocol all read
+    PROTOCOLS: a protocol's model or prompt changed there changes them all."""
+    import argparse
+
+    from lmms_eval_eibench.commands.flags import add_judge_arguments
+    from lmms_eval_eibench.judges.hf import PAPER_TOP_P
+    from lmms_eval_eibench.judges.settings import DEFAULT_MODELS, DEFAULT_PROMPTS, JUDGE_KINDS, JUDGE_PROMPTS
+
+    for protocol in PROTOCOLS.values():
+        assert (DEFAULT_MODELS[protocol.kind], DEFAULT_PROMPTS[protocol.kind]) == (protocol.model, protocol.prompt)
+        assert JudgeSettings.from_env(env={}, kind=protocol.kind).resolved_model == protocol.model
+    assert PAPER_TOP_P == PROTOCOLS["paper-llama3"].top_p == 0.9
+    parser = argparse.ArgumentParser()
+    add_judge_arguments(parser)
+    actions = {a.dest: a for a in parser._actions}
+    assert tuple(actions["protocol"].choices) == tuple(PROTOCOLS)
+    assert tuple(actions["judge"].choices) == JUDGE_KINDS and tuple(actions["prompt"].choices) == JUDGE_PROMPTS
+    assert all(f"{p.name} = {p.kind} {p.model}" in actions["protocol"].help for p in PROTOCOLS.values())

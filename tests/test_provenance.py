@@ -7,12 +7,12 @@ import json
 import pytest
 
 import lmms_eval_eibench
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.provenance import (
     METADATA_KEY,
     ProvenanceError,
     build_provenance,
     check_provenance,
-    judge_fields_from_engine,
     judge_identity,
     judge_label,
     provenance_from_task_metadata,
@@ -137,20 +137,12 @@ def test_identity_is_what_must_match():
     assert judge_label(a) == "openai:gpt-3.5-turbo, judge_paper v1, max_tokens=512, temperature=0.1"
 
 
-def test_engine_provenance_maps_onto_the_record():
-    engine = {
-        "metric": "eibench_recall",
-        "judge": "openai",
-        "model": "gpt-3.5-turbo",
-        "prompt": "paper",
-        "prompt_template": "judge_paper.j2",
-        "prompt_version": "1",
-        "decoding": {"temperature": 0.1, "max_tokens": 512},
-        "trust_judge_total": False,
-        "base_url": "https://api.openai.com/v1",
-        "cache": "/root/.cache/lmms_eval_eibench/verdicts",
-    }
-    record = build_provenance(**judge_fields_from_engine(engine))
+def test_judge_identity_maps_onto_the_record_and_back():
+    identity = JudgeIdentity(kind="openai", model="gpt-3.5-turbo", template="judge_paper", version="1",
+                             decoding=(("temperature", 0.1), ("max_tokens", 512)), trust_judge_total=False,
+                             endpoint="https://user:sk-in-url-123@api.openai.com/v1?key=sk-in-query-456",
+                             metric="eibench_recall")
+    record = build_provenance(**identity.provenance_fields())
     assert record["judge"] == {
         "kind": "openai",
         "model": "gpt-3.5-turbo",
@@ -159,6 +151,10 @@ def test_engine_provenance_maps_onto_the_record():
         "options": {"trust_judge_total": False},
         "endpoint": "https://api.openai.com/v1",
     }
+    assert "sk-in" not in json.dumps([record, identity.summary(), identity.reply_fields(), identity.label()])
+    back = JudgeIdentity.from_record(record)
+    assert (back.comparable(), back.label()) == (identity.comparable(), identity.label())
+    assert back.summary()["decoding"] == {"max_tokens": 512, "temperature": 0.1}  # the record keeps no order
 
 
 def test_task_metadata_holds_the_record_the_eibench_tasks_write(monkeypatch, sample_dataset_dir):

@@ -8,7 +8,15 @@ from collections import Counter
 
 import pytest
 
-from lmms_eval_eibench.records import EIBenchDataError, category_of, check_image_path, load_records, parse_triggers
+from lmms_eval_eibench.records import (
+    EIBenchDataError,
+    category_of,
+    check_image_path,
+    load_records,
+    parse_triggers,
+    sample_id,
+    split_sample_id,
+)
 from lmms_eval_eibench.sample import SAMPLE_DIR
 
 
@@ -48,6 +56,15 @@ def test_official_complex_ids_and_folder_emotion(official_records):
         assert record.question_index == per_image[record.image_path]
         per_image[record.image_path] += 1
     assert max(per_image.values()) == 4
+    assert all(split_sample_id(r.id) == (r.image_path, r.question_index) for r in complex_)
+
+
+def test_sample_id_and_its_reading_are_one_rule(official_records):
+    assert all(sample_id(r.image_path) == r.id and split_sample_id(r.id) == (r.image_path, None)
+               for r in official_records.basic)
+    assert sample_id("CAER-S/test/Fear/0001.png", 3) == "CAER-S/test/Fear/0001.png#3"
+    assert split_sample_id("CAER-S/test/Fear/0001.png#12") == ("CAER-S/test/Fear/0001.png", 12)
+    assert split_sample_id("odd#name.png") == ("odd#name.png", None)  # no question index after the last #
     assert len(official_records.image_paths()) == 1636
 
 

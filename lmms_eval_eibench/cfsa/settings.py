@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ..config import env_flag
-from ..judges.base import check_base_url, public_url
+from ..urls import check_base_url, public_url
 from .plan import focuses
 
 __all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings"]

@@ -8,9 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..judges.base import JudgeRequestError
-from ..judges.chat import ChatClient, Hints
-from ..judges.runner import RetryPolicy
+from ..chat_client import ChatClient, Hints, RequestError, RetryPolicy
 from .settings import SETTING_PREFIX, CFSAConfigError, CFSASettings
 
 __all__ = ["OpenAISummarizer", "SummarizerError"]
@@ -26,7 +24,7 @@ _PREFLIGHT_RETRIES = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
 
 class OpenAISummarizer:
     """Writes CFSA's summary through an OpenAI-compatible `/chat/completions` endpoint, with the judges' client
-    (`judges.chat.ChatClient`) and retry policy: exponential backoff with full jitter, Retry-After honoured."""
+    (`chat_client.ChatClient`) and retry policy: exponential backoff with full jitter, Retry-After honoured."""
 
     def __init__(self, settings: CFSASettings, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -55,7 +53,7 @@ class OpenAISummarizer:
         }
         try:
             text, _ = self._chat.chat(body, policy=policy)
-        except JudgeRequestError as exc:
+        except RequestError as exc:
             raise SummarizerError(self._chat.redact(str(exc))) from None
         return self._chat.redact(text)  # a server echoing the request must not put the key in a sample
 

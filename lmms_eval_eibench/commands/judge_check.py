@@ -27,7 +27,10 @@ import random
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the judges load on use
+    from lmms_eval_eibench.judges import JudgeIdentity
 
 HELP = "check a judge against answers of known coverage before a paid run"
 DESCRIPTION = (
@@ -74,10 +77,11 @@ class Probe:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lmms_eval_eibench.commands.score import add_judge_arguments
+    from lmms_eval_eibench import SUBSETS
+    from lmms_eval_eibench.commands.flags import add_judge_arguments
 
     parser.description = DESCRIPTION
-    parser.add_argument("--subset", choices=("basic", "complex"), default="basic",
+    parser.add_argument("--subset", choices=SUBSETS, default="basic",
                         help="which items to build answers from (default basic: all four categories)")
     parser.add_argument("--dataset", metavar="PATH_OR_REPO",
                         help="built dataset folder or Hub repo id (default: $EIBENCH_DATASET or the user cache)")
@@ -123,8 +127,10 @@ def _stratified(rows: Sequence[Mapping[str, Any]], n: int, rng: random.Random) -
 def _other(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], rng: random.Random,
            avoid: set[str]) -> Mapping[str, Any]:
     """Another sample (another category when there are categories, another image always)."""
-    image = str(row["id"]).split("#")[0]
-    candidates = [r for r in rows if str(r["id"]).split("#")[0] != image and r["id"] not in avoid
+    from lmms_eval_eibench.records import split_sample_id
+
+    image = split_sample_id(str(row["id"]))[0]
+    candidates = [r for r in rows if split_sample_id(str(r["id"]))[0] != image and r["id"] not in avoid
                   and (row.get("category") is None or r.get("category") != row.get("category"))]
     return rng.choice(candidates)
 
@@ -203,14 +209,9 @@ def _uncached(engine: Any, items: Sequence[Any]) -> tuple[int, int]:
     return distinct, distinct - cached
 
 
-def _judge_name(info: Mapping[str, Any]) -> str:
-    template = str(info.get("prompt_template")).removesuffix(".j2")
-    name = f"{info.get('judge')}:{info.get('model')}, {template} v{info.get('prompt_version')}"
-    return name + (f" (protocol {info['protocol']})" if info.get("protocol") else "")
-
-
-def print_check_table(report: Mapping[str, Any]) -> None:
-    print(f"EIBench judge-check: {_judge_name(report['judge'])}")
+def print_check_table(report: Mapping[str, Any], judge: JudgeIdentity) -> None:
+    """The table of `report`, for `judge` (a `JudgeIdentity`)."""
+    print(f"EIBench judge-check: {judge.title()}")
     print(f"{report['samples']} {report['subset']} items per group (seed {report['seed']}); recall 0-100")
     header = ("group", "answer holds", "n", "failed", "truth", "judged", "error", "rule", "result")
     lines = [header]
@@ -243,7 +244,7 @@ def _dry_run_status(settings: Any, to_send: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench.answers import load_ground_truth
-    from lmms_eval_eibench.commands.score import judge_settings
+    from lmms_eval_eibench.commands.flags import judge_settings
     from lmms_eval_eibench.judges import JudgeError, build_engine
 
     if args.samples < 1:
@@ -263,12 +264,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench judge-check: {exc}", file=sys.stderr)
         return EXIT_FAIL
     with engine:
-        info = engine.provenance()
+        identity, info = engine.identity, engine.summary()
         distinct, to_send = _uncached(engine, items)
         retries = f"; an unparseable reply may be re-asked up to {settings.parse_retries} more times" \
             if settings.kind != "embedding" else ""
         print(f"eibench judge-check: {len(items)} answers ({len(GROUPS)} groups x {len(items) // len(GROUPS)} items) "
-              f"for {_judge_name(info)}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
+              f"for {identity.title()}: {to_send} requests to send, {distinct - to_send} verdicts cached{retries}",
               file=sys.stderr, flush=True)
         if args.dry_run:
             return _dry_run_status(settings, to_send)
@@ -287,5 +288,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        print_check_table(report)
+        print_check_table(report, identity)
     return EXIT_PASS if report["passed"] else EXIT_FAIL

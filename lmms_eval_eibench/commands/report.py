@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from lmms_eval_eibench.protocols import PROTOCOLS
+
 HELP = "tables, chart and summary from results files"
 DESCRIPTION = (
     "Print EIBench results in the paper's layout (rows = model x prompt template x judge; basic columns "
@@ -70,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="PATH", help="write the table to PATH instead of stdout")
 
 
-_PAPER_JUDGES = {"paper-llama3": "llama3", "paper-gpt": "gpt"}
+_PAPER_JUDGES = {protocol.name: protocol.paper_judge for protocol in PROTOCOLS.values()}
 
 
 def _words(values: list[str] | None) -> list[str] | None:

@@ -25,8 +25,9 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lmms_eval_eibench import SUBSETS
 from lmms_eval_eibench.answers import (
     SampleText,
     ScoreInputError,
@@ -34,8 +35,12 @@ from lmms_eval_eibench.answers import (
     read_inputs,
     task_from_path,
 )
+from lmms_eval_eibench.commands.flags import add_judge_arguments, judge_settings
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.vocabulary import RECALL
+
+if TYPE_CHECKING:  # the judges load on use
+    from lmms_eval_eibench.judges import JudgeIdentity
 
 HELP = "judge saved answers and print recall"
 DESCRIPTION = (
@@ -58,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="lmms-eval --log_samples JSONL, or answers in the official format")
     parser.add_argument("--from-verdicts", metavar="FILE",
                         help="aggregate saved judge replies in the official format ({\"<image path>\": \"<reply>\"})")
-    parser.add_argument("--subset", choices=("basic", "complex"),
+    parser.add_argument("--subset", choices=SUBSETS,
                         help="the subset answered (default: read from the file; refused when the file says otherwise)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="score a file that answers only some samples of the subset (the result says n of N)")
@@ -79,28 +84,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
-    """The judge flags (`judge_settings` maps them onto JudgeSettings); `eibench judge-check` takes the same."""
-    parser.add_argument("--protocol", choices=("paper-gpt", "paper-llama3"),
-                        help="the paper's judge in one word (default $EIBENCH_JUDGE_PROTOCOL): "
-                             "paper-gpt = openai gpt-3.5-turbo, prompt paper, temperature 0.1, --trust-judge-total; "
-                             "paper-llama3 = hf Meta-Llama-3-8B-Instruct, prompt paper_llama3, temperature 0.1, "
-                             "top_p 0.9, --trust-judge-total. Explicit flags and variables still override")
-    parser.add_argument("--judge", choices=("openai", "hf", "embedding"), help="judge kind (default $EIBENCH_JUDGE or openai)")
-    parser.add_argument("--judge-model", metavar="MODEL", help="judge model (default $EIBENCH_JUDGE_MODEL)")
-    parser.add_argument("--base-url", metavar="URL", help="OpenAI-compatible base URL (default $EIBENCH_JUDGE_BASE_URL)")
-    parser.add_argument("--prompt", choices=("paper", "paper_llama3", "structured"),
-                        help="judge prompt (default paper; paper_llama3 for --judge hf)")
-    parser.add_argument("--temperature", type=float, help="judge temperature (default 0; the paper used 0.1)")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 16)")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per-request timeout (default 60)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="verdict cache folder (default $EIBENCH_CACHE_DIR or user cache)")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the verdict cache")
-    parser.add_argument("--trust-judge-total", action="store_true",
-                        help="recall = covered/total as the judge wrote it (the official script) instead of "
-                             "covered / number of ground-truth triggers")
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `score` on an `add_subparsers()` object."""
     parser = subparsers.add_parser("score", help=HELP, description=DESCRIPTION)
@@ -119,12 +102,11 @@ def _table_cell(value: float | None, err: float | None = None) -> str:
     return f"{value:6.2f}" + (f" ± {err:.2f}" if err is not None else "")
 
 
-def print_recall_table(data: Mapping[str, Any]) -> None:
-    judge = data["judge"]
+def print_recall_table(data: Mapping[str, Any], judge: JudgeIdentity) -> None:
+    """The recall table of `score_json`'s `data`, judged by `judge` (a `JudgeIdentity`)."""
     model = f", model {data['model']}" if data.get("model") else ""
     print(f"EIBench {data['subset']}: {data['metric']} (0-100){model}")
-    print(f"judge: {judge.get('judge')} {judge.get('model')}, prompt {judge.get('prompt_template')} "
-          f"v{judge.get('prompt_version')}")
+    print(f"judge: {judge.title()}")
     rows = [("Overall", _table_cell(data["overall"], data["overall_stderr"]))]
     rows += [(c, _table_cell(v)) for c, v in data["per_category"].items()]
     rows += [("Trigger recall", _table_cell(data["trigger_recall"]))]
@@ -140,26 +122,6 @@ def print_recall_table(data: Mapping[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Run
-
-
-def judge_settings(args: argparse.Namespace) -> Any:
-    """The judge settings of the command line over the EIBENCH_JUDGE* environment."""
-    from lmms_eval_eibench.judges import JudgeSettings
-
-    return JudgeSettings.from_env(
-        kind=args.judge,
-        model=args.judge_model,
-        base_url=args.base_url,
-        prompt=args.prompt,
-        temperature=args.temperature,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        cache_dir=args.cache_dir,
-        cache=False if args.no_cache else None,
-        trust_judge_total=True if args.trust_judge_total else None,
-        progress=False if args.no_progress else None,
-        protocol=getattr(args, "protocol", None),
-    )
 
 
 def check_output(output: Path, inputs: Sequence[Path]) -> None:
@@ -208,8 +170,13 @@ def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
     from lmms_eval_eibench import pipeline, prompts
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.judges import JudgeError, JudgeItem, build_engine
-    from lmms_eval_eibench.judges.cache import VerdictCacheError
+    from lmms_eval_eibench.judges import (
+        JudgeError,
+        JudgeIdentity,
+        JudgeItem,
+        build_engine,
+    )
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
     from lmms_eval_eibench.provenance import ProvenanceError
 
     if bool(args.answers) == bool(args.from_verdicts):
@@ -234,27 +201,26 @@ def run(args: argparse.Namespace) -> int:
     engine = None
     try:
         if args.from_verdicts:
-            prompt = settings.prompt or "paper"
-            judge_info: dict[str, Any] = {
-                "judge": "saved-replies", "model": settings.model or "unknown", "prompt": prompt,
-                "prompt_template": f"judge_{prompt}.j2", "prompt_version": prompts.template_version(f"judge_{prompt}"),
-                "trust_judge_total": settings.trust_judge_total, "source": str(inputs.source),
-            }
-            metric = RECALL
+            # replies judged elsewhere: their decoding is unknown, the file they came from is the source
+            template = f"judge_{settings.prompt or 'paper'}"
+            identity = JudgeIdentity(kind="saved-replies", model=settings.model or "unknown", template=template,
+                                     version=prompts.template_version(template), decoding=None,
+                                     trust_judge_total=settings.trust_judge_total, source=str(inputs.source))
+            judge_info, metric = identity.summary(), RECALL
         else:
             engine = build_engine(settings, offline=args.from_cache)
-            judge_info, metric = engine.provenance(), engine.metric_name
+            identity, judge_info, metric = engine.identity, engine.summary(), engine.metric_name
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
-        record = pipeline.provenance_record(judge_info, dataset=args.dataset, from_dataset=not args.annotations,
+        record = pipeline.provenance_record(identity, dataset=args.dataset, from_dataset=not args.annotations,
                                             samples={"scored": len(items), "subset": inputs.n_subset},
                                             annotations=args.annotations)
-    except (DatasetIntegrityError, ProvenanceError, VerdictCacheError) as exc:
+    except (DatasetIntegrityError, ProvenanceError, ReplyCacheError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except (JudgeError, OSError) as exc:
         return _fail(str(exc), EXIT_JUDGE)
 
     if args.from_verdicts:
-        verdicts = verdicts_from_saved_replies(items, inputs.texts, judge_info["prompt"], settings.trust_judge_total)
+        verdicts = verdicts_from_saved_replies(items, inputs.texts, identity.prompt, settings.trust_judge_total)
     else:
         with engine:
             try:
@@ -267,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(interrupted_message(engine, items), EXIT_INTERRUPTED)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
                 return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
-            except VerdictCacheError as exc:
+            except ReplyCacheError as exc:
                 return _fail(str(exc), EXIT_INPUT)
 
     summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)
@@ -281,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print_recall_table(data)
+        print_recall_table(data, identity)
     if partial := pipeline.partial_warning(f"{inputs.source.name} ({inputs.subset})", summary.n, inputs.n_subset,
                                            "--allow-partial"):
         print(f"eibench score: {partial}", file=sys.stderr)

@@ -4,7 +4,7 @@
     engine = build_engine(settings)
     engine.preflight()                                    # before any GPU hour is spent
     verdicts = engine.judge_many(items)                   # concurrent, cached, retried, ordered
-    engine.metric_name, engine.provenance()
+    engine.metric_name, engine.identity      # JudgeIdentity: cache key, provenance, label
 
 Kinds: `openai` (any OpenAI-compatible endpoint), `hf` (a local transformers chat model),
 `embedding` (offline sentence-embedding coverage; metric `eibench_semantic_recall`).
@@ -13,15 +13,9 @@ Importing this package is cheap: httpx, torch and transformers load on first use
 
 from __future__ import annotations
 
-from lmms_eval_eibench.judges.base import (
-    Judge,
-    JudgeConfigError,
-    JudgeError,
-    JudgeItem,
-    LLMJudge,
-    PreflightError,
-    Verdict,
-)
+from lmms_eval_eibench.judges.base import Judge, JudgeItem, LLMJudge, Verdict
+from lmms_eval_eibench.judges.errors import JudgeConfigError, JudgeError, PreflightError
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.judges.runner import JudgeEngine
 from lmms_eval_eibench.judges.settings import JUDGE_KINDS, JUDGE_PROMPTS, JudgeSettings
 
@@ -32,6 +26,7 @@ __all__ = [
     "JudgeConfigError",
     "JudgeEngine",
     "JudgeError",
+    "JudgeIdentity",
     "JudgeItem",
     "JudgeSettings",
     "LLMJudge",
@@ -62,10 +57,10 @@ def build_judge(settings: JudgeSettings) -> Judge:
 def build_engine(settings: JudgeSettings | None = None, *, offline: bool = False) -> JudgeEngine:
     """A ready engine: the judge of `settings` (default: from the environment) plus its verdict cache.
     `offline`: read verdicts from cached replies only, never ask the judge (needs the cache)."""
-    from lmms_eval_eibench.judges.cache import VerdictCache
+    from lmms_eval_eibench.judges.cache import ReplyCache
 
     settings = settings or JudgeSettings.from_env()
     if offline and not settings.cache:
         raise JudgeConfigError("scoring from the cache alone needs the verdict cache (drop --no-cache / EIBENCH_NO_CACHE)")
-    cache = VerdictCache(settings.cache_dir) if settings.cache else None
+    cache = ReplyCache(settings.cache_dir) if settings.cache else None
     return JudgeEngine(build_judge(settings), cache, progress=settings.progress, offline=offline)

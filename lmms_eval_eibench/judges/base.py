@@ -1,17 +1,16 @@
-"""The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), its errors, the URL and
-message helpers every judge kind shares, and the base classes they implement (`Judge`; `LLMJudge` for the chat-LLM
-kinds, whose replies `verdict_from_reply` reads). Settings: `judges.settings`."""
+"""The judge interface: what a judge sees (`JudgeItem`), what it says (`Verdict`), and the base classes the
+judge kinds implement (`Judge`; `LLMJudge` for the chat-LLM kinds, whose replies `verdict_from_reply` reads).
+Errors: `judges.errors`; who the judge is: `judges.identity`; settings: `judges.settings`; URLs: `urls`."""
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from lmms_eval_eibench import prompts
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.scoring import SampleScore
 from lmms_eval_eibench.verdict_parser import (
     PARSER_VERSION,
@@ -23,59 +22,7 @@ from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, RECALL
 if TYPE_CHECKING:  # settings.py imports this module
     from lmms_eval_eibench.judges.settings import JudgeSettings
 
-__all__ = [
-    "Judge",
-    "JudgeConfigError",
-    "JudgeError",
-    "JudgeItem",
-    "JudgeRequestError",
-    "PreflightError",
-    "TransientJudgeError",
-    "Verdict",
-    "judge_messages",
-    "check_base_url",
-    "public_url",
-    "quiet_http_logs",
-    "redact",
-]
-
-
-class JudgeError(RuntimeError):
-    """The judge cannot be used as configured (raised, never turned into a score)."""
-
-
-class JudgeConfigError(JudgeError, ValueError):
-    """A judge setting is invalid; the message names the setting."""
-
-
-class PreflightError(JudgeError):
-    """The judge failed its preflight check (endpoint, key, model); the message names URL and model."""
-
-
-class TransientJudgeError(Exception):
-    """A request failure worth retrying (429, 5xx, timeout, connection reset)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class JudgeRequestError(Exception):
-    """A request failure not worth retrying (rejected key, unknown model, bad request); `status` is the HTTP
-    status when the server answered."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def quiet_http_logs() -> None:
-    """Keep httpx/httpcore below INFO: httpx logs every request URL at INFO, user info and query included,
-    and those may carry credentials. Called where our HTTP clients are created."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
+__all__ = ["Judge", "JudgeItem", "LLMJudge", "Verdict", "judge_messages", "verdict_from_reply"]
 
 
 def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
@@ -86,41 +33,6 @@ def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
         {"role": "system", "content": prompts.render_block(template, "system", **variables)},
         {"role": "user", "content": prompts.render_block(template, "user", **variables)},
     ]
-
-
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` replaced by `***`."""
-    if secret and len(secret) >= 4:
-        return text.replace(secret, "***")
-    return text
-
-
-def check_base_url(url: str, setting: str = "EIBENCH_JUDGE_BASE_URL / --base-url",
-                   key_setting: str = "EIBENCH_JUDGE_API_KEY", error: type[Exception] = JudgeConfigError) -> None:
-    """Refuse an OpenAI-compatible base URL (the judge's, CFSA's summarizer's: `setting` names it) that carries
-    credentials or a query: the key goes in the Authorization header only (httpx would turn `user:pass@` into
-    Basic auth, and a query string mangles the request path). The message never repeats the URL's user info."""
-    parts = urlsplit(url)
-    where = f"{setting} ({public_url(url)})"
-    if parts.username is not None or parts.password is not None:
-        raise error(
-            f"{where} holds user info (user:password@); remove it and put the API key in {key_setting} "
-            "(sent as a Bearer header)")
-    if parts.query or parts.fragment:
-        raise error(
-            f"{where} has a query string or fragment; give the plain base URL (e.g. https://host/v1) and put any "
-            f"key in {key_setting}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise error(f"{where} is not an http(s) URL; e.g. https://api.openai.com/v1")
-
-
-def public_url(url: str) -> str:
-    """A URL without user info, query or fragment (they may carry credentials)."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -235,9 +147,9 @@ class Judge(ABC):
     failed verdicts (never raising for them).
 
     What a judge *said* (`Verdict.raw`: an LLM's reply; the embedding judge's similarities) is what the cache
-    keeps, under `identity()`, which therefore holds everything that determines the reply and nothing that only
-    changes how it is read. `read()` turns a reply into a verdict with the current parser and
-    `scoring_options()`, so changing those costs no request.
+    keeps, under `identity().reply_fields()`: everything that determines the reply and nothing that only changes
+    how it is read. `read()` turns a reply into a verdict with the current parser and the identity's reading
+    settings, so changing those costs no request.
     """
 
     kind: str = ""
@@ -256,22 +168,12 @@ class Judge(ABC):
         return 1
 
     @abstractmethod
-    def identity(self) -> dict[str, Any]:
-        """Everything that determines the judge's reply besides the sample (the cache key); no secrets."""
-
-    def scoring_options(self) -> dict[str, Any]:
-        """Settings that change how a reply is read, not the reply (never part of the cache key)."""
-        return {"trust_judge_total": self.settings.trust_judge_total}
+    def identity(self) -> JudgeIdentity:
+        """Every setting that decides this judge's verdicts (the cache key, provenance, label); no secrets."""
 
     @abstractmethod
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
         """The verdict in the reply `raw` to `item` (raises `verdict_parser.VerdictParseError` when there is none)."""
-
-    def provenance(self) -> dict[str, Any]:
-        # the protocol is a name for settings already recorded: kept in provenance, never in the cache key
-        label = self.settings.protocol_label
-        return {"metric": self.metric_name, **self.identity(), **self.scoring_options(),
-                **({"protocol": label} if label else {})}
 
     def preflight(self) -> None:
         """Fail fast (PreflightError) when the judge cannot work; default: nothing to check."""
@@ -301,14 +203,23 @@ class LLMJudge(Judge):
         self.model_name = settings.resolved_model
         self.prompt = settings.resolved_prompt
 
-    def prompt_identity(self) -> dict[str, str]:
-        """The judge prompt's part of `identity()`: its name, template file and version."""
-        return {"prompt": self.prompt, "prompt_template": f"judge_{self.prompt}.j2",
-                "prompt_version": prompts.template_version(f"judge_{self.prompt}")}
+    @abstractmethod
+    def decoding(self) -> dict[str, Any]:
+        """The decoding settings that decide the reply (in the order the summary shows them)."""
 
-    def scoring_options(self) -> dict[str, Any]:
-        # the parser reads an LLM's reply: its version is how the reply was read (the embedding judge has none)
-        return {**super().scoring_options(), "parser_version": PARSER_VERSION}
+    def identity(self) -> JudgeIdentity:
+        template = f"judge_{self.prompt}"
+        return JudgeIdentity(
+            kind=self.kind, model=self.model_name, template=template, version=prompts.template_version(template),
+            decoding=tuple(self.decoding().items()), trust_judge_total=self.settings.trust_judge_total,
+            # the parser reads an LLM's reply: its version is how the reply was read (the embedding judge has none)
+            parser_version=PARSER_VERSION, protocol=self.settings.protocol_label, metric=self.metric_name,
+            **self.reply_settings(),
+        )
+
+    def reply_settings(self) -> dict[str, Any]:
+        """The kind's own reply-deciding `JudgeIdentity` fields (the endpoint, the dtype)."""
+        return {}
 
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
         return verdict_from_reply(item, raw, self.prompt, trust_judge_total=self.settings.trust_judge_total,

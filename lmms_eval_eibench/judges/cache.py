@@ -28,14 +28,16 @@ from typing import Any
 from lmms_eval_eibench.judges.base import JudgeItem
 from lmms_eval_eibench.judges.sqlite import Connections
 
-__all__ = ["CACHE_FILE", "CachedReply", "VerdictCache", "VerdictCacheError", "default_cache_dir", "verdict_key"]
+__all__ = ["CACHE_FILE", "CachedReply", "ReplyCache", "ReplyCacheError", "default_cache_dir", "reply_key"]
 
 CACHE_FILE = "judge_replies.sqlite3"
 _OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
 _SCHEMA = "2"
+_REPLIES_TABLE = ("replies ( key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
+                  " checksum TEXT NOT NULL, created REAL NOT NULL)")
 
 
-class VerdictCacheError(OSError):
+class ReplyCacheError(OSError):
     """The cache file cannot be used (damaged, changed by hand, another schema); the message names it and says
     how to go on."""
 
@@ -54,7 +56,7 @@ def _request(identity: Mapping[str, Any], item: JudgeItem) -> str:
     )
 
 
-def verdict_key(identity: Mapping[str, Any], item: JudgeItem) -> str:
+def reply_key(identity: Mapping[str, Any], item: JudgeItem) -> str:
     """The cache key of `item` asked of a judge with `identity`."""
     return hashlib.sha256(_request(identity, item).encode("utf-8")).hexdigest()
 
@@ -71,7 +73,7 @@ class CachedReply:
     attempts: int
 
 
-class VerdictCache:
+class ReplyCache:
     """Key -> the judge's raw reply. One SQLite connection per thread; WAL + busy timeout across processes."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
@@ -79,13 +81,13 @@ class VerdictCache:
         self.path = self.directory / CACHE_FILE
         self._connections = Connections(self.path)
         if self.directory.exists() and not self.directory.is_dir():
-            raise VerdictCacheError(
+            raise ReplyCacheError(
                 f"the judge cache folder {self.directory} is a file; set EIBENCH_CACHE_DIR / --cache-dir to a folder, "
                 "or run without the cache (--no-cache / EIBENCH_NO_CACHE=1)")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise VerdictCacheError(
+            raise ReplyCacheError(
                 f"cannot create the judge cache folder {self.directory}: {exc.strerror or exc}; set EIBENCH_CACHE_DIR "
                 "/ --cache-dir to a writable folder, or run without the cache (--no-cache / EIBENCH_NO_CACHE=1)"
             ) from None
@@ -99,19 +101,19 @@ class VerdictCache:
 
     # -- errors -----------------------------------------------------------------------------------
 
-    def _damaged(self, problem: str) -> VerdictCacheError:
-        return VerdictCacheError(
+    def _damaged(self, problem: str) -> ReplyCacheError:
+        return ReplyCacheError(
             f"the judge reply cache {self.path} {problem}. Delete it (rm '{self.path}'*) to start a new one (cached "
             "replies are lost and will be asked again), or run without it (--no-cache / EIBENCH_NO_CACHE=1)")
 
     def _guard(self, action: Any, *args: Any) -> Any:
         try:
             return action(*args)
-        except VerdictCacheError:
+        except ReplyCacheError:
             raise
         except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed", ...
             if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
-                raise VerdictCacheError(
+                raise ReplyCacheError(
                     f"cannot open the judge reply cache {self.path} ({exc}); set EIBENCH_CACHE_DIR / --cache-dir to a "
                     "writable folder, or run without it (--no-cache / EIBENCH_NO_CACHE=1)") from None
             raise self._damaged(f"is damaged ({exc})") from None
@@ -120,25 +122,9 @@ class VerdictCache:
         return self._connections.get()
 
     def _setup(self) -> None:
-        conn = self._connect()
-        for attempt in range(50):
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS replies ("
-                    " key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
-                    " checksum TEXT NOT NULL, created REAL NOT NULL)"
-                )
-                break
-            except sqlite3.OperationalError as exc:  # another process is creating it
-                if "locked" not in str(exc) or attempt == 49:
-                    raise
-                time.sleep(0.1)
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
-        if row is None or row[0] != _SCHEMA:
-            raise self._damaged(f"has schema {row[0] if row else 'none'!r}, not {_SCHEMA!r} (another eibench version)")
+        schema = self._connections.create([_REPLIES_TABLE], {"schema": _SCHEMA}).get("schema")
+        if schema != _SCHEMA:
+            raise self._damaged(f"has schema {schema or 'none'!r}, not {_SCHEMA!r} (another eibench version)")
 
     # -- reading and writing ----------------------------------------------------------------------
 

@@ -26,12 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmms_eval_eibench import config
-from lmms_eval_eibench.judges.base import (
-    Judge,
-    JudgeItem,
-    PreflightError,
-    Verdict,
-)
+from lmms_eval_eibench.judges.base import Judge, JudgeItem, Verdict
 from lmms_eval_eibench.judges.embedding_model import Encoder, load_encoder
 from lmms_eval_eibench.judges.embedding_store import (
     STORE_VERSION,
@@ -39,6 +34,8 @@ from lmms_eval_eibench.judges.embedding_store import (
     EmbeddingStoreWarning,
     files_digest,
 )
+from lmms_eval_eibench.judges.errors import PreflightError
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.judges.settings import JudgeSettings
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL
@@ -110,18 +107,10 @@ class EmbeddingJudge(Judge):
         # sorting by length pads little. Memory: ~1.5 KB per span.
         return self.settings.batch_size or 4096
 
-    def identity(self) -> dict[str, Any]:
-        return {
-            "judge": self.kind,
-            "model": self.model_name,
-            "prompt": "embedding_coverage",
-            "prompt_template": "embedding_coverage",
-            "prompt_version": METHOD_VERSION,
-            "decoding": {},
-        }
-
-    def scoring_options(self) -> dict[str, Any]:
-        return {"threshold": self.threshold}
+    def identity(self) -> JudgeIdentity:
+        # no decoding; the threshold reads the stored similarities (never part of the cache key)
+        return JudgeIdentity(kind=self.kind, model=self.model_name, template="embedding_coverage",
+                             version=METHOD_VERSION, decoding=(), threshold=self.threshold, metric=self.metric_name)
 
     def read(self, item: JudgeItem, raw: str, attempts: int = 1) -> Verdict:
         """The verdict in a stored reply: each trigger's similarity to its closest answer span (JSON), read

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -129,20 +128,9 @@ class EmbeddingStore:
     def _setup(self) -> None:
         """Create the tables (idempotent) and check the file belongs to this fingerprint."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        meta = self._connections.create(["vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"],
+                                        {"fingerprint": self.fingerprint, "dim": str(self.dim)})
         conn = self._connect()
-        for attempt in range(50):
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                conn.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('fingerprint', ?)", (self.fingerprint,))
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(self.dim),))
-                break
-            except sqlite3.OperationalError as exc:  # another process is creating it
-                if "locked" not in str(exc) or attempt == 49:
-                    raise
-                time.sleep(0.1)
-        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
         if meta.get("fingerprint") != self.fingerprint or meta.get("dim") != str(self.dim):
             raise sqlite3.DatabaseError("the file belongs to another embedding model")
         # A full check reads every page: cheap at this size (a few MB per model), and it is what finds

@@ -12,19 +12,15 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.judges.base import (
-    JudgeItem,
-    LLMJudge,
-    PreflightError,
-    Verdict,
-    judge_messages,
-)
+from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
+from lmms_eval_eibench.judges.errors import PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.protocols import PROTOCOLS
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["HFJudge"]
 
-PAPER_TOP_P = 0.9
+PAPER_TOP_P = PROTOCOLS["paper-llama3"].top_p  # sampling without a top_p: the paper's Llama-3 setting
 
 
 class HFJudge(LLMJudge):
@@ -54,14 +50,8 @@ class HFJudge(LLMJudge):
             decoding["top_p"] = self.settings.top_p if self.settings.top_p is not None else PAPER_TOP_P
         return decoding
 
-    def identity(self) -> dict[str, Any]:
-        return {
-            "judge": self.kind,
-            "model": self.model_name,
-            **self.prompt_identity(),
-            "decoding": self.decoding(),
-            "dtype": self.settings.dtype or "auto",
-        }
+    def reply_settings(self) -> dict[str, Any]:
+        return {"dtype": self.settings.dtype or "auto"}
 
     @property
     def loaded(self) -> bool:

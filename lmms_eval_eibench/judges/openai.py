@@ -1,5 +1,5 @@
 """A judge behind any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama...), through the shared
-client `judges.chat.ChatClient` (httpx; retries with backoff and full jitter, Retry-After honoured).
+client `chat_client.ChatClient` (httpx; retries with backoff and full jitter, Retry-After honoured).
 
 Settings are EIBench's own (EIBENCH_JUDGE_MODEL / _BASE_URL / _API_KEY) so the judge is never
 confused with an OpenAI model under test. The API key goes only into the Authorization header;
@@ -12,19 +12,17 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.judges.base import (
-    JudgeError,
-    JudgeItem,
-    JudgeRequestError,
-    LLMJudge,
-    PreflightError,
-    Verdict,
-    judge_messages,
-    redact,
+from lmms_eval_eibench.chat_client import (
+    ChatClient,
+    Hints,
+    RequestError,
+    RetryPolicy,
+    call_with_retries,
 )
-from lmms_eval_eibench.judges.chat import ChatClient, Hints
-from lmms_eval_eibench.judges.runner import RetryPolicy, call_with_retries
+from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
+from lmms_eval_eibench.judges.errors import JudgeError, PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
+from lmms_eval_eibench.urls import redact
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
@@ -58,18 +56,15 @@ class OpenAIJudge(LLMJudge):
     def concurrency(self) -> int:
         return self.settings.concurrency
 
-    def identity(self) -> dict[str, Any]:
+    def decoding(self) -> dict[str, Any]:
         decoding: dict[str, Any] = {"temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens}
         if self.settings.top_p is not None:
             decoding["top_p"] = self.settings.top_p
-        return {
-            "judge": self.kind,
-            "model": self.model_name,
-            # the same model name on two servers may be two different models: they must not share verdicts
-            "base_url": self.url,  # credentials stripped (public_url)
-            **self.prompt_identity(),
-            "decoding": decoding,
-        }
+        return decoding
+
+    def reply_settings(self) -> dict[str, Any]:
+        # the same model name on two servers may be two different models: they must not share verdicts
+        return {"endpoint": self.url}  # credentials stripped (public_url)
 
     # -- transport (the shared OpenAI-compatible client) ---------------------------------------
 
@@ -77,7 +72,7 @@ class OpenAIJudge(LLMJudge):
         return self._chat.where()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One HTTP request; transient failures raise TransientJudgeError, permanent JudgeRequestError."""
+        """One HTTP request; transient failures raise TransientRequestError, permanent RequestError."""
         return self._chat.request(method, path, **kwargs)
 
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> tuple[str, int]:
@@ -106,7 +101,7 @@ class OpenAIJudge(LLMJudge):
         for _ in range(1 + self.settings.parse_retries):
             try:
                 raw, n = self.complete(messages)
-            except JudgeRequestError as exc:
+            except RequestError as exc:
                 if exc.status in _FATAL_STATUS:
                     raise JudgeError(f"{redact(str(exc), self._api_key)}; the run stops") from None
                 return Verdict.failure(item, redact(str(exc), self._api_key), raw, attempts + 1)
@@ -135,7 +130,7 @@ class OpenAIJudge(LLMJudge):
         quick = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
         try:
             response, _ = call_with_retries(lambda: self._request("GET", "/models"), quick)
-        except JudgeRequestError as exc:
+        except RequestError as exc:
             if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc):
                 raise PreflightError(redact(str(exc), self._api_key)) from None
             response = None  # no /models route: probe with a one-token chat request instead
@@ -154,7 +149,7 @@ class OpenAIJudge(LLMJudge):
                 return
         try:
             self.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1)
-        except JudgeRequestError as exc:
+        except RequestError as exc:
             raise PreflightError(redact(str(exc), self._api_key)) from None
 
     def close(self) -> None:

@@ -9,93 +9,24 @@ without a cached reply becomes a judge failure (`eibench score --from-cache`).
 
 from __future__ import annotations
 
-import email.utils
-import random
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import Any
 
-from lmms_eval_eibench.judges.base import (
-    Judge,
-    JudgeItem,
-    JudgeRequestError,
-    TransientJudgeError,
-    Verdict,
-)
-from lmms_eval_eibench.judges.cache import VerdictCache, verdict_key
+from lmms_eval_eibench.judges.base import Judge, JudgeItem, Verdict
+from lmms_eval_eibench.judges.cache import ReplyCache, reply_key
+from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
-__all__ = ["JudgeEngine", "RetryPolicy", "call_with_retries", "parse_retry_after"]
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
-
-    max_retries: int = 5
-    base: float = 1.0
-    cap: float = 30.0
-    max_retry_after: float = 120.0
-
-    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number `retry` (0-based)."""
-        rng = rng or random
-        backoff = rng.uniform(0, min(self.cap, self.base * (2**retry)))
-        if retry_after is not None:
-            return max(min(retry_after, self.max_retry_after), backoff)
-        return backoff
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date), None if absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def call_with_retries(
-    call: Callable[[], T],
-    policy: RetryPolicy,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[int, TransientJudgeError, float], None] | None = None,
-) -> tuple[T, int]:
-    """Run `call`, retrying `TransientJudgeError`s; returns (result, attempts).
-
-    After `policy.max_retries` retries the last transient error is raised as `JudgeRequestError`.
-    """
-    retry = 0
-    while True:
-        try:
-            return call(), retry + 1
-        except TransientJudgeError as exc:
-            if retry >= policy.max_retries:
-                raise JudgeRequestError(f"{exc} (gave up after {retry + 1} attempts)") from None
-            pause = policy.delay(retry, exc.retry_after)
-            if on_retry:
-                on_retry(retry, exc, pause)
-            sleep(pause)
-            retry += 1
+__all__ = ["JudgeEngine"]
 
 
 class JudgeEngine:
     """A judge plus its cache: the object the rest of the package uses."""
 
-    def __init__(self, judge: Judge, cache: VerdictCache | None = None, *, progress: bool = True,
+    def __init__(self, judge: Judge, cache: ReplyCache | None = None, *, progress: bool = True,
                  offline: bool = False) -> None:
         self.judge = judge
         self.cache = cache
@@ -108,10 +39,15 @@ class JudgeEngine:
     def metric_name(self) -> str:
         return self.judge.metric_name
 
-    def provenance(self) -> dict[str, Any]:
-        """Judge kind, model, prompt template + version, decoding settings, whether the verdict cache is used
-        (never a key; never the cache's path, which names the user's home)."""
-        return {**self.judge.provenance(), "cache": self.cache is not None}
+    @property
+    def identity(self) -> JudgeIdentity:
+        """Every setting that decides the verdicts (cache key, provenance record, label)."""
+        return self.judge.identity()
+
+    def summary(self) -> dict[str, Any]:
+        """The judge as `eibench score --json` writes it: `identity.summary()` and whether the verdict cache is
+        used (never a key; never the cache's path, which names the user's home)."""
+        return {**self.identity.summary(), "cache": self.cache is not None}
 
     def preflight(self) -> None:
         """Check once that the judge can work (raises `PreflightError` naming URL and model); nothing to check
@@ -128,8 +64,8 @@ class JudgeEngine:
         items = list(items)
         if not items:
             return []
-        identity = self.judge.identity()
-        keys = [verdict_key(identity, item) for item in items]
+        identity = self.identity.reply_fields()
+        keys = [reply_key(identity, item) for item in items]
         cached = self.cache.get_many(keys) if self.cache is not None else {}
         results: dict[str, Verdict] = {}
         todo: dict[str, JudgeItem] = {}
@@ -214,8 +150,8 @@ class JudgeEngine:
 
     def cached_count(self, items: Sequence[JudgeItem]) -> tuple[int, int]:
         """(distinct answers among ``items``, how many of them have a verdict saved in the cache)."""
-        identity = self.judge.identity()
-        keys = list(dict.fromkeys(verdict_key(identity, item) for item in items))
+        identity = self.identity.reply_fields()
+        keys = list(dict.fromkeys(reply_key(identity, item) for item in items))
         cached = self.cache.get_many(keys) if self.cache is not None else {}
         return len(keys), len(set(cached) & set(keys))
 

@@ -8,17 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from lmms_eval_eibench.judges.base import JudgeConfigError, check_base_url
+from lmms_eval_eibench.judges.errors import JudgeConfigError
+from lmms_eval_eibench.protocols import PROTOCOLS
+from lmms_eval_eibench.urls import check_base_url
 
-__all__ = ["DEFAULT_MODELS", "JUDGE_KINDS", "JUDGE_PROMPTS", "JudgeSettings"]
+__all__ = ["DEFAULT_MODELS", "DEFAULT_PROMPTS", "JUDGE_KINDS", "JUDGE_PROMPTS", "JudgeSettings"]
 
 JUDGE_KINDS = ("openai", "hf", "embedding")
 JUDGE_PROMPTS = ("paper", "paper_llama3", "structured")
-DEFAULT_MODELS = {
-    "openai": "gpt-3.5-turbo",  # the paper's GPT judge
-    "hf": "meta-llama/Meta-Llama-3-8B-Instruct",  # the paper's local judge
-    "embedding": "all-MiniLM-L6-v2",
-}
+# An LLM kind's defaults are the paper's judge of that kind (openai: the GPT judge, hf: the local Llama-3 judge)
+_PAPER_JUDGE_OF_KIND = {protocol.kind: protocol for protocol in PROTOCOLS.values()}
+DEFAULT_MODELS = {**{kind: p.model for kind, p in _PAPER_JUDGE_OF_KIND.items()}, "embedding": "all-MiniLM-L6-v2"}
+DEFAULT_PROMPTS = {kind: p.prompt for kind, p in _PAPER_JUDGE_OF_KIND.items()}
 
 
 def _env_float(env: Mapping[str, str], name: str) -> float | None:
@@ -114,14 +115,13 @@ class JudgeSettings:
                 f"embedding judge threshold {self.threshold} (EIBENCH_EMBEDDING_THRESHOLD) must be in (0, 1]"
             )
         if self.kind == "openai":
-            check_base_url(self.base_url)
+            check_base_url(self.base_url, "EIBENCH_JUDGE_BASE_URL / --base-url", "EIBENCH_JUDGE_API_KEY",
+                           JudgeConfigError)
         if self.embedding_threads < 1:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
             )
         if self.protocol is not None:
-            from lmms_eval_eibench.protocols import PROTOCOLS
-
             if self.protocol not in PROTOCOLS:
                 raise JudgeConfigError(
                     f"judge protocol {self.protocol!r} (EIBENCH_JUDGE_PROTOCOL / --protocol): use one of "
@@ -146,7 +146,7 @@ class JudgeSettings:
         """The settings of `protocol` that were overridden (by flags or variables) to other values."""
         if self.protocol is None:
             return []
-        from lmms_eval_eibench.protocols import PROTOCOLS, protocol_differences
+        from lmms_eval_eibench.protocols import protocol_differences
 
         effective = {"kind": self.kind, "model": self.resolved_model, "prompt": self.resolved_prompt,
                      "temperature": self.temperature, "top_p": self.top_p, "trust_judge_total": self.trust_judge_total}
@@ -167,9 +167,7 @@ class JudgeSettings:
 
     @property
     def resolved_prompt(self) -> str:
-        if self.prompt:
-            return self.prompt
-        return "paper_llama3" if self.kind == "hf" else "paper"
+        return self.prompt or DEFAULT_PROMPTS.get(self.kind, "paper")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> JudgeSettings:
@@ -211,8 +209,6 @@ class JudgeSettings:
                 values[key] = value
         protocol = values.get("protocol") or env.get("EIBENCH_JUDGE_PROTOCOL", "").strip() or None
         if protocol is not None:
-            from lmms_eval_eibench.protocols import PROTOCOLS
-
             if protocol not in PROTOCOLS:
                 raise JudgeConfigError(
                     f"EIBENCH_JUDGE_PROTOCOL / --protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["Connections"]
 
 _BUSY_TIMEOUT_MS = 60_000  # writers of other processes (lmms-eval ranks) wait, never fail
+_SETUP_ATTEMPTS = 50  # x 0.1 s: another process creating the same file holds a lock that busy_timeout does not wait on
 
 
 class Connections:
@@ -33,6 +35,25 @@ class Connections:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def create(self, tables: Sequence[str], meta: Mapping[str, str]) -> dict[str, str]:
+        """Set up the file (idempotent): WAL mode, a `meta` table (name -> value) given the `meta` values it does not
+        hold yet, and the `tables` (`name (columns)`). Waits while another process sets up the same file. Returns
+        the file's meta values, for the caller to check they are its own."""
+        conn = self.get()
+        for attempt in range(_SETUP_ATTEMPTS):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", list(meta.items()))
+                for table in tables:
+                    conn.execute(f"CREATE TABLE IF NOT EXISTS {table}")
+                break
+            except sqlite3.OperationalError as exc:  # another process is creating it
+                if "locked" not in str(exc) or attempt == _SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1)
+        return dict(conn.execute("SELECT name, value FROM meta").fetchall())
 
     def write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """`sql` for every row, in one immediate transaction (all or nothing)."""
