@@ -102,7 +102,10 @@ class EIBenchLifecycle:
         metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
         metadata["prompt_version"] = template_version(self.template)
         generation = getattr(self.config, "generation_kwargs", None)
-        self._word_budget = word_budget()  # a bad EIBENCH_WORD_BUDGET stops the run here, before generation
+        try:  # a bad EIBENCH_WORD_BUDGET stops the run here, before generation
+            self._word_budget = word_budget()
+        except ValueError as err:
+            raise documents.EIBenchTaskError(f"EIBench: {err}") from None
         record = pipeline.provenance_record(pipeline.engine().identity, template=self.template,
                                             generation=generation, word_budget=self._word_budget)
         # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and

@@ -146,3 +146,50 @@ def test_the_table_shows_length_and_the_budget(basic, official_dir, tmp_path, ca
     out = capsys.readouterr().out
     assert code == 0
     assert "At 100 words" in out and "Answer words" in out
+
+
+# --- lmms-eval: eibench_answer_words always, <m>_at_budget with EIBENCH_WORD_BUDGET ------------------------------
+
+LONG_ANSWER = ("It is as it is so to me and a friend is telling a joke next to a birthday cake while the family gathers around the table and "
+               "people cheering with balloons and a crowd of relatives laughing at a celebration in a warm room")
+# (no comma: lmms-eval's --model_args splits on commas; the first 6 words have no 5-letter word the loopback judge
+# could match, the rest covers triggers of the sample basic set)
+
+
+@pytest.mark.slow
+def test_lmms_eval_reports_length_and_the_budget(sample_dataset_dir, judge, tmp_path) -> None:
+    from test_lmms_e2e import judge_env, results_of, run_lmms, samples_of
+
+    env = {"EIBENCH_DATASET": str(sample_dataset_dir), **judge_env(judge, tmp_path / "c"), "EIBENCH_NO_CACHE": "1",
+           "EIBENCH_WORD_BUDGET": "6"}
+    before = judge.stats.chat_requests
+    run_lmms("eibench_basic", tmp_path / "out", env, "--log_samples", "--model_args", f"response={LONG_ANSWER}")
+    results = results_of(tmp_path / "out")
+    task = results["results"]["eibench_basic"]
+    samples = samples_of(tmp_path / "out", "eibench_basic")
+    assert task["eibench_answer_words,none"] == len(LONG_ANSWER.split())
+    assert all(s["eibench_answer_words"] == len(LONG_ANSWER.split()) for s in samples)
+    at_budget = [s["eibench_recall_at_budget"] for s in samples]
+    assert task["eibench_recall_at_budget,none"] == pytest.approx(sum(at_budget) / len(at_budget))
+    assert task["eibench_recall_at_budget,none"] < task["eibench_recall,none"]
+    assert judge.stats.chat_requests - before == 2 * len(samples)  # the whole answer, then its first 6 words
+    assert results["configs"]["eibench_basic"]["metadata"]["eibench_provenance"]["word_budget"] == 6
+
+    # no budget: the length is still there, and no figure pretends to be a budget's
+    run_lmms("eibench_complex", tmp_path / "plain", {**env, "EIBENCH_WORD_BUDGET": ""}, "--model_args",
+             f"response={LONG_ANSWER}")
+    plain = results_of(tmp_path / "plain")
+    assert plain["results"]["eibench_complex"]["eibench_answer_words,none"] == len(LONG_ANSWER.split())
+    assert not any("at_budget" in key for key in plain["results"]["eibench_complex"])
+    assert "word_budget" not in plain["configs"]["eibench_complex"]["metadata"]["eibench_provenance"]
+
+
+@pytest.mark.slow
+def test_lmms_eval_refuses_a_bad_budget_before_generation(sample_dataset_dir, tmp_path) -> None:
+    from test_lmms_e2e import run_lmms
+
+    proc = run_lmms("eibench_complex", tmp_path / "out", {"EIBENCH_DATASET": str(sample_dataset_dir),
+                                                          "EIBENCH_JUDGE": "embedding", "EIBENCH_WORD_BUDGET": "lots"},
+                    check=False)
+    assert "EIBENCH_WORD_BUDGET" in proc.stdout + proc.stderr
+    assert not list((tmp_path / "out").rglob("*_results.json"))
