@@ -71,6 +71,10 @@ def test_answer_words_is_the_mean_length_with_failures_as_zero(basic, official_d
     assert data["answer_words"] == pytest.approx((3 + 0 + 7 + 1) / 4)
     assert "word_budget" not in data and "overall_at_budget" not in data
     assert "word_budget" not in data["provenance"]
+    (tmp_path / "score.json").write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["report", str(tmp_path / "score.json"), "--format", "csv"]) == 0
+    row = dict(zip(*[line.split(",") for line in capsys.readouterr().out.splitlines()[:2]]))
+    assert float(row["basic_answer_words"]) == pytest.approx(data["answer_words"])
 
 
 def test_within_budget_every_verdict_is_reused_without_a_request(basic, official_dir, judge, tmp_path,
