@@ -4,6 +4,8 @@ are cut and judged again, so a long image-blind list cannot buy recall under the
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from collections import Counter
@@ -73,7 +75,7 @@ def test_answer_words_is_the_mean_length_with_failures_as_zero(basic, official_d
     assert "word_budget" not in data["provenance"]
     (tmp_path / "score.json").write_text(json.dumps(data), encoding="utf-8")
     assert cli.main(["report", str(tmp_path / "score.json"), "--format", "csv"]) == 0
-    row = dict(zip(*[line.split(",") for line in capsys.readouterr().out.splitlines()[:2]]))
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert float(row["basic_answer_words"]) == pytest.approx(data["answer_words"])
 
 
