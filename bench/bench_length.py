@@ -4,7 +4,7 @@ On all 1,615 basic samples, with the offline embedding judge (all-MiniLM-L6-v2, 
 judge, through the same `pipeline.judge_answers`): answers that never look at the image, and mixed honest-looking
 answers for scale. Printed per answer kind: mean words (`length.answer_words`), semantic recall, recall with
 every answer cut to its first N words (`length.cut_to_words`, default N = 100), the share kept, and how many new
-judge requests the budget pass needed (answers within the budget reuse their verdict from the cache).
+judge requests the budget pass needed (answers within the budget keep their verdict: `pipeline.judge_at_budget`, the path of `--word-budget`).
 
 Then the request count on the loopback judge (tests/judge_server.py, an OpenAI-compatible judge in this process):
 the mixed answers judged in full and at the budget must cost exactly one request per sample.
@@ -34,7 +34,7 @@ from test_planted_attacks import mixed_answers  # noqa: E402
 from lmms_eval_eibench import pipeline, scoring  # noqa: E402
 from lmms_eval_eibench.blind import blind_answer, frequent_triggers, numbered_list  # noqa: E402
 from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine  # noqa: E402
-from lmms_eval_eibench.length import SUGGESTED_WORD_BUDGET, cut_to_words, mean_answer_words  # noqa: E402
+from lmms_eval_eibench.length import SUGGESTED_WORD_BUDGET, mean_answer_words  # noqa: E402
 from lmms_eval_eibench.records import load_records  # noqa: E402
 
 # Written for this benchmark: the causes any emotional image might have, never looking at one.
@@ -64,10 +64,16 @@ def items_for(records, answers) -> list[JudgeItem]:
             for r, a in zip(records, answers)]
 
 
-def recall(engine, records, answers) -> float:
+def recall_and_budget(engine, records, answers, budget: int) -> tuple[float, float, int]:
+    """Recall in full, recall at the budget (`pipeline.judge_at_budget`, as `eibench score --word-budget`), and how
+    many answers the budget pass sent to the judge (the cut ones; the rest keep their verdict)."""
     items = items_for(records, answers)
-    summary = pipeline.summarize_verdicts(items, pipeline.judge_answers(engine, items), "basic")
-    return scoring.to_percent(summary.overall)
+    verdicts = pipeline.judge_answers(engine, items)
+    cut_items, cut_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
+    full = pipeline.summarize_verdicts(items, verdicts, "basic")
+    at_budget = pipeline.summarize_verdicts(cut_items, cut_verdicts, "basic")
+    sent = sum(cut is not item for cut, item in zip(cut_items, items))
+    return scoring.to_percent(full.overall), scoring.to_percent(at_budget.overall), sent
 
 
 def main() -> None:
@@ -89,14 +95,10 @@ def main() -> None:
             print(header)
             for name, answers in kinds.items():
                 start = time.perf_counter()
-                full = recall(engine, records, answers)
-                cut = [cut_to_words(a, args.budget) for a in answers]
-                _, cached = engine.cached_count(items_for(records, cut))
-                distinct, _ = engine.cached_count(items_for(records, cut))
-                at_budget = recall(engine, records, cut)
+                full, at_budget, sent = recall_and_budget(engine, records, answers, args.budget)
                 kept = at_budget / full if full else float("nan")
                 print(f"{name:<54} {mean_answer_words(answers):>6.1f} {full:>7.2f} {at_budget:>8.2f} {kept:>6.1%} "
-                      f"{distinct - cached:>13} {time.perf_counter() - start:>6.1f}", flush=True)
+                      f"{sent:>13} {time.perf_counter() - start:>6.1f}", flush=True)
 
     # Requests on an OpenAI-compatible judge: the mixed answers in full, then at the budget, one cache.
     honest = kinds["mixed honest-looking answers (tests' generator)"]
@@ -104,8 +106,7 @@ def main() -> None:
         settings = JudgeSettings(kind="openai", base_url=judge.base_url, model=judge.model, api_key=judge.api_key,
                                  cache_dir=cache, progress=False)
         with build_engine(settings) as engine:
-            full = recall(engine, records, honest)
-            at_budget = recall(engine, records, [cut_to_words(a, args.budget) for a in honest])
+            full, at_budget, _ = recall_and_budget(engine, records, honest, args.budget)
         print(f"loopback judge, mixed answers: recall {full:.2f}, at budget {at_budget:.2f} "
               f"({'the same' if full == at_budget else 'DIFFERENT'}); {judge.stats.chat_requests} requests for "
               f"{len(records)} samples")

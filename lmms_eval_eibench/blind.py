@@ -1,7 +1,7 @@
 """Image-blind answers: lists of triggers that never looked at the image, to show what verbosity alone buys.
 
 Recall counts covered ground-truth triggers and costs nothing for the rest, so a long list of common triggers
-scores without seeing anything. Two such answers are built here (pure, seeded, no imports beyond the stdlib):
+scores without seeing anything. Two such answers are built here (pure and seeded):
 
 - :func:`blind_answer`, **the documented floor** ``eibench report --with-blind`` shows: the same answer for every
   sample of a subset, the :data:`FLOOR_TRIGGERS` most frequent triggers of the *other* subset (basic gets the
@@ -22,6 +22,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from .records import split_sample_id
 
 FLOOR_TRIGGERS = 100
 """How many of the other subset's most frequent triggers the documented floor answer lists."""
@@ -61,7 +63,7 @@ def blind_answer(other_subset_rows: Iterable[Mapping[str, Any]], k: int = FLOOR_
 
 
 def _image(row: Mapping[str, Any]) -> str:
-    return str(row["id"]).split("#")[0]
+    return split_sample_id(str(row["id"]))[0]
 
 
 def long_blind_list(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], rng: random.Random,
