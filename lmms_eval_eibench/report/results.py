@@ -268,7 +268,8 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
     return found_results
 
 
-def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
+def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
+    """The result in an ``eibench score --json`` object read from ``path`` (named in errors)."""
     where = str(path)
     per_category = data.get("per_category") or {}
     if not isinstance(per_category, Mapping):
@@ -348,7 +349,7 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
         else:
             message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
     elif _is_score_output(data):
-        return [_result_from_score(path, data)], None
+        return [result_from_score(path, data)], None
     elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
         message = f"{path}: an lmms-eval samples file (answers, one per line), not results; {_SCORE_FIRST}"
     else:
