@@ -9,6 +9,7 @@ from pathlib import Path
 DATASET_ENV = "EIBENCH_DATASET"
 IMAGE_ROOT_ENV = "EIBENCH_IMAGE_ROOT"
 CACHE_DIR_ENV = "EIBENCH_CACHE_DIR"
+WORD_BUDGET_ENV = "EIBENCH_WORD_BUDGET"
 
 
 def user_cache_dir() -> Path:
@@ -46,6 +47,14 @@ def embedding_store_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path
     ``$XDG_CACHE_HOME/lmms_eval_eibench/embeddings`` (a sibling of the default ``verdicts/``)."""
     value = cache_dir or os.environ.get(CACHE_DIR_ENV)
     return Path(value).expanduser() / "embeddings" if value else user_cache_dir() / "embeddings"
+
+
+def word_budget() -> int | None:
+    """The word budget of lmms-eval runs (``$EIBENCH_WORD_BUDGET``; None when unset). A bad value raises
+    ``ValueError`` naming the variable: a typo must not silently mean "no budget"."""
+    from .length import parse_word_budget
+
+    return parse_word_budget(os.environ.get(WORD_BUDGET_ENV), WORD_BUDGET_ENV)
 
 
 def env_flag(name: str, default: bool = False, *, env: Mapping[str, str] | None = None) -> bool:

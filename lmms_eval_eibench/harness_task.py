@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import documents, lmms_compat, pipeline
+from .config import word_budget
 from .prompts import template_version
 from .provenance import METADATA_KEY
 from .vocabulary import answer_text
@@ -66,6 +67,8 @@ class EIBenchLifecycle:
         lmms_compat.own_process_results(config)
         self._predict_only = False
         self._verdicts: dict[tuple[str, str], Any] = {}
+        self._budget_verdicts: dict[tuple[str, str], Any] = {}
+        self._word_budget: int | None = None
         self._verdicts_lock = threading.Lock()
         self._warned_unjudged = False
         self._world_size = 1
@@ -99,8 +102,12 @@ class EIBenchLifecycle:
         metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
         metadata["prompt_version"] = template_version(self.template)
         generation = getattr(self.config, "generation_kwargs", None)
+        try:  # a bad EIBENCH_WORD_BUDGET stops the run here, before generation
+            self._word_budget = word_budget()
+        except ValueError as err:
+            raise documents.EIBenchTaskError(f"EIBench: {err}") from None
         record = pipeline.provenance_record(pipeline.engine().identity, template=self.template,
-                                            generation=generation)
+                                            generation=generation, word_budget=self._word_budget)
         # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and
         # before the harness copies the config for the results file: the record then shows what was used.
         if isinstance(generation, dict):
@@ -162,8 +169,12 @@ class EIBenchLifecycle:
         started = time.perf_counter()
         engine = pipeline.engine()
         verdicts = pipeline.judge_answers(engine, list(items.values()))
+        at_budget: list[Any] = []
+        if self._word_budget is not None:  # answers within it keep their verdict: only the cut ones are sent
+            _, at_budget = pipeline.judge_at_budget(engine, list(items.values()), verdicts, self._word_budget)
         with self._verdicts_lock:
             self._verdicts.update(zip(items, verdicts))
+            self._budget_verdicts.update(zip(items, at_budget))
         judged = [v for v in verdicts if not v.generation_failed]
         info(f"EIBench: judged {len(judged)} answers of {self.config.task} in {time.perf_counter() - started:.2f} s "
              f"({engine.judge.kind} judge, concurrency {engine.judge.concurrency}, "
@@ -174,20 +185,25 @@ class EIBenchLifecycle:
         """Per document (lmms-eval: in a thread pool): the verdict ``apply_filters`` got, as metrics."""
         if self._predict_only:
             return super().process_results(doc, results, *args, **kwargs)
+        from .judges import JudgeItem
+
         answer = answer_text(results)
         engine = pipeline.engine()
         with self._verdicts_lock:
             verdict = self._verdicts.get((str(doc["id"]), answer))
+            at_budget = self._budget_verdicts.get((str(doc["id"]), answer))
         if verdict is None:
             # the harness changed the answer after the filters in a way we did not foresee: still correct, slower
             if not self._warned_unjudged:
                 self._warned_unjudged = True
                 warn(f"EIBench {self.config.task}: an answer reached process_results unjudged; judging such "
                      "answers one at a time")
-            from .judges import JudgeItem
-
             verdict = pipeline.judge_answers(engine, [JudgeItem.from_doc(doc, answer)])[0]
-        return pipeline.sample_metrics(doc, verdict, engine.metric_name, self.subset)
+        if self._word_budget is not None and at_budget is None:
+            item = JudgeItem.from_doc(doc, answer)
+            at_budget = pipeline.judge_at_budget(engine, [item], [verdict], self._word_budget)[1][0]
+        return pipeline.sample_metrics(doc, verdict, engine.metric_name, self.subset, answer=answer,
+                                       at_budget=at_budget)
 
 
 class CaptionsLifecycle:

@@ -6,6 +6,8 @@ Every route to an EIBench number goes through here, so each rule lives once:
   a no-answer verdict. Everything else is judged in one concurrent, cached call, in the order given.
 - ``sample_metrics`` (lmms-eval / lm-eval, per document) and ``summarize_verdicts`` (a whole run) count every sample:
   a failure of either kind scores 0; ``<metric>_judged`` / ``overall_judged`` is the mean over judged samples.
+- ``judge_at_budget``: the word budget's second reading: answers over budget are cut (``length.cut_to_words``) and
+  judged again; answers within it keep their verdict (no request).
 - ``partial_warning``: a run that scores fewer samples than its subset has says so, in the same words everywhere.
 - ``provenance_record``: what produced the number (judge, prompts, generation, dataset, plugin version).
 
@@ -16,18 +18,22 @@ Callers: ``harness_task.EIBenchLifecycle`` (both harnesses: judge in ``apply_fil
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
+from .length import answer_words, cut_to_words, mean_answer_words
 from .prompts import template_version
 from .vocabulary import (
+    ANSWER_WORDS,
     GENERATION_FAILURE,
     GENERATION_FAILURES,
     JUDGE_FAILURE,
     JUDGE_FAILURES,
     PAIRED_SCORE,
+    budget_metric,
     category_metric,
     generation_failure,
     judged_metric,
@@ -69,6 +75,17 @@ def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem]) -> list[Verdic
     return [no_answer.get(i) or next(judged) for i in range(len(items))]
 
 
+def judge_at_budget(judge: JudgeEngine, items: Sequence[JudgeItem], verdicts: Sequence[Verdict],
+                    budget: int) -> tuple[list[JudgeItem], list[Verdict]]:
+    """Each answer cut to its first ``budget`` words (``length.cut_to_words``) and its verdict: an answer within
+    the budget keeps the verdict it has (no request, cache or not); the cut ones are judged in one call."""
+    cut_items = [item if (cut := cut_to_words(item.answer, budget)) is item.answer else replace(item, answer=cut)
+                 for item in items]
+    over = [i for i, (item, cut) in enumerate(zip(items, cut_items)) if cut is not item]
+    rejudged = dict(zip(over, judge_answers(judge, [cut_items[i] for i in over])))
+    return cut_items, [rejudged.get(i) or verdict for i, verdict in enumerate(verdicts)]
+
+
 def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str | None:
     """The warning a run scoring fewer samples than its subset has gets (None for a full run); ``cause`` is the
     option that allows it (``--limit``, ``--allow-partial``)."""
@@ -81,11 +98,11 @@ def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str 
 def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
                       generation: Mapping[str, Any] | None = None, dataset: str | None = None,
                       from_dataset: bool = True, samples: Mapping[str, Any] | None = None,
-                      annotations: str | Path | None = None) -> dict[str, Any]:
+                      annotations: str | Path | None = None, word_budget: int | None = None) -> dict[str, Any]:
     """The provenance record (``provenance.build_provenance``) of a run judged by the judge ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
     dataset (``dataset``, default ``EIBENCH_DATASET``: location, Hub revision, manifest fingerprint; none
     ``from_dataset=False``, when the ground truth came from the annotation files ``annotations``), whether the
-    annotations were the official files, and this plugin's version.
+    annotations were the official files, the ``word_budget`` (if any) and this plugin's version.
     Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
     from .provenance import build_provenance
 
@@ -113,6 +130,7 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
         model_prompt_version=template_version(template) if template else None,
         generation=dict(generation) if isinstance(generation, Mapping) else None,
         samples=samples,
+        word_budget=word_budget,
         **dataset_fields,
     )
 
@@ -121,7 +139,8 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
 # Metrics of one sample (the harnesses) and of a run (eibench score)
 
 
-def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str) -> dict[str, Any]:
+def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str, *, answer: str | None = None,
+                   at_budget: Verdict | None = None) -> dict[str, Any]:
     """One document's metrics; every document of a subset returns the same keys.
 
     ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a sample the judge
@@ -132,7 +151,9 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     key set for every document matters: lmms-eval reports a task's ``samples`` as the item count of its last
     metric, and groups weigh subtasks by it. ``eibench_paired_score`` (first, the same recall as a 0-1 number)
     is what lmms-eval's ``--baseline`` pairs: its evaluator and baseline loader take the first top-level
-    ``*_score`` number of a logged sample.
+    ``*_score`` number of a logged sample. ``eibench_answer_words`` is the ``answer``'s length (a failure 0);
+    ``<metric>_at_budget``, only when a word budget is set (then for every document), the recall of the answer
+    cut to it (``at_budget``, the cut answer's verdict).
     """
     sample = verdict.score(doc.get("category"))
     score = 100.0 * sample.counted
@@ -146,6 +167,9 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     out[judged_metric(metric)] = score if sample.failure is None else None
     out[JUDGE_FAILURES] = int(sample.failure == JUDGE_FAILURE)
     out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
+    out[ANSWER_WORDS] = answer_words(answer)
+    if at_budget is not None:
+        out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted
     return out
 
 
@@ -166,10 +190,12 @@ def summarize_verdicts(items: Sequence[JudgeItem], verdicts: Sequence[Verdict], 
 
 def score_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: Mapping[str, Any],
                provenance: Any, task: str | None, model: str | None = None,
-               n_subset: int | None = None) -> dict[str, Any]:
+               n_subset: int | None = None, answers: Sequence[str] | None = None,
+               at_budget: tuple[int, scoring.RecallSummary] | None = None) -> dict[str, Any]:
     """The ``eibench score --json`` object (``published/summary.schema.json`` describes the report's; this one is
     what ``eibench report`` reads back). ``n = n_judged + n_failed + n_generation_failed``; ``partial`` when ``n``
-    is below ``n_subset``, the subset's size."""
+    is below ``n_subset``, the subset's size. ``answer_words``: the mean length of ``answers`` (None without them:
+    ``--from-verdicts``); ``at_budget`` is the word budget and the summary of the answers cut to it."""
     to_percent = scoring.to_percent
     per_category = {c: to_percent(summary.per_category.get(c)) for c in BASIC_CATEGORIES} if subset == "basic" else {}
     out: dict[str, Any] = {
@@ -187,9 +213,15 @@ def score_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: 
         "n_judged": summary.n_judged,
         "n_failed": summary.n_failed,
         "n_generation_failed": summary.n_generation_failed,
+        "answer_words": None if answers is None else round(mean_answer_words(answers), 2),
         "judge": dict(judge),
         "provenance": provenance,
     }
+    if at_budget is not None:
+        budget, cut = at_budget
+        out["word_budget"] = budget
+        out["overall_at_budget"] = to_percent(cut.overall)
+        out["n_failed_at_budget"] = cut.n_failed
     if task:
         out["task"] = task
     return out
@@ -215,6 +247,11 @@ def recall_mean(items: Iterable[Any]) -> float:
 
 def paired_score_mean(items: Iterable[float]) -> float:
     """``eibench_paired_score``: the mean of the per-sample 0-1 scores (the headline recall / 100); NaN for none."""
+    return _nan_if_none(scoring.mean(items))
+
+
+def answer_words_mean(items: Iterable[int]) -> float:
+    """``eibench_answer_words``: mean words per answer (generation failures as 0); NaN for none."""
     return _nan_if_none(scoring.mean(items))
 
 

@@ -37,11 +37,13 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
       "generation": {"max_new_tokens": 512, "temperature": 0},
       "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c...",
                   "official": true},
-      "samples": {"scored": 1615, "subset": 1615}
+      "samples": {"scored": 1615, "subset": 1615},
+      "word_budget": 100
     }
 
 ``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
-when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
+when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only with ``--word-budget`` /
+``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
 user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
 with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
@@ -162,6 +164,7 @@ def build_provenance(
     dataset_manifest_sha256: str | None = None,
     dataset_official: bool | None = None,
     samples: Mapping[str, Any] | None = None,
+    word_budget: int | None = None,
     plugin_version: str = __version__,
 ) -> dict[str, Any]:
     """Build the provenance record (a plain JSON-serialisable dict; shape in the module docstring).
@@ -179,7 +182,8 @@ def build_provenance(
     ``dataset_revision`` (a Hub commit) and/or ``dataset_manifest_sha256`` (the built dataset's manifest
     hash) pin the data; ``dataset_official`` says whether its annotations are the published EIBench files
     (``False``: scored on unofficial data; ``None``: unknown). ``samples`` says how much of the subset was
-    scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result). Raises :class:`ProvenanceError` naming the bad argument.
+    scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result); ``word_budget`` the budget N of the
+    ``*_at_budget`` figures (written only when there is one). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
         raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
@@ -225,6 +229,10 @@ def build_provenance(
     }
     if samples is not None:
         record["samples"] = _samples(samples)
+    if word_budget is not None:
+        if not isinstance(word_budget, int) or isinstance(word_budget, bool) or word_budget < 1:
+            raise ProvenanceError(f"provenance: word_budget must be a whole number of words >= 1, got {word_budget!r}")
+        record["word_budget"] = word_budget
     return record
 
 
@@ -276,6 +284,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             generation=record.get("generation"),
             **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256", "official")},
             samples=record.get("samples"),
+            word_budget=record.get("word_budget"),
             plugin_version=plugin.get("version"),
         )
     except ProvenanceError as exc:

@@ -18,8 +18,8 @@ from typing import Any
 
 __all__ = [
     "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
-    "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
-    "TEMPLATES", "answer_text", "category_metric", "failure_reason", "first_response", "generation_failure",
+    "ANSWER_WORDS", "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
+    "TEMPLATES", "answer_text", "budget_metric", "category_metric", "failure_reason", "first_response", "generation_failure",
     "judged_metric", "task_shape", "trigger_metric",
 ]
 
@@ -30,6 +30,9 @@ SEMANTIC_RECALL = "eibench_semantic_recall"
 RECALL_METRICS = (RECALL, SEMANTIC_RECALL)
 JUDGE_FAILURES = "eibench_judge_failures"
 GENERATION_FAILURES = "eibench_generation_failures"
+ANSWER_WORDS = "eibench_answer_words"
+"""Per sample: the answer's length in words (``length.answer_words``; a generation failure 0); aggregated: the
+mean. Reported beside every recall, because recall rewards listing more (docs/judging.md, "Length")."""
 PAIRED_SCORE = "eibench_paired_score"
 """Per sample: the headline recall as a 0-1 number, the first key of every sample so that lmms-eval's
 ``--baseline`` (its evaluator and its baseline loader take a top-level ``*_score`` number) pairs two runs on it;
@@ -46,6 +49,11 @@ def category_metric(metric: str, category: str) -> str:
 def trigger_metric(metric: str) -> str:
     """``eibench_recall_trigger``: covered ground-truth triggers over all of them (micro recall)."""
     return f"{metric}_trigger"
+
+
+def budget_metric(metric: str) -> str:
+    """``eibench_recall_at_budget``: the recall of every answer cut to the word budget (``EIBENCH_WORD_BUDGET``)."""
+    return f"{metric}_at_budget"
 
 
 def judged_metric(metric: str) -> str:

@@ -67,8 +67,14 @@ def test_sample_metrics_basic_judged_and_failed_have_the_same_keys():
 def test_sample_metrics_complex_cluster_by_image_and_no_categories():
     metrics = pipeline.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex")
     assert set(metrics) == {"eibench_paired_score", "eibench_semantic_recall", "eibench_semantic_recall_trigger",
-                            "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures"}
+                            "eibench_semantic_recall_judged", "eibench_judge_failures", "eibench_generation_failures",
+                            "eibench_answer_words"}
     assert metrics["eibench_semantic_recall"]["image_path"] == COMPLEX_DOC["image_path"]
+    assert metrics["eibench_answer_words"] == 0  # no answer given: a generation failure's length
+    with_budget = pipeline.sample_metrics(COMPLEX_DOC, verdict(0.5), "eibench_semantic_recall", "complex",
+                                          answer="a crowd cheering", at_budget=verdict(0.25))
+    assert with_budget["eibench_answer_words"] == 3
+    assert with_budget["eibench_semantic_recall_at_budget"] == 25.0
 
 
 def test_paired_score_is_the_headline_recall_as_the_first_number():

@@ -68,6 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "*_samples_<task>.jsonl files or *_results.json files with the samples beside them; refused when the "
              "subsets, judges, prompts or samples differ",
     )
+    parser.add_argument(
+        "--with-blind",
+        action="store_true",
+        help="add the image-blind floor: one answer for every sample, the other subset's 100 most frequent triggers "
+             "(never looking at an image), scored on each subset of the runs by each run's own judge (key and cache "
+             "from the environment: EIBENCH_JUDGE_API_KEY, EIBENCH_CACHE_DIR)",
+    )
+    parser.add_argument("--dataset", metavar="PATH_OR_REPO",
+                        help="--with-blind: the ground truth's dataset (default: $EIBENCH_DATASET or the user cache)")
+    parser.add_argument("--annotations", metavar="DIR",
+                        help="--with-blind: read the ground truth from the official annotation files instead")
     parser.add_argument("--summary", metavar="PATH", help="also write the JSON summary for leaderboards to PATH")
     parser.add_argument("--output", "-o", metavar="PATH", help="write the table to PATH instead of stdout")
 
@@ -102,6 +113,14 @@ def run(args: argparse.Namespace) -> int:
         if not args.results and not with_paper:
             raise report.ReportError("give RESULTS (results files or folders), or --with-paper for the published rows")
         entries, notes = report.load_results(args.results) if args.results else ([], [])
+        if args.with_blind:
+            from lmms_eval_eibench.report.floor import floor_note, floor_results
+
+            floors = floor_results(entries, dataset=args.dataset, annotations=args.annotations)
+            entries += floors
+            notes.append(floor_note(floors))
+        elif args.dataset or args.annotations:
+            raise report.ReportError("--dataset and --annotations are for --with-blind (the floor's ground truth)")
         if with_paper:
             if judges is not None:  # a protocol names its paper judge
                 judges = [_PAPER_JUDGES.get(j, j) for j in judges]

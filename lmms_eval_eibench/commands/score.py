@@ -4,6 +4,7 @@
     eibench score answers.jsonl --subset complex --judge embedding -o verdicts.jsonl
     eibench score OUT/model/..._samples_eibench_basic.jsonl --trust-judge-total --from-cache
     eibench score --from-verdicts gpt_judge_outputs.jsonl --subset basic --json
+    eibench score answers.jsonl --judge embedding --word-budget 100 --json
 
 Answers are an lmms-eval `--log_samples` JSONL or the official answer format (`{"<image path>": "<answer>"}`
 per line; in complex, the k-th line of an image path answers that image's k-th question). The subset is read
@@ -37,6 +38,7 @@ from lmms_eval_eibench.answers import (
 )
 from lmms_eval_eibench.commands.flags import add_judge_arguments, judge_settings
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
+from lmms_eval_eibench.length import SUGGESTED_WORD_BUDGET, parse_word_budget
 from lmms_eval_eibench.vocabulary import RECALL
 
 if TYPE_CHECKING:  # the judges load on use
@@ -75,6 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-cache", action="store_true",
                         help="send no request: read every verdict from the judge replies cached by an earlier run "
                              "(with the current parser and scoring options); a sample without one is a judge failure")
+    parser.add_argument("--word-budget", metavar="N",
+                        help="also judge every answer cut to its first N words (whole words) and report "
+                             f"overall_at_budget; answers within N words keep their verdict (suggested: "
+                             f"{SUGGESTED_WORD_BUDGET}; docs/judging.md, \"Length\")")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write one JSON line per sample (id, recall, verdict, reason, raw)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
@@ -111,6 +117,11 @@ def print_recall_table(data: Mapping[str, Any], judge: JudgeIdentity) -> None:
     rows += [(c, _table_cell(v)) for c, v in data["per_category"].items()]
     rows += [("Trigger recall", _table_cell(data["trigger_recall"]))]
     rows += [("Judged only", _table_cell(data["overall_judged"]) + "  (diagnosis: mean over judged samples)")]
+    if "word_budget" in data:
+        rows += [(f"At {data['word_budget']} words", _table_cell(data["overall_at_budget"])
+                  + "  (every answer cut to its first N words)")]
+    if data.get("answer_words") is not None:
+        rows += [("Answer words", f"{data['answer_words']:6.1f}  (mean per answer; failures as 0)")]
     of = f" of {data['n_subset']} (PARTIAL)" if data.get("partial") else ""
     samples = (f"{data['n']}{of} (judged {data['n_judged']}, judge failures {data['n_failed']}, "
                f"generation failures {data['n_generation_failed']}; failures count as 0)")
@@ -186,6 +197,10 @@ def run(args: argparse.Namespace) -> int:
                      EXIT_INPUT)
     output = Path(args.output) if args.output else None
     try:
+        budget = parse_word_budget(args.word_budget, "--word-budget")
+        if budget is not None and args.from_verdicts:
+            raise ValueError("--word-budget cuts answers, and --from-verdicts has none (only judge replies): "
+                             "score the answers file instead")
         settings = judge_settings(args)
         inputs = read_inputs(Path(args.from_verdicts or args.answers), subset=args.subset, dataset=args.dataset,
                              annotations=args.annotations, judge_replies=bool(args.from_verdicts),
@@ -213,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         # the record (and the dataset's fingerprint) before any request: a bad build must not cost a paid run
         record = pipeline.provenance_record(identity, dataset=args.dataset, from_dataset=not args.annotations,
                                             samples={"scored": len(items), "subset": inputs.n_subset},
-                                            annotations=args.annotations)
+                                            annotations=args.annotations, word_budget=budget)
     except (DatasetIntegrityError, ProvenanceError, ReplyCacheError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except (JudgeError, OSError) as exc:
@@ -229,6 +244,8 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(f"judge preflight failed: {exc}", EXIT_JUDGE)
             try:
                 verdicts = pipeline.judge_answers(engine, items)
+                if budget is not None:
+                    budget_items, budget_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
             except KeyboardInterrupt:
                 return _fail(interrupted_message(engine, items), EXIT_INTERRUPTED)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
@@ -237,8 +254,13 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(str(exc), EXIT_INPUT)
 
     summary = pipeline.summarize_verdicts(items, verdicts, inputs.subset)
+    at_budget = None
+    if budget is not None:
+        at_budget = (budget, pipeline.summarize_verdicts(budget_items, budget_verdicts, inputs.subset))
     data = pipeline.score_json(summary, inputs.subset, metric, judge_info, record, task_from_path(inputs.source),
-                               model=model, n_subset=inputs.n_subset)
+                               model=model, n_subset=inputs.n_subset,
+                               answers=None if args.from_verdicts else [item.answer for item in items],
+                               at_budget=at_budget)
     if inputs.method:
         data["method"] = inputs.method  # a CFSA run: `eibench report` shows it in its own (cfsa) rows
     if output is not None:
@@ -254,6 +276,10 @@ def run(args: argparse.Namespace) -> int:
     if summary.n_generation_failed:
         print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
               "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)
+    if at_budget is not None and at_budget[1].n_failed:
+        print(f"eibench score: overall_at_budget counts {at_budget[1].n_failed} judge failures as 0 (exit "
+              f"{EXIT_JUDGE_FAILURES}); run the same command again to ask the judge again for those only",
+              file=sys.stderr)
     if summary.n_failed:
         see = f"see 'error' in {output}" if output is not None else "-o FILE writes each sample's 'error'"
         how = ("they have no cached reply" if args.from_cache
@@ -261,4 +287,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench score: the judge failed on {summary.n_failed} of {summary.n} samples, each counted as 0 "
               f"(exit {EXIT_JUDGE_FAILURES}; {see}); {how}", file=sys.stderr)
         return EXIT_JUDGE_FAILURES
-    return EXIT_OK
+    return EXIT_JUDGE_FAILURES if at_budget is not None and at_budget[1].n_failed else EXIT_OK

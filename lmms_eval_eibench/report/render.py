@@ -10,7 +10,7 @@ from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
-HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall")
+HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words")
 
 
 def recall_cell(measure: Measure | None) -> str:
@@ -36,6 +36,14 @@ def _headline(result: TaskResult | None) -> str:
     if on_modified_data(result):
         notes.append("unofficial data")
     return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def words_cell(row: Row) -> str:
+    """Mean words per answer, basic / complex (recall rewards listing more: length is read beside it)."""
+    if row.published:
+        return MISSING
+    words = [r.answer_words for r in (row.basic, row.complex) if r is not None]
+    return " / ".join(MISSING if w is None else f"{w:.0f}" for w in words) or MISSING
 
 
 def _footnotes(rows: Sequence[Row]) -> dict[str, int]:
@@ -65,13 +73,15 @@ def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
         *[recall_cell(basic.categories.get(c) if basic else None) for c in CATEGORIES],
         _headline(basic),
         _headline(complex_),
+        words_cell(row),
     ]
 
 
 LEGEND_RUNS = (
     "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
     "complex: Recall. Every sample counts: \"k failed\" samples (judge or generation failures) are scored 0; "
-    "\"n of N\" marks a run over part of the subset."
+    "\"n of N\" marks a run over part of the subset. Words: mean words per answer (basic / complex), since a "
+    "longer answer lists more and recall rewards that (docs/judging.md, \"Length\")."
 )
 LEGEND = (
     LEGEND_RUNS + " Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
@@ -116,6 +126,8 @@ CSV_HEADERS = (
     "complex_recall",
     "complex_recall_stderr",
     "complex_n",
+    "basic_answer_words",
+    "complex_answer_words",
     "note",
 )
 
@@ -139,6 +151,8 @@ def render_csv(rows: Sequence[Row]) -> str:
             _num(complex_.overall.value if complex_ else None),
             _num(complex_.overall.stderr if complex_ else None),
             "" if not complex_ or complex_.n is None else str(complex_.n),
+            _num(basic.answer_words if basic else None),
+            _num(complex_.answer_words if complex_ else None),
             "; ".join(row.notes),
         ]
         writer.writerow(cells)

@@ -24,6 +24,7 @@ from lmms_eval_eibench.provenance import (
     provenance_from_task_metadata,
 )
 from lmms_eval_eibench.vocabulary import (
+    ANSWER_WORDS,
     GENERATION_FAILURES,
     JUDGE_FAILURES,
     RECALL,
@@ -63,6 +64,8 @@ class TaskResult:
     trigger_recall: Measure | None = None
     judge_failures: int | None = None
     generation_failures: int | None = None
+    answer_words: float | None = None
+    """Mean words per answer (``eibench_answer_words``, ``answer_words``; failures as 0); None when not reported."""
     n_subset: int | None = None
     """How many samples the subset has (None when the source does not say); `n < n_subset` is a partial run."""
     provenance: Mapping[str, Any] | None = None
@@ -255,6 +258,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     ),
                     judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
+                    answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}"),
                     n_subset=original if _is_count(original) else None,
                     provenance=provenance,
                     source=str(path),
@@ -264,7 +268,8 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
     return found_results
 
 
-def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
+def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
+    """The result in an ``eibench score --json`` object read from ``path`` (named in errors)."""
     where = str(path)
     per_category = data.get("per_category") or {}
     if not isinstance(per_category, Mapping):
@@ -307,6 +312,7 @@ def _result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         ),
         judge_failures=_whole(data.get("n_failed")),
         generation_failures=_whole(data.get("n_generation_failed")),
+        answer_words=number(data.get("answer_words"), f"{where}: answer_words"),
         n_subset=n_subset if _is_count(n_subset) else None,
         provenance=_checked_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
         source=str(path),
@@ -343,7 +349,7 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
         else:
             message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
     elif _is_score_output(data):
-        return [_result_from_score(path, data)], None
+        return [result_from_score(path, data)], None
     elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
         message = f"{path}: an lmms-eval samples file (answers, one per line), not results; {_SCORE_FIRST}"
     else:

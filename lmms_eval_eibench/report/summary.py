@@ -29,6 +29,7 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
         "trigger_recall": _measure_json(result.trigger_recall),
         "judge_failures": result.judge_failures,
         "generation_failures": result.generation_failures,
+        "answer_words": result.answer_words,
         "n_subset": result.n_subset,
         "partial": is_partial(result),
         "unofficial_data": on_modified_data(result),

@@ -8,7 +8,13 @@ from lmms_eval_eibench.documents import (  # noqa: F401  (re-exported for the YA
     doc_to_no_visual,
     doc_to_visual,
 )
-from lmms_eval_eibench.pipeline import failure_count, paired_score_mean, recall_mean, trigger_recall  # noqa: F401
+from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
+    answer_words_mean,
+    failure_count,
+    paired_score_mean,
+    recall_mean,
+    trigger_recall,
+)
 from lmms_eval_eibench.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
 
 

@@ -4,7 +4,13 @@ from lm_eval.api.task import ConfigurableTask
 
 from lmms_eval_eibench import documents
 from lmms_eval_eibench.harness_task import EIBenchLifecycle as _EIBench
-from lmms_eval_eibench.pipeline import failure_count, paired_score_mean, recall_mean, trigger_recall  # noqa: F401  (for the YAMLs)
+from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
+    answer_words_mean,
+    failure_count,
+    paired_score_mean,
+    recall_mean,
+    trigger_recall,
+)
 
 
 class EIBenchTask(_EIBench, ConfigurableTask):

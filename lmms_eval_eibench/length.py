@@ -1,0 +1,69 @@
+"""Answer length in words, and the word budget's cut.
+
+Recall rewards listing more: an image-blind list of a few hundred frequent triggers scores like a real model (see
+``bench/bench_length.py``). So every score is reported with the mean answer length, and an opt-in budget judges
+each answer cut to its first N words as well.
+
+A *word* is a maximal run of non-whitespace characters (``str.split()``'s words): ``"1. A crowd, cheering."`` has
+four. The cut keeps the answer verbatim up to the end of its N-th word (line breaks, numbering and punctuation
+inside that span kept; everything after it dropped, including trailing whitespace); an answer of N words or fewer
+is returned unchanged, the same string, so its judge verdict is reused from the cache with no new request.
+Pure Python: the standard library and the package's vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from .vocabulary import generation_failure
+
+# What the README suggests for --word-budget / EIBENCH_WORD_BUDGET (justified in docs/judging.md: ground-truth
+# trigger lists are about 30 words; a budget several times that leaves honest answers whole).
+SUGGESTED_WORD_BUDGET = 100
+
+_WORD = re.compile(r"\S+")
+
+
+def answer_words(text: str | None) -> int:
+    """Words in an answer; a generation failure (None, empty, CFSA's failure line) counts as 0 words."""
+    return 0 if text is None or generation_failure(text) else len(text.split())
+
+
+def mean_answer_words(texts: Iterable[str | None]) -> float:
+    """Mean words per answer over all answers, failures as 0; NaN when there are none."""
+    counts = [answer_words(text) for text in texts]
+    return sum(counts) / len(counts) if counts else math.nan
+
+
+def within_budget(text: str | None, budget: int) -> bool:
+    """Whether the answer has at most ``budget`` words (a failure, 0 words, always is)."""
+    return answer_words(text) <= budget
+
+
+def cut_to_words(text: str, budget: int) -> str:
+    """The answer up to the end of its ``budget``-th word, verbatim; the same string when it is within budget."""
+    if budget < 1:
+        raise ValueError(f"a word budget must be a positive whole number of words, not {budget!r}")
+    for count, match in enumerate(_WORD.finditer(text), start=1):
+        if count == budget:
+            end = match.end()
+            # Within budget (nothing but whitespace after word N): the very same string, so the verdict is reused.
+            return text if not text[end:].strip() else text[:end]
+    return text
+
+
+def parse_word_budget(value: str | int | None, setting: str) -> int | None:
+    """A budget from a flag or environment variable: None when unset or empty, else a positive int.
+
+    ``setting`` names where the value came from (``--word-budget``, ``EIBENCH_WORD_BUDGET``) for the error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"{setting}={value!r} is not a word budget: give a positive whole number of words "
+            f"(e.g. {SUGGESTED_WORD_BUDGET}), or leave it unset for no budget"
+        )
+    return int(text)

@@ -1,0 +1,126 @@
+"""``eibench report --with-blind``: the image-blind floor, scored by each run's own judge, as rows beside the runs.
+
+The floor answer is ``blind.blind_answer``: the same numbered list for every sample of a subset, the 100 most
+frequent triggers of the *other* subset (no trigger of the scored subset leaks; 593 words for basic). It never
+looks at an image, so whatever it scores is what listing alone buys under that judge. The judge is rebuilt from a
+run's provenance record (kind, model, prompt, decoding, endpoint, reading settings) with the key and cache of the
+environment, and refused unless the rebuilt judge is the recorded one (``JudgeIdentity.comparable``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmms_eval_eibench.report.results import ReportError, TaskResult, result_from_score
+
+if TYPE_CHECKING:
+    from lmms_eval_eibench.judges import JudgeIdentity, JudgeSettings
+
+FLOOR_MODEL = "image-blind floor"
+"""The model name of the floor rows (``blind.blind_answer``: the other subset's 100 most frequent triggers)."""
+
+
+def settings_for(identity: JudgeIdentity) -> JudgeSettings:
+    """The judge settings that reproduce ``identity``, over the environment (API key, cache folder)."""
+    from lmms_eval_eibench.judges import JudgeSettings
+
+    decoding = dict(identity.decoding or ())
+    return JudgeSettings.from_env(
+        kind=identity.kind,
+        model=identity.model,
+        prompt=None if identity.kind == "embedding" else identity.prompt,
+        base_url=identity.endpoint,
+        temperature=decoding.get("temperature"),
+        top_p=decoding.get("top_p"),
+        max_tokens=decoding.get("max_tokens"),
+        dtype=identity.dtype,
+        threshold=identity.threshold,
+        trust_judge_total=identity.trust_judge_total,
+        progress=False,
+    )
+
+
+def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[JudgeIdentity, list[str]]]:
+    """Each distinct judge of the runs (published rows and runs without provenance have none) and its subsets."""
+    from lmms_eval_eibench.judges import JudgeIdentity
+
+    judges: dict[tuple[Any, ...], tuple[JudgeIdentity, list[str]]] = {}
+    for result in results:
+        if result.published or result.provenance is None:
+            continue
+        identity = JudgeIdentity.from_record(result.provenance)
+        _, subsets = judges.setdefault(identity.comparable(), (identity, []))
+        if result.subset not in subsets:
+            subsets.append(result.subset)
+    return judges
+
+
+def _ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
+    from lmms_eval_eibench.answers import load_ground_truth
+    from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
+
+    try:
+        return load_ground_truth(subset, dataset, annotations)
+    except (DatasetNotFound, DatasetIntegrityError) as exc:
+        raise ReportError(f"--with-blind needs the ground truth: {exc} (or pass --annotations DIR)") from None
+
+
+def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
+                  annotations: str | None = None) -> list[TaskResult]:
+    """The floor answer scored on every sample of each subset the runs cover, once per judge of the runs.
+
+    Raises ``ReportError`` when no run records its judge, when a judge cannot be rebuilt as recorded, or when it
+    cannot work (a missing key, an unreachable endpoint): a floor under another judge would mislead."""
+    from lmms_eval_eibench import pipeline
+    from lmms_eval_eibench.blind import blind_answer
+    from lmms_eval_eibench.judges import JudgeError, JudgeItem, build_engine
+
+    judges = _judges_of(results)
+    if not judges:
+        raise ReportError("--with-blind scores the floor with the runs' own judge, and no run here records its judge "
+                          "(published rows and results without provenance have none)")
+    truth: dict[str, list[dict[str, Any]]] = {}
+    floors = []
+    for identity, subsets in judges.values():
+        settings = settings_for(identity)
+        try:
+            engine = build_engine(settings)
+        except JudgeError as exc:
+            raise ReportError(f"--with-blind: cannot build the judge {identity.title()}: {exc}") from None
+        if engine.identity.comparable() != identity.comparable():
+            raise ReportError(f"--with-blind: the judge rebuilt from the runs' provenance ({engine.identity.label()}) "
+                              f"is not the recorded one ({identity.label()}); unset EIBENCH_JUDGE_* variables that "
+                              "change it")
+        with engine:
+            try:
+                engine.preflight()
+            except JudgeError as exc:
+                raise ReportError(f"--with-blind: the judge {identity.title()} cannot work: {exc}") from None
+            for subset in subsets:
+                for name in ("basic", "complex"):
+                    if name not in truth:
+                        truth[name] = _ground_truth(name, dataset, annotations)
+                answer = blind_answer(truth["complex" if subset == "basic" else "basic"])
+                items = [JudgeItem.from_doc(row, answer) for row in truth[subset]]
+                verdicts = pipeline.judge_answers(engine, items)
+                summary = pipeline.summarize_verdicts(items, verdicts, subset)
+                record = pipeline.provenance_record(engine.identity, dataset=dataset, from_dataset=not annotations,
+                                                    annotations=annotations,
+                                                    samples={"scored": len(items), "subset": len(items)})
+                data = pipeline.score_json(summary, subset, engine.metric_name, engine.summary(), record, None,
+                                           model=FLOOR_MODEL, answers=[answer] * len(items))
+                floors.append(result_from_score(Path(f"{FLOOR_MODEL} ({subset})"), data))
+    return floors
+
+
+def floor_note(floors: Sequence[TaskResult]) -> str | None:
+    """What the floor rows are, for the notes under the table."""
+    if not floors:
+        return None
+    words: Mapping[str, float | None] = {f.subset: f.answer_words for f in floors}
+    sizes = ", ".join(f"{subset} {value:.0f} words" for subset, value in words.items() if value is not None)
+    return (f"{FLOOR_MODEL}: the same answer for every sample, never looking at an image: the 100 most frequent "
+            f"triggers of the other subset as a numbered list ({sizes}), scored by the runs' own judge. A run near "
+            "it gains little over listing common triggers; compare at a word budget (eibench score --word-budget).")
