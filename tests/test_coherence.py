@@ -105,6 +105,10 @@ def test_the_run_score_drops_exact_zero_like_the_official_script() -> None:
 
 
 def test_a_missing_spacy_model_says_how_to_get_it(tiny_bert) -> None:
+    import spacy
+
+    if spacy.util.is_package("en_core_web_sm"):
+        pytest.skip("en_core_web_sm is installed here: nothing is missing")
     with pytest.raises(CoherenceSetupError, match=r"python -m spacy download en_core_web_sm.*blank"):
         coherence.CoherenceScorer(CoherenceSettings(model=str(tiny_bert), spacy_model="en_core_web_sm"))
 
@@ -154,3 +158,43 @@ def test_the_command_names_bad_input_and_missing_models(tiny_bert, tmp_path, cap
     assert cli.main(["coherence", str(good), "--model", str(tmp_path / "no-model"), "--spacy-model", "blank"]) == 1
     err = capsys.readouterr().err
     assert "cannot load the BERT model" in err and "Traceback" not in err
+
+
+# --- lmms-eval: eibench_coherence with EIBENCH_COHERENCE=1 -------------------------------------------------------
+
+RESPONSE = "The woman smiles at the cake. Her family is cheering. It is a birthday party"  # no comma: --model_args
+
+
+@pytest.mark.slow
+def test_lmms_eval_reports_coherence_with_its_models_in_the_provenance(sample_dataset_dir, tiny_bert, tmp_path):
+    from test_lmms_e2e import results_of, run_lmms, samples_of
+
+    env = {"EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_JUDGE": "embedding",
+           "EIBENCH_CACHE_DIR": str(tmp_path / "cache"), "EIBENCH_COHERENCE": "1",
+           "EIBENCH_COHERENCE_MODEL": str(tiny_bert), "EIBENCH_COHERENCE_SPACY": "blank"}
+    run_lmms("eibench_complex", tmp_path / "out", env, "--log_samples", "--model_args", f"response={RESPONSE}")
+    results = results_of(tmp_path / "out")
+    samples = samples_of(tmp_path / "out", "eibench_complex")
+    value = results["results"]["eibench_complex"]["eibench_coherence,none"]
+    expected, n_kept = official_port([s["filtered_resps"] for s in samples], tiny_bert)
+    assert n_kept == len(samples)
+    assert value == pytest.approx(100 * expected, abs=1e-3)
+    record = results["configs"]["eibench_complex"]["metadata"]["eibench_provenance"]
+    assert record["coherence"] == {"model": str(tiny_bert), "spacy_model": "blank"}
+
+    run_lmms("eibench_complex", tmp_path / "plain", {**env, "EIBENCH_COHERENCE": "0"}, "--model_args",
+             f"response={RESPONSE}")
+    plain = results_of(tmp_path / "plain")
+    assert not any("coherence" in key for key in plain["results"]["eibench_complex"])
+    assert "coherence" not in plain["configs"]["eibench_complex"]["metadata"]["eibench_provenance"]
+
+
+@pytest.mark.slow
+def test_lmms_eval_stops_before_generation_without_the_spacy_model(sample_dataset_dir, tiny_bert, tmp_path):
+    from test_lmms_e2e import run_lmms
+
+    proc = run_lmms("eibench_complex", tmp_path / "out", {
+        "EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_JUDGE": "embedding", "EIBENCH_COHERENCE": "1",
+        "EIBENCH_COHERENCE_MODEL": str(tiny_bert), "EIBENCH_COHERENCE_SPACY": "xx_no_such_pipeline"}, check=False)
+    assert "python -m spacy download xx_no_such_pipeline" in proc.stdout + proc.stderr
+    assert not list((tmp_path / "out").rglob("*_results.json"))
