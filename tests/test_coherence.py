@@ -166,7 +166,8 @@ RESPONSE = "The woman smiles at the cake. Her family is cheering. It is a birthd
 
 
 @pytest.mark.slow
-def test_lmms_eval_reports_coherence_with_its_models_in_the_provenance(sample_dataset_dir, tiny_bert, tmp_path):
+def test_lmms_eval_reports_coherence_with_its_models_in_the_provenance(sample_dataset_dir, tiny_bert, tmp_path,
+                                                                      capsys):
     from test_lmms_e2e import results_of, run_lmms, samples_of
 
     env = {"EIBENCH_DATASET": str(sample_dataset_dir), "EIBENCH_JUDGE": "embedding",
@@ -181,6 +182,13 @@ def test_lmms_eval_reports_coherence_with_its_models_in_the_provenance(sample_da
     assert value == pytest.approx(100 * expected, abs=1e-3)
     record = results["configs"]["eibench_complex"]["metadata"]["eibench_provenance"]
     assert record["coherence"] == {"model": str(tiny_bert), "spacy_model": "blank"}
+    [results_file] = (tmp_path / "out").rglob("*_results.json")
+    assert cli.main(["report", str(results_file), "--format", "csv"]) == 0
+    import csv
+    import io
+
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert float(row["complex_coherence"]) == pytest.approx(value, abs=1e-4)
 
     run_lmms("eibench_complex", tmp_path / "plain", {**env, "EIBENCH_COHERENCE": "0"}, "--model_args",
              f"response={RESPONSE}")
