@@ -142,11 +142,11 @@ class CoherenceScorer:
 
     def answer_scores(self, answers: Sequence[str], batch_sentences: int = BATCH_SENTENCES) -> list[float | None]:
         """Each answer's coherence in [-1, 1] (None: fewer than 2 sentences). Sentences of all answers are embedded
-        together, sorted by token length so a batch pads little."""
+        together, sorted by length so a batch pads little."""
         split = [self.sentences(answer) for answer in answers]
         flat = [(i, j) for i, sentences in enumerate(split) if len(sentences) >= 2 for j in range(len(sentences))]
-        lengths = [len(self.tokenizer.tokenize(split[i][j])) for i, j in flat]
-        order = sorted(range(len(flat)), key=lengths.__getitem__)
+        # by length in characters (close to tokens, and free): a batch of similar lengths pads little
+        order = sorted(range(len(flat)), key=lambda k: len(split[flat[k][0]][flat[k][1]]))
         vectors: dict[tuple[int, int], Any] = {}
         for start in range(0, len(order), batch_sentences):
             chunk = [flat[k] for k in order[start:start + batch_sentences]]
