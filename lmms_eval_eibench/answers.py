@@ -85,6 +85,29 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
     return texts
 
 
+def read_answer_texts(path: Path) -> list[SampleText]:
+    """Every answer of an lmms-eval ``--log_samples`` JSONL or an official answers file, in file order, with no
+    ground truth (coherence needs none); a sample is named by its ``doc.id`` / image path where the file says."""
+    texts: list[SampleText] = []
+    for number, obj in _json_lines(path):
+        where = f"{path}:{number}"
+        if _is_lmms_sample(obj):
+            answer = first_response(obj.get("filtered_resps"))
+            if not isinstance(answer, str):
+                answer = first_response(obj.get("resps"))
+            doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
+            name = doc.get("id") or doc.get("image_path") or f"doc_id {obj.get('doc_id')}"
+        elif isinstance(obj, dict) and len(obj) == 1:
+            (name, answer), = obj.items()
+        else:
+            raise ScoreInputError(where, "neither an lmms-eval sample nor one {\"<image path>\": \"<answer>\"} object",
+                                  "pass an lmms-eval --log_samples file or the official answer format")
+        if not isinstance(answer, str):
+            raise ScoreInputError(where, "no answer text on this line", "each line needs the model's answer as a string")
+        texts.append(SampleText(str(name), answer, where))
+    return texts
+
+
 def read_official(path: Path, subset: str, what: str = "answer",
                   lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
     """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k."""

@@ -79,6 +79,7 @@ EXTRAS = {
     "matplotlib": "report",
     "decord": "llava",
     "lm_eval": "lm-eval",
+    "spacy": "coherence",
 }
 
 

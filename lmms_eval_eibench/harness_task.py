@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import documents, lmms_compat, pipeline
+from .coherence import CoherenceSettings, scorer
 from .config import word_budget
 from .prompts import template_version
 from .provenance import METADATA_KEY
@@ -69,6 +70,8 @@ class EIBenchLifecycle:
         self._verdicts: dict[tuple[str, str], Any] = {}
         self._budget_verdicts: dict[tuple[str, str], Any] = {}
         self._word_budget: int | None = None
+        self._coherence: Any = None  # coherence.CoherenceSettings when EIBENCH_COHERENCE asks for the metric
+        self._coherence_scores: dict[tuple[str, str], float | None] = {}
         self._verdicts_lock = threading.Lock()
         self._warned_unjudged = False
         self._world_size = 1
@@ -102,12 +105,14 @@ class EIBenchLifecycle:
         metadata = dict(self.config.metadata) if isinstance(self.config.metadata, Mapping) else {}
         metadata["prompt_version"] = template_version(self.template)
         generation = getattr(self.config, "generation_kwargs", None)
-        try:  # a bad EIBENCH_WORD_BUDGET stops the run here, before generation
+        try:  # a bad EIBENCH_WORD_BUDGET or EIBENCH_COHERENCE stops the run here, before generation
             self._word_budget = word_budget()
+            self._coherence = CoherenceSettings.from_env()
         except ValueError as err:
             raise documents.EIBenchTaskError(f"EIBench: {err}") from None
         record = pipeline.provenance_record(pipeline.engine().identity, template=self.template,
-                                            generation=generation, word_budget=self._word_budget)
+                                            generation=generation, word_budget=self._word_budget,
+                                            coherence=self._coherence.record() if self._coherence else None)
         # --gen_kwargs is applied after construction, in place on this same dict (set_config(update=True)), and
         # before the harness copies the config for the results file: the record then shows what was used.
         if isinstance(generation, dict):
@@ -129,6 +134,11 @@ class EIBenchLifecycle:
         if not self._predict_only:
             pipeline.engine().preflight()
             self._check_baseline()
+            if self._coherence is not None:  # a missing spaCy or BERT model fails now, not after generation
+                try:
+                    scorer(self._coherence)
+                except (ImportError, RuntimeError) as err:
+                    raise documents.EIBenchTaskError(f"EIBench: {err}") from None
         return super().build_all_requests(*args, **kwargs)
 
     def _check_baseline(self) -> None:
@@ -172,9 +182,13 @@ class EIBenchLifecycle:
         at_budget: list[Any] = []
         if self._word_budget is not None:  # answers within it keep their verdict: only the cut ones are sent
             _, at_budget = pipeline.judge_at_budget(engine, list(items.values()), verdicts, self._word_budget)
+        coherence: list[float | None] = []
+        if self._coherence is not None:  # every answer of this process in a few forward passes
+            coherence = scorer(self._coherence).answer_scores([item.answer for item in items.values()])
         with self._verdicts_lock:
             self._verdicts.update(zip(items, verdicts))
             self._budget_verdicts.update(zip(items, at_budget))
+            self._coherence_scores.update(zip(items, coherence))
         judged = [v for v in verdicts if not v.generation_failed]
         info(f"EIBench: judged {len(judged)} answers of {self.config.task} in {time.perf_counter() - started:.2f} s "
              f"({engine.judge.kind} judge, concurrency {engine.judge.concurrency}, "
@@ -192,6 +206,7 @@ class EIBenchLifecycle:
         with self._verdicts_lock:
             verdict = self._verdicts.get((str(doc["id"]), answer))
             at_budget = self._budget_verdicts.get((str(doc["id"]), answer))
+            coherence = self._coherence_scores.get((str(doc["id"]), answer))
         if verdict is None:
             # the harness changed the answer after the filters in a way we did not foresee: still correct, slower
             if not self._warned_unjudged:
@@ -202,8 +217,11 @@ class EIBenchLifecycle:
         if self._word_budget is not None and at_budget is None:
             item = JudgeItem.from_doc(doc, answer)
             at_budget = pipeline.judge_at_budget(engine, [item], [verdict], self._word_budget)[1][0]
+        if self._coherence is not None and (str(doc["id"]), answer) not in self._coherence_scores:
+            coherence = scorer(self._coherence).answer_scores([answer])[0]
         return pipeline.sample_metrics(doc, verdict, engine.metric_name, self.subset, answer=answer,
-                                       at_budget=at_budget)
+                                       at_budget=at_budget, with_coherence=self._coherence is not None,
+                                       coherence=coherence)
 
 
 class CaptionsLifecycle:

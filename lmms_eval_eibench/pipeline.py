@@ -28,6 +28,7 @@ from .length import answer_words, cut_to_words, mean_answer_words
 from .prompts import template_version
 from .vocabulary import (
     ANSWER_WORDS,
+    COHERENCE,
     GENERATION_FAILURE,
     GENERATION_FAILURES,
     JUDGE_FAILURE,
@@ -98,11 +99,13 @@ def partial_warning(name: str, n_scored: int, n_subset: int, cause: str) -> str 
 def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
                       generation: Mapping[str, Any] | None = None, dataset: str | None = None,
                       from_dataset: bool = True, samples: Mapping[str, Any] | None = None,
-                      annotations: str | Path | None = None, word_budget: int | None = None) -> dict[str, Any]:
+                      annotations: str | Path | None = None, word_budget: int | None = None,
+                      coherence: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The provenance record (``provenance.build_provenance``) of a run judged by the judge ``judge``: the model prompt ``template`` and its version, the ``generation`` settings, the
     dataset (``dataset``, default ``EIBENCH_DATASET``: location, Hub revision, manifest fingerprint; none
     ``from_dataset=False``, when the ground truth came from the annotation files ``annotations``), whether the
-    annotations were the official files, the ``word_budget`` (if any) and this plugin's version.
+    annotations were the official files, the ``word_budget`` and ``coherence`` models (if any) and this plugin's
+    version.
     Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
     from .provenance import build_provenance
 
@@ -131,6 +134,7 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
         generation=dict(generation) if isinstance(generation, Mapping) else None,
         samples=samples,
         word_budget=word_budget,
+        coherence=coherence,
         **dataset_fields,
     )
 
@@ -140,7 +144,8 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
 
 
 def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str, *, answer: str | None = None,
-                   at_budget: Verdict | None = None) -> dict[str, Any]:
+                   at_budget: Verdict | None = None, with_coherence: bool = False,
+                   coherence: float | None = None) -> dict[str, Any]:
     """One document's metrics; every document of a subset returns the same keys.
 
     ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a sample the judge
@@ -153,7 +158,8 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     is what lmms-eval's ``--baseline`` pairs: its evaluator and baseline loader take the first top-level
     ``*_score`` number of a logged sample. ``eibench_answer_words`` is the ``answer``'s length (a failure 0);
     ``<metric>_at_budget``, only when a word budget is set (then for every document), the recall of the answer
-    cut to it (``at_budget``, the cut answer's verdict).
+    cut to it (``at_budget``, the cut answer's verdict). ``eibench_coherence``, only ``with_coherence`` (then for
+    every document), is the answer's coherence in [-1, 1] (``coherence.py``; None: fewer than 2 sentences).
     """
     sample = verdict.score(doc.get("category"))
     score = 100.0 * sample.counted
@@ -170,6 +176,8 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     out[ANSWER_WORDS] = answer_words(answer)
     if at_budget is not None:
         out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted
+    if with_coherence:
+        out[COHERENCE] = coherence
     return out
 
 
@@ -253,6 +261,14 @@ def paired_score_mean(items: Iterable[float]) -> float:
 def answer_words_mean(items: Iterable[int]) -> float:
     """``eibench_answer_words``: mean words per answer (generation failures as 0); NaN for none."""
     return _nan_if_none(scoring.mean(items))
+
+
+def coherence_mean(items: Iterable[float | None]) -> float:
+    """``eibench_coherence``: the run's long-term coherence (0-100, ``coherence.run_coherence``: the mean over
+    answers of 2+ sentences, an exact 0 dropped as the official script does); NaN when none is scored."""
+    from .coherence import run_coherence
+
+    return _nan_if_none(run_coherence(list(items)).coherence)
 
 
 def trigger_recall(items: Iterable[Mapping[str, Any] | None]) -> float:

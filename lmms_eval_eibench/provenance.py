@@ -165,6 +165,7 @@ def build_provenance(
     dataset_official: bool | None = None,
     samples: Mapping[str, Any] | None = None,
     word_budget: int | None = None,
+    coherence: Mapping[str, Any] | None = None,
     plugin_version: str = __version__,
 ) -> dict[str, Any]:
     """Build the provenance record (a plain JSON-serialisable dict; shape in the module docstring).
@@ -183,7 +184,8 @@ def build_provenance(
     hash) pin the data; ``dataset_official`` says whether its annotations are the published EIBench files
     (``False``: scored on unofficial data; ``None``: unknown). ``samples`` says how much of the subset was
     scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result); ``word_budget`` the budget N of the
-    ``*_at_budget`` figures (written only when there is one). Raises :class:`ProvenanceError` naming the bad argument.
+    ``*_at_budget`` figures (written only when there is one); ``coherence`` the two models of the
+    ``eibench_coherence`` metric (``{"model", "spacy_model"}``, only when it was computed). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
         raise ProvenanceError("provenance: model_prompt and model_prompt_version go together (both or neither)")
@@ -233,6 +235,9 @@ def build_provenance(
         if not isinstance(word_budget, int) or isinstance(word_budget, bool) or word_budget < 1:
             raise ProvenanceError(f"provenance: word_budget must be a whole number of words >= 1, got {word_budget!r}")
         record["word_budget"] = word_budget
+    if coherence is not None:
+        record["coherence"] = {key: _require_text(f"coherence.{key}", (coherence or {}).get(key))
+                               for key in ("model", "spacy_model")}
     return record
 
 
@@ -285,6 +290,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256", "official")},
             samples=record.get("samples"),
             word_budget=record.get("word_budget"),
+            coherence=record.get("coherence"),
             plugin_version=plugin.get("version"),
         )
     except ProvenanceError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 __all__ = [
     "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
-    "ANSWER_WORDS", "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
+    "ANSWER_WORDS", "COHERENCE", "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
     "TEMPLATES", "answer_text", "budget_metric", "category_metric", "failure_reason", "first_response", "generation_failure",
     "judged_metric", "task_shape", "trigger_metric",
 ]
@@ -33,6 +33,9 @@ GENERATION_FAILURES = "eibench_generation_failures"
 ANSWER_WORDS = "eibench_answer_words"
 """Per sample: the answer's length in words (``length.answer_words``; a generation failure 0); aggregated: the
 mean. Reported beside every recall, because recall rewards listing more (docs/judging.md, "Length")."""
+COHERENCE = "eibench_coherence"
+"""Per sample (only with ``EIBENCH_COHERENCE=1``): the answer's long-term coherence in [-1, 1], None below 2
+sentences; aggregated: the run's coherence 0-100 (``coherence.py``; the paper's second metric)."""
 PAIRED_SCORE = "eibench_paired_score"
 """Per sample: the headline recall as a 0-1 number, the first key of every sample so that lmms-eval's
 ``--baseline`` (its evaluator and its baseline loader take a top-level ``*_score`` number) pairs two runs on it;

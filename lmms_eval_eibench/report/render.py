@@ -10,7 +10,7 @@ from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
-HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words")
+HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words", "Coherence")
 
 
 def recall_cell(measure: Measure | None) -> str:
@@ -46,6 +46,14 @@ def words_cell(row: Row) -> str:
     return " / ".join(MISSING if w is None else f"{w:.0f}" for w in words) or MISSING
 
 
+def coherence_cell(row: Row) -> str:
+    """Long-term coherence (0-100), basic / complex, where the run computed it (``EIBENCH_COHERENCE=1``)."""
+    values = [r.coherence for r in (row.basic, row.complex) if r is not None]
+    if row.published or all(v is None for v in values):
+        return MISSING
+    return " / ".join(MISSING if v is None else f"{v:.2f}" for v in values)
+
+
 def _footnotes(rows: Sequence[Row]) -> dict[str, int]:
     """Each distinct note of the rows, numbered in order of first appearance."""
     numbers: dict[str, int] = {}
@@ -74,6 +82,7 @@ def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
         _headline(basic),
         _headline(complex_),
         words_cell(row),
+        coherence_cell(row),
     ]
 
 
@@ -81,7 +90,8 @@ LEGEND_RUNS = (
     "Recall (0 to 100) ± standard error. Basic: per category and Overall (mean over all samples); "
     "complex: Recall. Every sample counts: \"k failed\" samples (judge or generation failures) are scored 0; "
     "\"n of N\" marks a run over part of the subset. Words: mean words per answer (basic / complex), since a "
-    "longer answer lists more and recall rewards that (docs/judging.md, \"Length\")."
+    "longer answer lists more and recall rewards that (docs/judging.md, \"Length\"). "
+    "Coherence: the paper's long-term coherence (0 to 100, basic / complex), where the run computed it."
 )
 LEGEND = (
     LEGEND_RUNS + " Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
@@ -128,6 +138,8 @@ CSV_HEADERS = (
     "complex_n",
     "basic_answer_words",
     "complex_answer_words",
+    "basic_coherence",
+    "complex_coherence",
     "note",
 )
 
@@ -153,6 +165,8 @@ def render_csv(rows: Sequence[Row]) -> str:
             "" if not complex_ or complex_.n is None else str(complex_.n),
             _num(basic.answer_words if basic else None),
             _num(complex_.answer_words if complex_ else None),
+            _num(basic.coherence if basic else None),
+            _num(complex_.coherence if complex_ else None),
             "; ".join(row.notes),
         ]
         writer.writerow(cells)

@@ -25,6 +25,7 @@ from lmms_eval_eibench.provenance import (
 )
 from lmms_eval_eibench.vocabulary import (
     ANSWER_WORDS,
+    COHERENCE,
     GENERATION_FAILURES,
     JUDGE_FAILURES,
     RECALL,
@@ -66,6 +67,8 @@ class TaskResult:
     generation_failures: int | None = None
     answer_words: float | None = None
     """Mean words per answer (``eibench_answer_words``, ``answer_words``; failures as 0); None when not reported."""
+    coherence: float | None = None
+    """Long-term coherence 0-100 (``eibench_coherence``, a run with ``EIBENCH_COHERENCE=1``); None when not computed."""
     n_subset: int | None = None
     """How many samples the subset has (None when the source does not say); `n < n_subset` is a partial run."""
     provenance: Mapping[str, Any] | None = None
@@ -259,6 +262,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
                     answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}"),
+                    coherence=number(keyed.get(COHERENCE), f"{where}.{COHERENCE}"),
                     n_subset=original if _is_count(original) else None,
                     provenance=provenance,
                     source=str(path),

@@ -30,6 +30,7 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
         "judge_failures": result.judge_failures,
         "generation_failures": result.generation_failures,
         "answer_words": result.answer_words,
+        "coherence": result.coherence,
         "n_subset": result.n_subset,
         "partial": is_partial(result),
         "unofficial_data": on_modified_data(result),

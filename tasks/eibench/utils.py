@@ -10,6 +10,7 @@ from lmms_eval_eibench.documents import (  # noqa: F401  (re-exported for the YA
 )
 from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
     answer_words_mean,
+    coherence_mean,
     failure_count,
     paired_score_mean,
     recall_mean,

@@ -6,6 +6,7 @@ from lmms_eval_eibench import documents
 from lmms_eval_eibench.harness_task import EIBenchLifecycle as _EIBench
 from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
     answer_words_mean,
+    coherence_mean,
     failure_count,
     paired_score_mean,
     recall_mean,
