@@ -30,7 +30,9 @@ from lmms_eval_eibench.vocabulary import (
     JUDGE_FAILURES,
     RECALL,
     RECALL_METRICS,
+    category_metric,
     task_shape,
+    trigger_metric,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
@@ -237,13 +239,13 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
             categories = {}
             if subset == "basic":
                 for category in CATEGORIES:
-                    name = f"{metric}_{category.lower()}"
+                    name = category_metric(metric, category)
                     if name in keyed:
                         categories[category] = _measure(keyed[name], f"{where}.{name}", _stderr(keyed, name, where))
             counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
             n = counts.get("effective", metrics.get("samples"))
             original = counts.get("original")
-            trigger = f"{metric}_trigger"
+            trigger = trigger_metric(metric)
             provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
             found_results.append(
                 TaskResult(
