@@ -112,16 +112,6 @@ def upload(folder: Path, repo_id: str, private: bool, api: Any = None) -> str:
     return str(getattr(info, "commit_url", info))
 
 
-def is_eibench_build(folder: Path) -> bool:
-    """True when ``folder`` holds a manifest written by this builder (the only folders --overwrite replaces)."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (isinstance(manifest, dict) and isinstance(manifest.get("fingerprint"), str)
-            and isinstance(manifest.get("files"), dict) and "plugin_version" in manifest)
-
-
 def _describe(folder: Path, limit: int = 4) -> str:
     names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
@@ -149,6 +139,8 @@ def check_output(output: Path, overwrite: bool, annotations: Path | None = None)
     if not output.is_dir():
         raise EIBenchDataError(str(output), "exists and is a file, not a dataset folder",
                                "choose another --output (a new or empty folder)")
+    from .dataset import is_eibench_build
+
     if is_eibench_build(output) or not any(output.iterdir()):
         if not overwrite:
             raise EIBenchDataError(str(output), "the output folder already exists",

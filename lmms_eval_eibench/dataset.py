@@ -185,11 +185,19 @@ _REQUIRED_COLUMNS = ("id", "image_path", "question", "triggers", "ground_truth",
 _VERIFIED: dict[tuple[Any, ...], str] = {}  # (folder, file stats) -> fingerprint: hash each build once per process
 
 
+def is_eibench_build(folder: Path) -> bool:
+    """True when ``folder`` holds a manifest written by this builder (the only folders --overwrite replaces)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(manifest, dict) and isinstance(manifest.get("fingerprint"), str)
+            and isinstance(manifest.get("files"), dict) and "plugin_version" in manifest)
+
+
 def _rebuild_hint(folder: Path) -> str:
     """How to get a dataset where ``folder`` is: rebuild over it only when it is our own build; never advise an
     --output (let alone --overwrite) that is an annotation clone or someone's folder."""
-    from .build import is_eibench_build
-
     if is_eibench_build(folder):
         return (f"rebuild it with `python hub_upload.py --eibench EIBENCH_DIR --image-root IMAGES --output {folder} "
                 "--overwrite` (or download it again)")
