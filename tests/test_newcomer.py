@@ -181,7 +181,9 @@ def test_ctrl_c_while_judging_says_what_is_saved_and_a_rerun_resumes(tmp_path):
     basic = load_records(SAMPLE_DIR).subset("basic")
     answers = tmp_path / "answers.jsonl"
     answers.write_text("".join(json.dumps({r.id: r.ground_truth}) + "\n" for r in basic))
-    with judge_server(FakeJudgeConfig(latency=0.5)) as judge:
+    # 1 s per reply: after the third, five more seconds of judging remain for the signal to land in, even when a
+    # loaded machine delays this loop (with 0.5 s, a full CI run once saw the whole file judged first)
+    with judge_server(FakeJudgeConfig(latency=1.0)) as judge:
         argv = [str(BIN / "eibench"), "score", str(answers), "--subset", "basic", "--annotations", str(SAMPLE_DIR),
                 "--base-url", judge.base_url, "--judge-model", judge.model, "--cache-dir", str(tmp_path / "cache"),
                 "--concurrency", "1", "--no-progress"]
