@@ -188,7 +188,10 @@ def test_ctrl_c_while_judging_says_what_is_saved_and_a_rerun_resumes(tmp_path):
                 "--base-url", judge.base_url, "--judge-model", judge.model, "--cache-dir", str(tmp_path / "cache"),
                 "--concurrency", "1", "--no-progress"]
         env = {**ENV, "EIBENCH_JUDGE_API_KEY": judge.api_key}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # SIGINT's default in the child: a child inherits an ignored SIGINT, and something earlier in a full run
+        # leaves this test process ignoring it (Python then installs no KeyboardInterrupt handler at all)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         # one request at a time, each verdict cached before the next request: a third answered request means the
         # first two verdicts are saved (waiting for two raced the second one's cache write)
