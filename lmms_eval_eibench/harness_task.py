@@ -12,10 +12,11 @@ methods only:
    what the template needs (images, captions), with one clear message when something is missing.
 3. ``override_metric("bypass")``: the harness's own ``--predict_only`` signal: nothing is judged afterwards.
 4. ``build_all_requests``: runs right before generation; the judge's preflight runs here, so a bad key fails in
-   seconds instead of after hours of inference.
+   seconds instead of after hours of inference (and the coherence models load, when asked for).
 5. ``apply_filters``: after the filters, every response of this process's share of the task is known: the final
    answers (after lmms-eval's reasoning-tag stripping, with the tags lmms-eval will apply) are judged in one
-   concurrent, cached call, each document once.
+   concurrent, cached call, each document once; with ``EIBENCH_WORD_BUDGET`` the answers over it are judged again
+   cut, and with ``EIBENCH_COHERENCE`` every answer's coherence is computed in the same pass.
 6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``).
 
 Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``; what reaches into
