@@ -1,5 +1,5 @@
-"""The ``eibench`` console script: ``build``, ``score``, ``report``, ``judge-check``, ``captions``, ``coherence``
-(one module per command).
+"""The ``eibench`` console script: ``build``, ``score``, ``report``, ``judge-check``, ``captions``, ``coherence``,
+``view`` (one module per command).
 
 Each command module has ``add_parser(subparsers)`` and ``run(args) -> int``. Only the chosen command's module is
 imported, so ``eibench build`` never pays for the judges' imports.
@@ -18,6 +18,7 @@ COMMANDS = {
     "judge-check": ("commands.judge_check", "check a judge against answers of known coverage before a paid run"),
     "captions": ("commands.captions", "turn the eibench_captions task's samples into a --captions file"),
     "coherence": ("commands.coherence", "the paper's long-term coherence of saved answers (no judge)"),
+    "view": ("commands.view", "one offline HTML page of a run's samples, or of two runs paired"),
 }
 
 

@@ -182,11 +182,13 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
 
 
 def verdict_line(item: JudgeItem, verdict: Verdict) -> dict[str, Any]:
-    """One sample of ``eibench score --output``: its id, category and verdict, flattened for reading."""
+    """One sample of ``eibench score --output``: its id, category and verdict, flattened for reading, and the
+    answer judged (what ``eibench view`` shows beside the verdict)."""
     return {
         "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
         "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
         "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
+        "answer": item.answer,
     }
 
 
