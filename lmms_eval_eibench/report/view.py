@@ -297,7 +297,7 @@ def thumbnail_uri(data: bytes, size: int = THUMBNAIL_PX) -> str | None:
 
 
 def _percent(value: Any) -> float | None:
-    return round(100.0 * value, 2) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return round(100.0 * value, 4) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _failure(verdict: Mapping[str, Any]) -> str | None:
