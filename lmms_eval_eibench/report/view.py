@@ -42,7 +42,7 @@ __all__ = ["ViewError", "ViewRun", "page_data", "read_view_runs", "render_page",
 
 PAGE_SIZE = 50
 """Samples per page: the page builds the DOM of one page at a time, so 1,615 samples open in a second."""
-THUMBNAIL_PX = 160
+THUMBNAIL_PX = 128
 """Longest side of an embedded thumbnail (JPEG): enough to see the scene, small enough for 1,636 images."""
 _TEMPLATE = "view_page.html.j2"
 _SCRIPT = "view_page.js"
@@ -288,7 +288,7 @@ def thumbnail_uri(data: bytes, size: int = THUMBNAIL_PX) -> str | None:
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     out = io.BytesIO()
-    small.save(out, format="JPEG", quality=70, optimize=True)
+    small.save(out, format="JPEG", quality=60, optimize=True)
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
