@@ -51,6 +51,8 @@ def test_wheel_holds_the_task_yamls(wheel):
             assert f"lmms_eval_eibench/lm_eval_tasks/eibench/{path.name}" in names, path.name
     for template in ("user", "cot", "caption", "caption_text", "caption_request"):
         assert f"lmms_eval_eibench/prompts/{template}.j2" in names
+    for page_file in ("view_page.html.j2", "view_page.js"):  # eibench view's page
+        assert f"lmms_eval_eibench/report/{page_file}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "eibench = lmms_eval_eibench.discovery:register" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
