@@ -246,7 +246,9 @@ def _dry_run_status(settings: Any, to_send: int) -> int:
     """A dry run says whether the real one could start: an API judge without a key cannot reach the OpenAI API."""
     if settings.kind != "openai" or settings.api_key or not to_send:
         return EXIT_PASS
-    base_url = settings.base_url or "https://api.openai.com/v1"
+    from lmms_eval_eibench.urls import public_url
+
+    base_url = public_url(settings.base_url or "https://api.openai.com/v1")  # a key in its path is not printed
     if "api.openai.com" in base_url:
         print(f"eibench judge-check: no API key for {base_url}: the run would stop before its first request; set "
               "EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), or point --base-url at a server that needs none",
