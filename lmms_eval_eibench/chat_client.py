@@ -4,7 +4,8 @@
 server's Retry-After), anything else `RequestError` (with its HTTP status). `chat()` posts one chat completion
 and retries transient failures with a `RetryPolicy` (exponential backoff with full jitter, Retry-After honoured;
 `call_with_retries` for any other request). The API key goes only into the Authorization header and is redacted
-from every message; URLs are shown without user info, query or a key in their path (`urls.public_url`). httpx is imported on first use.
+from every message, like any key in the URL's path; URLs are shown without user info, query or a key in their path
+(`urls.public_url`). httpx is imported on first use.
 """
 
 from __future__ import annotations

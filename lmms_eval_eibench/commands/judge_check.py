@@ -263,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench.answers import load_ground_truth
     from lmms_eval_eibench.commands.flags import judge_settings
     from lmms_eval_eibench.judges import JudgeError, build_engine
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
 
     if args.samples < 1:
         print(f"eibench judge-check: --samples {args.samples} must be >= 1", file=sys.stderr)
@@ -297,6 +298,9 @@ def run(args: argparse.Namespace) -> int:
             verdicts = engine.judge_many(items, progress=not args.no_progress)
         except JudgeError as exc:
             print(f"eibench judge-check: the judge cannot work: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        except ReplyCacheError as exc:  # e.g. its disk is full: the message says what is saved
+            print(f"eibench judge-check: {exc}", file=sys.stderr)
             return EXIT_FAIL
     groups = evaluate(probes, verdicts)
     report = {

@@ -58,6 +58,7 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
     from lmms_eval_eibench import pipeline
     from lmms_eval_eibench.blind import blind_answer
     from lmms_eval_eibench.judges import JudgeError, JudgeItem, JudgeSettings, build_engine
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
     from lmms_eval_eibench.judges.settings import UntrustedEndpoint
 
     judges = _judges_of(results)
@@ -95,7 +96,10 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
                         truth[name] = _ground_truth(name, dataset, annotations)
                 answer = blind_answer(truth["complex" if subset == "basic" else "basic"])
                 items = [JudgeItem.from_doc(row, answer) for row in truth[subset]]
-                verdicts = pipeline.judge_answers(engine, items)
+                try:
+                    verdicts = pipeline.judge_answers(engine, items)
+                except (JudgeError, ReplyCacheError) as exc:  # the key revoked, the cache's disk full...
+                    raise ReportError(f"--with-blind: the judge {identity.title()} stopped: {exc}") from None
                 summary = pipeline.summarize_verdicts(items, verdicts, subset)
                 record = pipeline.provenance_record(engine.identity, dataset=dataset, from_dataset=not annotations,
                                                     annotations=annotations,
