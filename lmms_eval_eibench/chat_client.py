@@ -4,7 +4,8 @@
 server's Retry-After), anything else `RequestError` (with its HTTP status). `chat()` posts one chat completion
 and retries transient failures with a `RetryPolicy` (exponential backoff with full jitter, Retry-After honoured;
 `call_with_retries` for any other request). The API key goes only into the Authorization header and is redacted
-from every message; URLs are shown without user info or query (`urls.public_url`). httpx is imported on first use.
+from every message, like any key in the URL's path; URLs are shown without user info, query or a key in their path
+(`urls.public_url`). httpx is imported on first use.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lmms_eval_eibench.urls import public_url, quiet_http_logs, redact
+from lmms_eval_eibench.urls import public_url, quiet_http_logs, redact, secrets_of
 
 __all__ = ["RETRY_STATUS", "ChatClient", "Hints", "RequestError", "RetryPolicy", "TransientRequestError",
            "call_with_retries", "parse_retry_after"]
@@ -135,13 +136,14 @@ class ChatClient:
         policy: RetryPolicy, hints: Hints, role: str = "judge endpoint",
     ) -> None:  # fmt: skip
         self.model = model
-        self.url = public_url(base_url.rstrip("/"))
+        self.url = public_url(base_url.rstrip("/"), api_key)  # a key in the path is shown as ***
         self.timeout = timeout
         self.policy = policy
         self.hints = hints
         self.role = role
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._secrets = secrets_of(base_url, api_key)  # the key, and any key in the URL's path
         self._concurrency = concurrency
         self._client: Any = None
         self._lock = threading.Lock()
@@ -150,7 +152,9 @@ class ChatClient:
         return f"{self.role} {self.url} (model {self.model})"
 
     def redact(self, text: str) -> str:
-        return redact(text, self._api_key)
+        for secret in self._secrets:
+            text = redact(text, secret)
+        return text
 
     def _http(self) -> Any:
         with self._lock:

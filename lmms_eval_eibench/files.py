@@ -5,6 +5,7 @@ Every command reads JSONL (annotations, captions, samples, answers) and writes f
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -97,7 +98,8 @@ def _umask() -> int:
 def check_output_file(path: str | os.PathLike[str], option: str,
                       inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
     """Everything that can go wrong writing the file ``path`` (given as ``option``), checked before any work,
-    so every command fails the same way: a message with the fix, never a traceback."""
+    so every command fails the same way: a message with the fix, never a traceback. ``inputs`` are the files the
+    command reads (none is ever written over) and data folders, none of whose files is written over."""
     path = Path(path)
     where = f"{option} {path}"
     if path.is_dir():
@@ -106,33 +108,48 @@ def check_output_file(path: str | os.PathLike[str], option: str,
         raise InputFileError(where, f"{path.parent} is a file, not a folder", "choose a path in a folder")
     if not path.parent.is_dir():
         raise InputFileError(where, f"folder {path.parent} does not exist", "create it or choose another path")
-    if any(path.resolve() == Path(p).resolve() for p in inputs if Path(p).exists()):
-        raise InputFileError(where, "is the input file (it would be overwritten)", "choose another file name")
+    for given in inputs:  # every file the command reads, and folders all of whose files it may read
+        source = Path(given)
+        if not (source.exists() and path.exists()):
+            continue
+        if source.is_dir() and path.resolve().is_relative_to(source.resolve()):
+            raise InputFileError(where, f"is a file inside the input folder {source} (it would be overwritten)",
+                                 "choose a path outside it")
+        if os.path.samefile(path, source):  # the same file under another name, a link included
+            raise InputFileError(where, "is the input file (it would be overwritten)", "choose another file name")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputFileError(where, "cannot be written (no permission or a read-only file system)",
                              "choose a writable path")
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space left, over quota, over the file size limit
+
+
+def _unwritable(path: Path, err: OSError) -> InputFileError:
+    """An OS error writing the output ``path`` as a message with the fix (a full disk is said to be one)."""
+    fix = ("free space on that disk, or choose a path on another one" if err.errno in _FULL
+           else "choose a writable path")
+    return InputFileError(str(path), f"cannot be written ({err.strerror or err})", fix)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it only when the block succeeds. An OS error creating or
-    renaming it is an InputFileError naming the path (callers' checks usually catch it earlier)."""
+    """A temporary path beside ``path`` that replaces it only when the block succeeds. An OS error creating,
+    writing (a full disk) or renaming it is an InputFileError naming the path; ``path`` is then left as it was."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as err:
-        raise InputFileError(str(path), f"cannot be written ({err.strerror or err})",
-                             "choose a writable path") from None
+        raise _unwritable(path, err) from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is 0600; outputs follow the umask like any new file
     try:
-        yield Path(tmp)
         try:
+            yield Path(tmp)
             os.replace(tmp, path)
         except OSError as err:
-            raise InputFileError(str(path), f"cannot be written ({err.strerror or err})",
-                                 "choose a writable path") from None
+            raise _unwritable(path, err) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 

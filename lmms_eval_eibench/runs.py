@@ -24,7 +24,7 @@ from .files import InputFileError, read_jsonl
 from .provenance import ProvenanceError, differences, provenance_from_task_metadata
 from .vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 
-__all__ = ["RunError", "RunSamples", "SampleScore", "baseline_warnings", "read_run", "results_beside"]
+__all__ = ["RunError", "RunSamples", "SampleScore", "baseline_warnings", "read_run", "results_beside", "run_files"]
 
 
 class RunError(InputFileError):
@@ -123,17 +123,31 @@ def read_samples(path: Path) -> RunSamples:
     return RunSamples(task, subset, template, metrics.pop(), samples, _provenance(results_beside(path), task), path)
 
 
+def _samples_beside(results_path: Path) -> list[Path]:
+    """The EIBench tasks' samples files lmms-eval wrote beside a ``<stamp>_results.json``."""
+    stamp = results_path.name.partition("_results.json")[0]
+    return sorted(p for p in results_path.parent.glob(f"{stamp}_samples_eibench_*.jsonl") if task_shape(_task_of(p)))
+
+
+def run_files(path: Path) -> list[Path]:
+    """Every file ``read_run(path)`` reads: the samples file and the results beside it, or the results file and
+    the samples files beside it (no output may replace one)."""
+    if path.name.endswith(".jsonl"):
+        return [path, *filter(None, [results_beside(path)])]
+    return [path, *(_samples_beside(path) if path.name.endswith("_results.json") else [])]
+
+
 def read_run(path: Path) -> list[RunSamples]:
     """A samples file, or a results file with the EIBench tasks' samples files beside it (other tasks skipped)."""
     if not path.is_file():
         raise RunError(str(path), "no such file", "give an lmms-eval *_results.json or *_samples_<task>.jsonl file")
     if path.name.endswith(".jsonl"):
         return [read_samples(path)]
-    stamp, found, _ = path.name.partition("_results.json")
+    _, found, _ = path.name.partition("_results.json")
     if not found:
         raise RunError(str(path), "neither a *_results.json nor a *_samples_<task>.jsonl file of lmms-eval",
                        "give the files lmms-eval --log_samples wrote")
-    files = sorted(p for p in path.parent.glob(f"{stamp}_samples_eibench_*.jsonl") if task_shape(_task_of(p)))
+    files = _samples_beside(path)
     if not files:
         raise RunError(str(path), "no EIBench samples file beside it", "run lmms-eval with --log_samples")
     return [read_samples(p) for p in files]

@@ -70,6 +70,7 @@ class FakeJudgeConfig:
     miscount: float = 0.0  # share of paper replies whose total is one more than the ground truth's (by prompt hash)
     seed: int = 0
     extra_models: tuple[str, ...] = ()
+    path_prefix: str = ""  # e.g. "/sk-key": served under http://127.0.0.1:<port>/sk-key/v1 (a key in the path)
 
 
 @dataclass
@@ -190,7 +191,7 @@ class FakeJudge:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host}:{port}{self.config.path_prefix}/v1"
 
     @property
     def api_key(self) -> str:
@@ -272,7 +273,7 @@ class FakeJudge:
                                 "faults": dict(st.faults), "answered": len(st.prompts_answered)}
                     self._send(200, body)
                     return
-                if self.path.rstrip("/") != "/v1/models":
+                if self.path.rstrip("/") != f"{judge.config.path_prefix}/v1/models":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 with judge._lock:
@@ -285,7 +286,7 @@ class FakeJudge:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                if self.path.rstrip("/") != f"{judge.config.path_prefix}/v1/chat/completions":
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 with judge._lock:

@@ -89,7 +89,7 @@ def test_a_row_changed_by_hand_is_refused(tmp_path) -> None:
     put(cache, "k1", "{score: 0/2}")
     sqlite3.connect(tmp_path / CACHE_FILE, isolation_level=None).execute(
         "UPDATE replies SET raw = '{score: 2/2}' WHERE key = 'k1'")
-    with pytest.raises(ReplyCacheError, match="changed outside eibench .key k1."):
+    with pytest.raises(ReplyCacheError, match="checksum does not match .key k1.: damaged, or changed outside eibench"):
         cache.get_many(["k1"])
 
 

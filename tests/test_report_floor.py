@@ -25,6 +25,7 @@ def judge():
 @pytest.fixture(autouse=True)
 def judge_env(judge, monkeypatch, tmp_path):
     monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", judge.api_key)
+    monkeypatch.setenv("EIBENCH_JUDGE_BASE_URL", judge.base_url)  # a results file never chooses the endpoint
     monkeypatch.setenv("EIBENCH_CACHE_DIR", str(tmp_path / "cache"))
 
 

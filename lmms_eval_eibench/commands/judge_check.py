@@ -246,7 +246,9 @@ def _dry_run_status(settings: Any, to_send: int) -> int:
     """A dry run says whether the real one could start: an API judge without a key cannot reach the OpenAI API."""
     if settings.kind != "openai" or settings.api_key or not to_send:
         return EXIT_PASS
-    base_url = settings.base_url or "https://api.openai.com/v1"
+    from lmms_eval_eibench.urls import public_url
+
+    base_url = public_url(settings.base_url or "https://api.openai.com/v1")  # a key in its path is not printed
     if "api.openai.com" in base_url:
         print(f"eibench judge-check: no API key for {base_url}: the run would stop before its first request; set "
               "EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY), or point --base-url at a server that needs none",
@@ -261,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
     from lmms_eval_eibench.answers import load_ground_truth
     from lmms_eval_eibench.commands.flags import judge_settings
     from lmms_eval_eibench.judges import JudgeError, build_engine
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
 
     if args.samples < 1:
         print(f"eibench judge-check: --samples {args.samples} must be >= 1", file=sys.stderr)
@@ -295,6 +298,9 @@ def run(args: argparse.Namespace) -> int:
             verdicts = engine.judge_many(items, progress=not args.no_progress)
         except JudgeError as exc:
             print(f"eibench judge-check: the judge cannot work: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        except ReplyCacheError as exc:  # e.g. its disk is full: the message says what is saved
+            print(f"eibench judge-check: {exc}", file=sys.stderr)
             return EXIT_FAIL
     groups = evaluate(probes, verdicts)
     report = {

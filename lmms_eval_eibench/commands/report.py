@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 on bad input (message on stderr, no output files written)."""
     from lmms_eval_eibench import report
     from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
+    from lmms_eval_eibench.report.results import files_read
 
     if args.paired:
         return _run_paired(args)
@@ -127,10 +128,16 @@ def run(args: argparse.Namespace) -> int:
             entries += report.load_published(settings=settings, judges=judges)
         rows = report.build_rows(entries)
         warnings = report.comparability_warnings(rows)
-        for option, target in [*(("--chart", c) for c in args.chart), ("--summary", args.summary),
-                               ("--output", args.output)]:
-            if target is not None:
-                check_output_file(target, option, [r for r in args.results if Path(r).is_file()])
+        read = [*files_read(args.results), *(p for p in (args.annotations, args.dataset) if p and Path(p).is_dir())]
+        targets = [*(("--chart", c) for c in args.chart), ("--summary", args.summary), ("--output", args.output)]
+        written: set[Path] = set()
+        for option, target in targets:
+            if target is not None:  # no output over a file read (those found in input folders included)
+                check_output_file(target, option, read)
+                if Path(target).resolve() in written:
+                    raise InputFileError(f"{option} {target}", "is also another output of this command",
+                                         "give each output its own file")
+                written.add(Path(target).resolve())
         if args.format == "csv":
             table = report.render_csv(rows)
         elif args.format == "latex":
@@ -162,7 +169,7 @@ def _run_paired(args: argparse.Namespace) -> int:
     """``--paired A B``: the paired table (Markdown), or a refusal saying why the runs cannot be compared."""
     from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
     from lmms_eval_eibench.report.pairs import compare_runs, render_paired_markdown
-    from lmms_eval_eibench.runs import RunError
+    from lmms_eval_eibench.runs import RunError, run_files
 
     a, b = args.paired
     try:
@@ -171,8 +178,8 @@ def _run_paired(args: argparse.Namespace) -> int:
                                            ("--format", args.format != "markdown")) if given]
         if others:
             raise RunError("--paired", f"cannot be combined with {', '.join(others)}", "run the table separately")
-        if args.output:
-            check_output_file(args.output, "--output", [p for p in (a, b) if Path(p).is_file()])
+        if args.output:  # no output over a file read: A, B and the files read beside them
+            check_output_file(args.output, "--output", [f for p in (a, b) for f in run_files(Path(p))])
         rows, notes = compare_runs(a, b)
     except InputFileError as exc:  # RunError is one
         print(f"eibench report: error: {exc}", file=sys.stderr)
@@ -181,7 +188,11 @@ def _run_paired(args: argparse.Namespace) -> int:
         print(f"eibench report: note: {note}", file=sys.stderr)
     table = render_paired_markdown(rows, a, b)
     if args.output:
-        write_text_atomic(args.output, table)
+        try:
+            write_text_atomic(args.output, table)
+        except InputFileError as exc:  # e.g. a full disk
+            print(f"eibench report: error: {exc}", file=sys.stderr)
+            return 2
     else:
         sys.stdout.write(table)
     return 0

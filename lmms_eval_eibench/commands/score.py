@@ -205,8 +205,9 @@ def run(args: argparse.Namespace) -> int:
         inputs = read_inputs(Path(args.from_verdicts or args.answers), subset=args.subset, dataset=args.dataset,
                              annotations=args.annotations, judge_replies=bool(args.from_verdicts),
                              allow_partial=args.allow_partial)
-        if output is not None:
-            check_output(output, [inputs.source])
+        if output is not None:  # never over the answers, nor inside the ground truth's folder
+            truth = [Path(p) for p in (args.annotations, args.dataset) if p and Path(p).is_dir()]
+            check_output(output, [inputs.source, *truth])
     except (ScoreInputError, DatasetIntegrityError, DatasetNotFound, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
 
@@ -264,8 +265,17 @@ def run(args: argparse.Namespace) -> int:
     if inputs.method:
         data["method"] = inputs.method  # a CFSA run: `eibench report` shows it in its own (cfsa) rows
     if output is not None:
-        write_text_atomic(output, "".join(json.dumps(pipeline.verdict_line(item, verdict), ensure_ascii=False) + "\n"
-                                          for item, verdict in zip(items, verdicts)))
+        try:
+            write_text_atomic(output, "".join(json.dumps(pipeline.verdict_line(item, verdict), ensure_ascii=False)
+                                              + "\n" for item, verdict in zip(items, verdicts)))
+        except InputFileError as exc:  # e.g. a full disk: the verdicts are in the cache, a rerun sends nothing
+            if engine is None:
+                saved = ""
+            elif engine.cache is not None:
+                saved = "; the verdicts are saved in the judge cache: the same command run again sends no request"
+            else:
+                saved = "; the verdicts were not cached (--no-cache): the same command run again asks the judge again"
+            return _fail(f"--output {exc}{saved}", EXIT_INPUT)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:

@@ -7,9 +7,19 @@ the reply (judge kind, model, endpoint, prompt template + version, decoding) and
 truth and triggers; each row also stores that request in full, so a cache can be read (and rescored) alone.
 
 Only replies that held a verdict when they arrived are stored: a judge failure is asked again on the next run.
-Each reply is committed as soon as it is known, so a killed run loses nothing it had already judged. Every row
-carries a checksum: a row changed outside eibench, or a damaged file, stops with a message naming the file
-and the fix (delete it, or run without the cache) instead of being served.
+Each reply is committed as soon as it is known, so a killed run loses nothing it had already judged.
+
+What can go wrong, and what the user is told (the message names the file): a full disk stops the run saying so and
+how many replies are saved, intact, for the rerun; any other SQLite error runs SQLite's integrity check first, and
+the cache is called damaged (delete it, or run without it) only when that check fails.
+
+Every row carries a checksum, an unkeyed SHA-256 of its key, reply and attempt count. It detects *corruption*: a
+row whose reply or count changed without its checksum (a bad disk, a half-done edit, another program writing the
+file) stops the run instead of being served. It does not detect a *deliberate rewrite*: anyone who can write the
+file can recompute a checksum, and a cache of rewritten replies (``{score: 5/5}`` everywhere) scores whatever it
+says, with no request. The cache is as trusted as the user's other files: use only caches you made (a cache from
+someone else is their numbers, not a rescoring). A key would not change that: it would have to sit on the same
+machine, readable by whoever can write the cache.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import time
 import warnings
@@ -28,18 +39,26 @@ from typing import Any
 from lmms_eval_eibench.judges.base import JudgeItem
 from lmms_eval_eibench.judges.sqlite import Connections
 
-__all__ = ["CACHE_FILE", "CachedReply", "ReplyCache", "ReplyCacheError", "default_cache_dir", "reply_key"]
+__all__ = ["CACHE_FILE", "CachedReply", "ReplyCache", "ReplyCacheError", "ReplyCacheFull", "default_cache_dir",
+           "reply_key"]
 
 CACHE_FILE = "judge_replies.sqlite3"
 _OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
 _SCHEMA = "2"
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10  # SQLite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xFF)
+_NEARLY_FULL = 64 * 1024  # bytes free under which an I/O error is the disk being full
+_CHECK_TIMEOUT = 5.0  # seconds the integrity check waits for a lock
 _REPLIES_TABLE = ("replies ( key TEXT PRIMARY KEY, raw TEXT NOT NULL, attempts INTEGER NOT NULL, request TEXT NOT NULL,"
                   " checksum TEXT NOT NULL, created REAL NOT NULL)")
 
 
 class ReplyCacheError(OSError):
-    """The cache file cannot be used (damaged, changed by hand, another schema); the message names it and says
-    how to go on."""
+    """The cache file cannot be used (damaged, changed by hand, another schema, its disk full); the message names it
+    and says how to go on."""
+
+
+class ReplyCacheFull(ReplyCacheError):
+    """The cache's disk is full: the replies saved so far are intact (the message says how many)."""
 
 
 def default_cache_dir() -> Path:
@@ -116,7 +135,51 @@ class ReplyCache:
                 raise ReplyCacheError(
                     f"cannot open the judge reply cache {self.path} ({exc}); set EIBENCH_CACHE_DIR / --cache-dir to a "
                     "writable folder, or run without it (--no-cache / EIBENCH_NO_CACHE=1)") from None
-            raise self._damaged(f"is damaged ({exc})") from None
+            raise self._diagnosis(exc) from None
+
+    def _disk_full(self, exc: sqlite3.DatabaseError) -> bool:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code of an extended one
+        if code == _SQLITE_FULL:
+            return True
+        try:  # an I/O error writing the WAL index of a full disk
+            return code == _SQLITE_IOERR and shutil.disk_usage(self.directory).free < _NEARLY_FULL
+        except OSError:
+            return False
+
+    def _check(self) -> tuple[bool | None, str]:
+        """SQLite's integrity check of the file, on a connection of its own: (True intact, False damaged, None when
+        the check itself could not run, e.g. the file is locked; what to tell the user)."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=_CHECK_TIMEOUT)
+            try:
+                found = [str(row[0]) for row in conn.execute("PRAGMA integrity_check").fetchall()]
+                if found != ["ok"]:
+                    return False, "; ".join(found[:3])
+                count = conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:  # locked, an I/O error: says nothing about the file's pages
+            return None, f"SQLite could not check it ({exc}); the replies saved so far are kept"
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            return False, str(exc)
+        return True, (f"{count} judge replies are saved in it, intact (SQLite's integrity check: ok), and a rerun "
+                      "uses them")
+
+    def _diagnosis(self, exc: sqlite3.DatabaseError) -> ReplyCacheError:
+        """What an SQLite error means for the user's paid replies: a full disk, a cache that cannot be used now
+        (intact, or not checkable), or, only when SQLite's integrity check says so, a damaged file."""
+        intact, saved = self._check()
+        if intact is False:
+            return self._damaged(f"is damaged ({exc}; SQLite's integrity check: {saved})")
+        if self._disk_full(exc):
+            return ReplyCacheFull(
+                f"the disk holding the judge reply cache {self.path} is full ({exc}): {saved}. Free space on that "
+                "disk and run the same command again (or move the cache to another disk and point EIBENCH_CACHE_DIR "
+                "/ --cache-dir at it); do not delete the cache, it holds paid replies")
+        return ReplyCacheError(
+            f"cannot use the judge reply cache {self.path} ({exc}): {saved}. Keep it, fix the cause (space, "
+            "permissions, another program holding the file) and run the same command again, or run without it "
+            "(--no-cache / EIBENCH_NO_CACHE=1)")
 
     def _connect(self) -> sqlite3.Connection:
         return self._connections.get()
@@ -143,7 +206,8 @@ class ReplyCache:
             ).fetchall()
             for key, raw, attempts, checksum in rows:
                 if not isinstance(raw, str) or not isinstance(attempts, int) or checksum != _checksum(key, raw, attempts):
-                    raise self._damaged(f"has a row changed outside eibench (key {key})")
+                    raise self._damaged(f"has a row whose checksum does not match (key {key}): damaged, or changed "
+                                        "outside eibench")
                 found[key] = CachedReply(raw, attempts)
         return found
 

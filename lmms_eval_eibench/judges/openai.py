@@ -2,8 +2,8 @@
 client `chat_client.ChatClient` (httpx; retries with backoff and full jitter, Retry-After honoured).
 
 Settings are EIBench's own (EIBENCH_JUDGE_MODEL / _BASE_URL / _API_KEY) so the judge is never
-confused with an OpenAI model under test. The API key goes only into the Authorization header;
-it is redacted from every error text.
+confused with an OpenAI model under test. The API key goes only into the Authorization header; it and
+any key in the base URL's path are redacted from every error text (and the path key from the recorded endpoint).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from lmms_eval_eibench.chat_client import (
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
 from lmms_eval_eibench.judges.errors import JudgeError, PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
-from lmms_eval_eibench.urls import redact
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
 __all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
@@ -103,9 +102,9 @@ class OpenAIJudge(LLMJudge):
                 raw, n = self.complete(messages)
             except RequestError as exc:
                 if exc.status in _FATAL_STATUS:
-                    raise JudgeError(f"{redact(str(exc), self._api_key)}; the run stops") from None
-                return Verdict.failure(item, redact(str(exc), self._api_key), raw, attempts + 1)
-            raw = redact(raw, self._api_key)  # a server echoing the request must not put the key in the cache
+                    raise JudgeError(f"{self._chat.redact(str(exc))}; the run stops") from None
+                return Verdict.failure(item, self._chat.redact(str(exc)), raw, attempts + 1)
+            raw = self._chat.redact(raw)  # a server echoing the request must not put the key in the cache
             attempts += n
             try:
                 return self.read(item, raw, attempts)
@@ -132,7 +131,7 @@ class OpenAIJudge(LLMJudge):
             response, _ = call_with_retries(lambda: self._request("GET", "/models"), quick)
         except RequestError as exc:
             if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc):
-                raise PreflightError(redact(str(exc), self._api_key)) from None
+                raise PreflightError(self._chat.redact(str(exc))) from None
             response = None  # no /models route: probe with a one-token chat request instead
         if response is not None:
             try:
@@ -150,7 +149,7 @@ class OpenAIJudge(LLMJudge):
         try:
             self.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1)
         except RequestError as exc:
-            raise PreflightError(redact(str(exc), self._api_key)) from None
+            raise PreflightError(self._chat.redact(str(exc))) from None
 
     def close(self) -> None:
         self._chat.close()

@@ -6,13 +6,16 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench.judges.errors import JudgeConfigError
 from lmms_eval_eibench.protocols import PROTOCOLS
-from lmms_eval_eibench.urls import check_base_url
+from lmms_eval_eibench.urls import check_base_url, public_url, same_endpoint
 
-__all__ = ["DEFAULT_MODELS", "DEFAULT_PROMPTS", "JUDGE_KINDS", "JUDGE_PROMPTS", "JudgeSettings"]
+if TYPE_CHECKING:
+    from lmms_eval_eibench.judges.identity import JudgeIdentity
+
+__all__ = ["DEFAULT_MODELS", "DEFAULT_PROMPTS", "JUDGE_KINDS", "JUDGE_PROMPTS", "JudgeSettings", "UntrustedEndpoint"]
 
 JUDGE_KINDS = ("openai", "hf", "embedding")
 JUDGE_PROMPTS = ("paper", "paper_llama3", "structured")
@@ -20,6 +23,10 @@ JUDGE_PROMPTS = ("paper", "paper_llama3", "structured")
 _PAPER_JUDGE_OF_KIND = {protocol.kind: protocol for protocol in PROTOCOLS.values()}
 DEFAULT_MODELS = {**{kind: p.model for kind, p in _PAPER_JUDGE_OF_KIND.items()}, "embedding": "all-MiniLM-L6-v2"}
 DEFAULT_PROMPTS = {kind: p.prompt for kind, p in _PAPER_JUDGE_OF_KIND.items()}
+
+
+class UntrustedEndpoint(JudgeConfigError):
+    """A judge read back from a file names another endpoint than the one configured here: nothing is sent."""
 
 
 def _env_float(env: Mapping[str, str], name: str) -> float | None:
@@ -116,7 +123,7 @@ class JudgeSettings:
             )
         if self.kind == "openai":
             check_base_url(self.base_url, "EIBENCH_JUDGE_BASE_URL / --base-url", "EIBENCH_JUDGE_API_KEY",
-                           JudgeConfigError)
+                           JudgeConfigError, secret=self.api_key)
         if self.embedding_threads < 1:
             raise JudgeConfigError(
                 f"embedding judge threads {self.embedding_threads} (EIBENCH_EMBEDDING_THREADS) must be >= 1"
@@ -217,3 +224,40 @@ class JudgeSettings:
             values = {**PROTOCOLS[protocol].settings(), **{k: v for k, v in values.items() if v is not None},
                       "protocol": protocol}
         return cls(**{k: v for k, v in values.items() if v is not None})
+
+    @classmethod
+    def reproducing(cls, identity: JudgeIdentity, env: Mapping[str, str] | None = None,
+                    **overrides: Any) -> JudgeSettings:
+        """The settings that judge as ``identity`` (a judge read back from a file: a provenance record), over the
+        environment's key, cache and endpoint; ``overrides`` as in ``from_env`` (never ``base_url``).
+
+        The rule of every route that rebuilds a judge from a file: the file chooses the judge (kind, model,
+        prompt, decoding, reading settings), never where the user's key goes. The endpoint is the configured one
+        (``EIBENCH_JUDGE_BASE_URL``, else the openai judge's default), and when the recorded endpoint is another,
+        ``UntrustedEndpoint`` is raised naming both, before any request."""
+        decoding = dict(identity.decoding or ())
+        settings = cls.from_env(
+            env,
+            kind=identity.kind,
+            model=identity.model,
+            prompt=None if identity.kind == "embedding" else identity.prompt,
+            temperature=decoding.get("temperature"),
+            top_p=decoding.get("top_p"),
+            max_tokens=decoding.get("max_tokens"),
+            dtype=identity.dtype,
+            threshold=identity.threshold,
+            trust_judge_total=identity.trust_judge_total,
+            **overrides,
+        )
+        recorded = identity.endpoint
+        if settings.kind == "openai" and recorded is not None and not same_endpoint(
+                recorded, public_url(settings.base_url, settings.api_key)):
+            configured = public_url(settings.base_url, settings.api_key)
+            given = (env if env is not None else os.environ).get("EIBENCH_JUDGE_BASE_URL", "").strip()
+            where = "EIBENCH_JUDGE_BASE_URL" if given else "the openai judge's default: EIBENCH_JUDGE_BASE_URL is unset"
+            raise UntrustedEndpoint(
+                f"the judge was recorded at {recorded}, and the judge endpoint configured here is {configured} "
+                f"({where}). A results file never chooses where your API key (EIBENCH_JUDGE_API_KEY / "
+                f"OPENAI_API_KEY) is sent, so nothing was sent; if you trust {recorded} with your key, set "
+                f"EIBENCH_JUDGE_BASE_URL={recorded} and run again")
+        return settings

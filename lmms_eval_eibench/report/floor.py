@@ -3,8 +3,10 @@
 The floor answer is ``blind.blind_answer``: the same numbered list for every sample of a subset, the 100 most
 frequent triggers of the *other* subset (no trigger of the scored subset leaks; 593 words for basic). It never
 looks at an image, so whatever it scores is what listing alone buys under that judge. The judge is rebuilt from a
-run's provenance record (kind, model, prompt, decoding, endpoint, reading settings) with the key and cache of the
-environment, and refused unless the rebuilt judge is the recorded one (``JudgeIdentity.comparable``).
+run's provenance record (kind, model, prompt, decoding, reading settings) with the key, cache and endpoint of the
+environment (``JudgeSettings.reproducing``: a results file never chooses where the key goes, and a recorded endpoint
+other than the configured one is refused before any request), and refused unless the rebuilt judge is the recorded
+one (``JudgeIdentity.comparable``).
 """
 
 from __future__ import annotations
@@ -16,30 +18,10 @@ from typing import TYPE_CHECKING, Any
 from lmms_eval_eibench.report.results import ReportError, TaskResult, result_from_score
 
 if TYPE_CHECKING:
-    from lmms_eval_eibench.judges import JudgeIdentity, JudgeSettings
+    from lmms_eval_eibench.judges import JudgeIdentity
 
 FLOOR_MODEL = "image-blind floor"
 """The model name of the floor rows (``blind.blind_answer``: the other subset's 100 most frequent triggers)."""
-
-
-def settings_for(identity: JudgeIdentity) -> JudgeSettings:
-    """The judge settings that reproduce ``identity``, over the environment (API key, cache folder)."""
-    from lmms_eval_eibench.judges import JudgeSettings
-
-    decoding = dict(identity.decoding or ())
-    return JudgeSettings.from_env(
-        kind=identity.kind,
-        model=identity.model,
-        prompt=None if identity.kind == "embedding" else identity.prompt,
-        base_url=identity.endpoint,
-        temperature=decoding.get("temperature"),
-        top_p=decoding.get("top_p"),
-        max_tokens=decoding.get("max_tokens"),
-        dtype=identity.dtype,
-        threshold=identity.threshold,
-        trust_judge_total=identity.trust_judge_total,
-        progress=False,
-    )
 
 
 def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[JudgeIdentity, list[str]]]:
@@ -75,18 +57,28 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
     cannot work (a missing key, an unreachable endpoint): a floor under another judge would mislead."""
     from lmms_eval_eibench import pipeline
     from lmms_eval_eibench.blind import blind_answer
-    from lmms_eval_eibench.judges import JudgeError, JudgeItem, build_engine
+    from lmms_eval_eibench.judges import JudgeError, JudgeItem, JudgeSettings, build_engine
+    from lmms_eval_eibench.judges.cache import ReplyCacheError
+    from lmms_eval_eibench.judges.settings import UntrustedEndpoint
 
     judges = _judges_of(results)
     if not judges:
         raise ReportError("--with-blind scores the floor with the runs' own judge, and no run here records its judge "
                           "(published rows and results without provenance have none)")
+    # every judge's settings first: an untrusted endpoint of the second judge must stop the first one's requests too
+    settings: dict[tuple[Any, ...], JudgeSettings] = {}
+    for key, (identity, _) in judges.items():
+        try:
+            settings[key] = JudgeSettings.reproducing(identity, progress=False)
+        except UntrustedEndpoint as exc:
+            raise ReportError(f"--with-blind: the runs' judge {identity.title()}: {exc}") from None
+        except JudgeError as exc:
+            raise ReportError(f"--with-blind: cannot build the judge {identity.title()}: {exc}") from None
     truth: dict[str, list[dict[str, Any]]] = {}
     floors = []
-    for identity, subsets in judges.values():
-        settings = settings_for(identity)
+    for key, (identity, subsets) in judges.items():
         try:
-            engine = build_engine(settings)
+            engine = build_engine(settings[key])
         except JudgeError as exc:
             raise ReportError(f"--with-blind: cannot build the judge {identity.title()}: {exc}") from None
         if engine.identity.comparable() != identity.comparable():
@@ -104,7 +96,10 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
                         truth[name] = _ground_truth(name, dataset, annotations)
                 answer = blind_answer(truth["complex" if subset == "basic" else "basic"])
                 items = [JudgeItem.from_doc(row, answer) for row in truth[subset]]
-                verdicts = pipeline.judge_answers(engine, items)
+                try:
+                    verdicts = pipeline.judge_answers(engine, items)
+                except (JudgeError, ReplyCacheError) as exc:  # the key revoked, the cache's disk full...
+                    raise ReportError(f"--with-blind: the judge {identity.title()} stopped: {exc}") from None
                 summary = pipeline.summarize_verdicts(items, verdicts, subset)
                 record = pipeline.provenance_record(engine.identity, dataset=dataset, from_dataset=not annotations,
                                                     annotations=annotations,

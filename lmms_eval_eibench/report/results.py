@@ -365,6 +365,20 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
     return [], message + "; skipped"
 
 
+def _folder_files(folder: Path) -> list[Path]:
+    """The files ``load_results`` reads in a folder: every ``*.json``, recursively."""
+    return sorted(p for p in folder.rglob("*.json") if p.is_file())
+
+
+def files_read(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Every file ``load_results(paths)`` reads, those found inside folders included (no output may replace one)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(_folder_files(path) if path.is_dir() else [path] if path.is_file() else [])
+    return files
+
+
 def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[TaskResult], list[str]]:
     """Read results files and folders; return the task results and notes about files skipped in folders.
 
@@ -376,7 +390,7 @@ def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[TaskResu
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*.json") if p.is_file())
+            files = _folder_files(path)
             found = 0
             for file in files:
                 got, note = _results_from_file(file, explicit=False)
