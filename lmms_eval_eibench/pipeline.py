@@ -35,10 +35,12 @@ from .vocabulary import (
     JUDGE_FAILURE,
     JUDGE_FAILURES,
     PAIRED_SCORE,
+    REPEATED_QUESTION,
     budget_metric,
     category_metric,
     generation_failure,
     judged_metric,
+    repeats_question,
     trigger_metric,
 )
 
@@ -66,13 +68,21 @@ def engine() -> JudgeEngine:
         return _ENGINES[settings]
 
 
-def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem]) -> list[Verdict]:
-    """One verdict per item, in order. An item without an answer (a generation failure) is not judged: its verdict
-    says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer once)."""
+def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem],
+                  questions: Sequence[str | None] | None = None) -> list[Verdict]:
+    """One verdict per item, in order. An item without an answer (a generation failure, or, given the items'
+    ``questions``, an answer that is its question word for word: ``vocabulary.repeats_question``) is not judged:
+    its verdict says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer
+    once)."""
     from .judges import Verdict
 
+    def not_an_answer(i: int, item: JudgeItem) -> str | None:
+        if questions is not None and repeats_question(item.answer, questions[i]):
+            return REPEATED_QUESTION
+        return generation_failure(item.answer)
+
     no_answer = {i: Verdict.no_answer(item, reason) for i, item in enumerate(items)
-                 if (reason := generation_failure(item.answer)) is not None}
+                 if (reason := not_an_answer(i, item)) is not None}
     judged = iter(judge.judge_many([item for i, item in enumerate(items) if i not in no_answer]))
     return [no_answer.get(i) or next(judged) for i in range(len(items))]
 
