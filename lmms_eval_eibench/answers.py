@@ -1,6 +1,12 @@
 """Saved answers, read and checked before any judge request: an lmms-eval ``--log_samples`` JSONL or the official
 answer format (``{"<image path>": "<answer>"}`` per line; in complex, the k-th line of an image path answers that
-image's k-th question), or saved judge replies in the official format (``eibench score --from-verdicts``).
+image's k-th question, by order), or the question-keyed form (``{"<image path>": {"<question>": "<answer>"}}`` per
+line, the shape of ``ec_complex.jsonl``: matched by question text, in any order), or saved judge replies in the
+official format (``eibench score --from-verdicts``).
+
+A file whose every answer is its question word for word (the benchmark's own questions file,
+``EI_Basic/user.jsonl``, has the answers file's shape) is refused; a single echoed answer in a real file is scored
+0, not judged (``pipeline.judge_answers``).
 
 The subset is read from the file (task name, ``doc`` fields) or from which subset its image paths belong to; the
 ground truth comes from a built dataset or the official annotation files. Every sample must be answered, once,
@@ -11,13 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .files import InputFileError, read_jsonl
 from .records import sample_id, split_sample_id
-from .vocabulary import first_response, task_shape
+from .vocabulary import first_response, question_key, repeats_question, task_shape
 
 
 class ScoreInputError(InputFileError):
@@ -31,6 +37,9 @@ class SampleText:
     id: str
     text: str
     where: str
+    question: str | None = None
+    """The question the line names (the question-keyed form); ``id`` is then resolved by it
+    (``key_by_question``)."""
 
 
 
@@ -99,6 +108,8 @@ def read_answer_texts(path: Path) -> list[SampleText]:
             name = doc.get("id") or doc.get("image_path") or f"doc_id {obj.get('doc_id')}"
         elif isinstance(obj, dict) and len(obj) == 1:
             (name, answer), = obj.items()
+            if isinstance(answer, dict) and len(answer) == 1:  # the question-keyed form
+                (_, answer), = answer.items()
         else:
             raise ScoreInputError(where, "neither an lmms-eval sample nor one {\"<image path>\": \"<answer>\"} object",
                                   "pass an lmms-eval --log_samples file or the official answer format")
@@ -110,7 +121,8 @@ def read_answer_texts(path: Path) -> list[SampleText]:
 
 def read_official(path: Path, subset: str, what: str = "answer",
                   lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
-    """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k."""
+    """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k. A line
+    `{"<image path>": {"<question>": "<text>"}}` names its question (``key_by_question`` resolves its id)."""
     texts: list[SampleText] = []
     seen: dict[str, int] = {}
     for number, obj in _json_lines(path) if lines is None else lines:
@@ -120,6 +132,12 @@ def read_official(path: Path, subset: str, what: str = "answer",
         if not isinstance(obj, dict) or len(obj) != 1:
             raise ScoreInputError(where, f"expected one object {{\"<image path>\": \"<{what}>\"}} per line")
         (image_path, text), = obj.items()
+        question = None
+        if isinstance(text, dict):
+            if len(text) != 1 or not all(isinstance(v, str) for v in text.values()):
+                raise ScoreInputError(where, f"the question-keyed form is {{\"<image path>\": {{\"<question>\": "
+                                      f"\"<{what}>\"}}}}: one question and its {what} (a string) per line")
+            (question, text), = text.items()
         if not isinstance(text, str):
             raise ScoreInputError(where, f"the {what} for {image_path!r} must be a string, got {type(text).__name__}")
         k = seen.get(image_path, 0)
@@ -127,8 +145,57 @@ def read_official(path: Path, subset: str, what: str = "answer",
         if subset == "basic" and k:
             raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
                                   "keep one line per image")
-        texts.append(SampleText(sample_id(image_path, k if subset == "complex" else None), text, where))
+        texts.append(SampleText(sample_id(image_path, k if subset == "complex" else None), text, where, question))
     return texts
+
+
+_KEYED_FIX = ('use one form per file: {"<image path>": {"<question>": "<answer>"}} on every line (matched by '
+              'question), or {"<image path>": "<answer>"} on every line (matched by order within an image)')
+
+
+def key_by_question(texts: Sequence[SampleText], truth_rows: Sequence[Mapping[str, Any]],
+                    subset: str) -> list[SampleText]:
+    """Texts of the question-keyed form get the id of the sample of their image whose question they name
+    (``vocabulary.question_key``: case and spacing aside; a question an image has twice, in order). Plain texts
+    keep theirs; a file mixing both forms is refused."""
+    keyed = [text for text in texts if text.question is not None]
+    if not keyed:
+        return list(texts)
+    if len(keyed) != len(texts):
+        plain = next(text for text in texts if text.question is None)
+        raise ScoreInputError(plain.where, f"a line without its question in a file whose line {keyed[0].where} "
+                              "names its question", _KEYED_FIX)
+    by_image: dict[str, dict[str, list[str]]] = {}
+    for row in truth_rows:
+        questions = by_image.setdefault(split_sample_id(row["id"])[0], {})
+        questions.setdefault(question_key(str(row.get("question") or "")), []).append(row["id"])
+    used: dict[tuple[str, str], int] = {}
+    resolved = []
+    for text in keyed:
+        image_path, key = split_sample_id(text.id)[0], question_key(text.question or "")
+        questions = by_image.get(image_path)
+        if questions is None:
+            raise ScoreInputError(text.where, f"image path {image_path!r} is not in the {subset} ground truth",
+                                  f"is {subset} the right subset (--subset)?")
+        if key not in questions:
+            raise ScoreInputError(text.where, f"no question of {image_path!r} reads {text.question!r} (its "
+                                  f"questions: {'; '.join(map(repr, questions))})",
+                                  "copy the question as it is in the annotations")
+        n = used.get((image_path, key), 0)
+        used[(image_path, key)] = n + 1
+        ids = questions[key]
+        resolved.append(replace(text, id=ids[min(n, len(ids) - 1)]))  # one too many: match() says "twice"
+    return resolved
+
+
+def refuse_questions_file(texts: Sequence[SampleText], truth: Mapping[str, Mapping[str, Any]]) -> None:
+    """A file whose every answer is its sample's question word for word has no answer to score: the benchmark's
+    questions file (``EI_Basic/user.jsonl``, the answers file's shape) or a model that only echoed."""
+    if texts and all(repeats_question(text.text, truth[text.id].get("question")) for text in texts):
+        raise ScoreInputError(
+            texts[0].where, f"every answer ({len(texts)}) is its question word for word: these are the "
+            "benchmark's questions (EI_Basic/user.jsonl has the answers file's shape), not a model's answers",
+            "score the file of the model's answers to these questions")
 
 
 def _task_subset(task: str | None) -> str | None:
@@ -248,8 +315,8 @@ def _refuse_results_line(path: Path, first: Any) -> None:
 
 
 def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
-    """The subset's rows (id, ground_truth, triggers, category), in dataset order."""
-    columns = ["id", "ground_truth", "triggers", "category"]
+    """The subset's rows (id, question, ground_truth, triggers, category), in dataset order."""
+    columns = ["id", "question", "ground_truth", "triggers", "category"]
     if annotations:
         from lmms_eval_eibench.records import load_records
 
@@ -345,7 +412,10 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
         texts = read_official(source, subset, what="judge reply", lines=lines)
     else:
         texts = read_answers(source, subset, [row["id"] for row in truth_rows], lines)
+    texts = key_by_question(texts, truth_rows, subset)
     match(texts, truth, subset)
+    if not judge_replies:
+        refuse_questions_file(texts, truth)
     missing = missing_samples(texts, [row["id"] for row in truth_rows])
     if missing and not allow_partial:
         shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")

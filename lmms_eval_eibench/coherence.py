@@ -85,6 +85,13 @@ def run_coherence(scores: Sequence[float | None]) -> CoherenceResult:
     return CoherenceResult(None if mean is None else 100.0 * mean, len(kept), len(scores))
 
 
+def answer_percent(score: float | None) -> float | None:
+    """One answer's coherence as an lmms-eval per-sample item: 0-100, the run's scale (so that lmms-eval's
+    ``_stderr_clt`` over the items is on it too); None when it does not count in the run's mean (not scored, or an
+    exact 0.0, which ``run_coherence`` drops as the official script does)."""
+    return 100.0 * score if score else None
+
+
 def load_sentencizer(name: str) -> Callable[[str], list[str]]:
     """A function splitting text into sentences with the spaCy pipeline ``name`` (``blank``: the rule-based
     sentencizer)."""

@@ -20,6 +20,9 @@ running that file and reading this one:
    (the documents ``simple_evaluate`` puts in the model's ``task_dict``), ``logged_input`` / ``set_logged_input`` (the
    request argument ``--log_samples`` writes as a sample's ``input``), ``model_manifest``
    (``registry_v2.ModelManifest``).
+6. ``percent_items``: lmms-eval computes a metric's ``_stderr_clt`` from the very list it handed to the metric's
+   aggregation, after it (``TaskOutput.calculate_aggregate_metric``, then ``calculate_clt_aggregate_metric``),
+   while ``--baseline`` reads the per-sample numbers from the logged samples, a copy made before.
 
 lmms-eval's public model API (``lmms``, ``Instance``, ``GenerationResult``, ``TokenCounts``,
 ``unwrap_generation_output``, ``get_model``) is re-exported here for ``cfsa.model``, so that outside this module only
@@ -55,6 +58,7 @@ __all__ = [
     "model_is_chat",
     "model_manifest",
     "own_process_results",
+    "percent_items",
     "reasoning_tags",
     "response_cache_requested",
     "set_logged_input",
@@ -229,3 +233,21 @@ def model_manifest(model_id: str, simple_class_path: str) -> Any:
     from lmms_eval.models.registry_v2 import ModelManifest
 
     return ModelManifest(model_id=model_id, simple_class_path=simple_class_path)
+
+
+# -- 6. the stderr of a row on another scale than its per-sample items ----------------------------------------
+
+
+class _Percent(float):
+    """A per-sample 0-1 score already put on 0-100 (so a second aggregation of the same list leaves it)."""
+
+
+def percent_items(items: Any) -> list[float]:
+    """The 0-1 per-sample ``items`` of a metric whose row is 0-100, times 100; when ``items`` is a list (the one
+    lmms-eval then computes the row's ``_stderr_clt`` from), rewritten in place, so that stderr is on the row's
+    scale too. The logged samples, which ``--baseline`` pairs on 0-1, are not touched. Under lm-eval (no CLT
+    stderr) the rewrite changes nothing it reports."""
+    scaled = [value if isinstance(value, _Percent) or value is None else _Percent(100.0 * value) for value in items]
+    if isinstance(items, list):
+        items[:] = scaled
+    return scaled

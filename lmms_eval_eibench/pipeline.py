@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
+from .coherence import answer_percent
 from .length import answer_words, cut_to_words, mean_answer_words
 from .prompts import template_version
 from .vocabulary import (
@@ -34,10 +35,12 @@ from .vocabulary import (
     JUDGE_FAILURE,
     JUDGE_FAILURES,
     PAIRED_SCORE,
+    REPEATED_QUESTION,
     budget_metric,
     category_metric,
     generation_failure,
     judged_metric,
+    repeats_question,
     trigger_metric,
 )
 
@@ -65,13 +68,21 @@ def engine() -> JudgeEngine:
         return _ENGINES[settings]
 
 
-def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem]) -> list[Verdict]:
-    """One verdict per item, in order. An item without an answer (a generation failure) is not judged: its verdict
-    says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer once)."""
+def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem],
+                  questions: Sequence[str | None] | None = None) -> list[Verdict]:
+    """One verdict per item, in order. An item without an answer (a generation failure, or, given the items'
+    ``questions``, an answer that is its question word for word: ``vocabulary.repeats_question``) is not judged:
+    its verdict says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer
+    once)."""
     from .judges import Verdict
 
+    def not_an_answer(i: int, item: JudgeItem) -> str | None:
+        if questions is not None and repeats_question(item.answer, questions[i]):
+            return REPEATED_QUESTION
+        return generation_failure(item.answer)
+
     no_answer = {i: Verdict.no_answer(item, reason) for i, item in enumerate(items)
-                 if (reason := generation_failure(item.answer)) is not None}
+                 if (reason := not_an_answer(i, item)) is not None}
     judged = iter(judge.judge_many([item for i, item in enumerate(items) if i not in no_answer]))
     return [no_answer.get(i) or next(judged) for i in range(len(items))]
 
@@ -159,7 +170,8 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     ``*_score`` number of a logged sample. ``eibench_answer_words`` is the ``answer``'s length (a failure 0);
     ``<metric>_at_budget``, only when a word budget is set (then for every document), the recall of the answer
     cut to it (``at_budget``, the cut answer's verdict). ``eibench_coherence``, only ``with_coherence`` (then for
-    every document), is the answer's coherence in [-1, 1] (``coherence.py``; None: fewer than 2 sentences).
+    every document), is the answer's ``coherence`` (in [-1, 1], ``coherence.py``) on the run's 0-100 scale (None:
+    fewer than 2 sentences, or an exact 0, which the run's mean drops).
     """
     sample = verdict.score(doc.get("category"))
     score = 100.0 * sample.counted
@@ -177,7 +189,7 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     if at_budget is not None:
         out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted
     if with_coherence:
-        out[COHERENCE] = coherence
+        out[COHERENCE] = answer_percent(coherence)
     return out
 
 
@@ -256,8 +268,14 @@ def recall_mean(items: Iterable[Any]) -> float:
 
 
 def paired_score_mean(items: Iterable[float]) -> float:
-    """``eibench_paired_score``: the mean of the per-sample 0-1 scores (the headline recall / 100); NaN for none."""
-    return _nan_if_none(scoring.mean(items))
+    """``eibench_paired_score``: the headline recall, 0-100, from the per-sample 0-1 scores; NaN for none.
+
+    The per-sample scores stay 0-1: lmms-eval's ``--baseline`` pairs them from the logged samples and prints the
+    baseline, its CI and ``Diff = row value - baseline`` times 100. The row is on 0-100, so its Diff is B - A, and
+    ``lmms_compat.percent_items`` puts the items lmms-eval computes this row's ``_stderr_clt`` from on 0-100 too."""
+    from .lmms_compat import percent_items
+
+    return _nan_if_none(scoring.mean(percent_items(items)))
 
 
 def answer_words_mean(items: Iterable[int]) -> float:
@@ -266,11 +284,11 @@ def answer_words_mean(items: Iterable[int]) -> float:
 
 
 def coherence_mean(items: Iterable[float | None]) -> float:
-    """``eibench_coherence``: the run's long-term coherence (0-100, ``coherence.run_coherence``: the mean over
-    answers of 2+ sentences, an exact 0 dropped as the official script does); NaN when none is scored."""
-    from .coherence import run_coherence
-
-    return _nan_if_none(run_coherence(list(items)).coherence)
+    """``eibench_coherence``: the run's long-term coherence, 0-100: the mean of the per-answer items
+    (``coherence.answer_percent``: 0-100, None for an answer of fewer than 2 sentences or an exact 0, dropped as
+    the official script does), so that lmms-eval's ``_stderr_clt`` over the same items is on the same scale; NaN
+    when none is scored."""
+    return _nan_if_none(scoring.mean(items))
 
 
 def trigger_recall(items: Iterable[Mapping[str, Any] | None]) -> float:

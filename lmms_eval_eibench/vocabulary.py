@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "FAILED_PREFIX", "GENERATION_FAILURE",
+    "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "REPEATED_QUESTION", "FAILED_PREFIX", "GENERATION_FAILURE",
     "ANSWER_WORDS", "COHERENCE", "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
     "TEMPLATES", "answer_text", "budget_metric", "category_metric", "failure_reason", "first_response", "generation_failure",
-    "judged_metric", "task_shape", "trigger_metric",
+    "judged_metric", "question_key", "repeats_question", "task_shape", "trigger_metric",
 ]
 
 # -- metric names --------------------------------------------------------------------------------------------
@@ -90,6 +90,7 @@ JUDGE_FAILURE = "judge"
 GENERATION_FAILURE = "generation"
 FAILED_PREFIX = "[eibench_cfsa failed"
 """Start of the line the CFSA wrapper answers with when a round failed for a sample."""
+REPEATED_QUESTION = "the answer is its question word for word (an echo is not an answer)"
 EMPTY_ANSWER = "empty answer (the model returned no text; e.g. lmms-eval's llava_hf returns \"\" when generation raises)"
 """The reason given for an empty answer."""
 
@@ -123,3 +124,17 @@ def generation_failure(answer: Any) -> str | None:
     if not answer_text(answer):
         return EMPTY_ANSWER
     return failure_reason(answer)
+
+
+def repeats_question(answer: Any, question: Any) -> bool:
+    """Whether ``answer`` is its sample's ``question`` word for word (case and spacing aside): not an answer, so
+    it is not judged and counts as 0 (the question's words could otherwise cover some triggers)."""
+    if not isinstance(question, str) or not question.strip():
+        return False
+    return question_key(answer_text(answer)) == question_key(question)
+
+
+def question_key(text: str) -> str:
+    """A question's text as it is matched (an answers file keyed by question, an echoed question): its words,
+    case and spacing aside."""
+    return " ".join(text.casefold().split())

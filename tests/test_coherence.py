@@ -180,6 +180,13 @@ def test_lmms_eval_reports_coherence_with_its_models_in_the_provenance(sample_da
     expected, n_kept = official_port([s["filtered_resps"] for s in samples], tiny_bert)
     assert n_kept == len(samples)
     assert value == pytest.approx(100 * expected, abs=1e-3)
+    # each sample's item is on the run's 0-100 scale, so lmms-eval's CLT stderr over the items is too
+    import statistics
+
+    items = [s["eibench_coherence"] for s in samples]
+    assert statistics.fmean(items) == pytest.approx(value, abs=1e-9)
+    stderr = results["results"]["eibench_complex"]["eibench_coherence_stderr_clt,none"]
+    assert stderr == pytest.approx(statistics.stdev(items) / len(items) ** 0.5, rel=1e-9)
     record = results["configs"]["eibench_complex"]["metadata"]["eibench_provenance"]
     assert record["coherence"] == {"model": str(tiny_bert), "spacy_model": "blank"}
     [results_file] = (tmp_path / "out").rglob("*_results.json")

@@ -22,6 +22,17 @@ POOR = "response=Furrowed eyebrows"
 EIBENCH = str(Path(sys.executable).parent / "eibench")
 
 
+def printed_table(stdout: str) -> dict[str, dict[str, str]]:
+    """lmms-eval's results table, as printed: metric -> column -> cell."""
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|"))))
+        rows[cells["Metric"]] = cells
+    return rows
+
+
 def samples_file(out: Path, task: str) -> Path:
     [found] = out.rglob(f"*_samples_{task}.jsonl")
     return found
@@ -54,6 +65,15 @@ def test_bar_baseline_pairs_two_runs(env, run_a, tmp_path):
     diff = b["eibench_semantic_recall,none"] - a["eibench_semantic_recall,none"]
     assert b["paired_ci_lower"] <= diff <= b["paired_ci_upper"]
     assert "differs from this run" not in proc.stdout + proc.stderr  # same judge, same prompt: no warning
+    # the paired-score row is the recall on 0-100: lmms-eval's Diff (row - baseline) is B - A, its stderr the same
+    assert b["eibench_paired_score,none"] == pytest.approx(b["eibench_semantic_recall,none"], abs=1e-9)
+    assert b["eibench_paired_score,none"] - b["paired_baseline_score"] == pytest.approx(diff, abs=1e-9)
+    assert b["eibench_paired_score_stderr_clt,none"] == pytest.approx(
+        b["eibench_semantic_recall_stderr_clt,none"], rel=1e-9)
+    table = printed_table(proc.stdout)
+    for metric in ("eibench_paired_score", "eibench_semantic_recall"):
+        assert table[metric]["Diff"] == f"{diff:+.1f}%", table[metric]
+        assert float(table[metric]["Value"]) == pytest.approx(b["eibench_semantic_recall,none"], abs=1e-4)
     # eibench report --paired gives the same test from the files alone
     report = subprocess.run([EIBENCH, "report", "--paired", str(baseline), str(samples_file(out, "eibench_basic"))],
                             capture_output=True, text=True, timeout=120)

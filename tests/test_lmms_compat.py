@@ -261,6 +261,34 @@ def test_model_manifest() -> None:
         broken("model_manifest") + " (the eibench_cfsa entry point is not registered)")
 
 
+# -- 6. the stderr of a row on another scale than its per-sample items ----------------------------------------
+
+
+def test_percent_items() -> None:
+    """lmms-eval computes a row's _stderr_clt from the list its aggregation was handed, after the aggregation:
+    eibench_paired_score's 0-1 items then give a 0-100 row and a 0-100 stderr; a second pass changes nothing."""
+    import numpy as np
+    from lmms_eval.evaluator_utils import TaskOutput
+
+    from lmms_eval_eibench.pipeline import paired_score_mean
+
+    config = probe_config()
+    config["metric_list"] = [{"metric": "eibench_paired_score", "aggregation": paired_score_mean,
+                              "higher_is_better": True}]
+    task = probe_task(lmms_compat.own_process_results(config))
+    output = TaskOutput(task=task, task_name=TASK, task_config={})
+    items = [0.0, 0.25, 1.0, 0.5]
+    logged = list(items)  # what --log_samples keeps: a copy of each number, untouched
+    output.sample_metrics[("eibench_paired_score", "none")] = items
+    output.calculate_aggregate_metric(bootstrap_iters=0)
+    output.calculate_clt_aggregate_metric()
+    assert output.agg_metrics["eibench_paired_score,none"] == pytest.approx(43.75)
+    expected = np.std([100 * v for v in logged], ddof=1) / np.sqrt(4)
+    assert output.agg_metrics["eibench_paired_score_stderr_clt,none"] == pytest.approx(expected), (
+        broken("percent_items"))
+    assert paired_score_mean(items) == pytest.approx(43.75) and logged == [0.0, 0.25, 1.0, 0.5]
+
+
 # -- the bar: lmms-eval at one edge -----------------------------------------------------------------------------
 
 

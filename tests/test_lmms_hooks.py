@@ -86,7 +86,7 @@ def test_paired_score_is_the_headline_recall_as_the_first_number():
         assert next(iter(judged)) == "eibench_paired_score" and next(k for k in judged if "score" in k) == next(iter(judged))
         assert judged["eibench_paired_score"] == judged["eibench_recall"]["score"] / 100 == 0.25
         assert failed["eibench_paired_score"] == 0.0  # a failure counts as 0 there too
-    assert pipeline.paired_score_mean([0.25, 0.5, 0.0]) == 0.25
+    assert pipeline.paired_score_mean([0.25, 0.5, 0.0]) == pytest.approx(25.0)  # the row: 0-100
     assert math.isnan(pipeline.paired_score_mean([]))
 
 

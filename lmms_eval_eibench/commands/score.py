@@ -244,7 +244,8 @@ def run(args: argparse.Namespace) -> int:
             except JudgeError as exc:
                 return _fail(f"judge preflight failed: {exc}", EXIT_JUDGE)
             try:
-                verdicts = pipeline.judge_answers(engine, items)
+                verdicts = pipeline.judge_answers(engine, items, [inputs.truth[t.id].get("question")
+                                                                   for t in inputs.texts])
                 if budget is not None:
                     budget_items, budget_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
             except KeyboardInterrupt:
@@ -285,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"eibench score: {partial}", file=sys.stderr)
     if summary.n_generation_failed:
         print(f"eibench score: {summary.n_generation_failed} of {summary.n} answers are generation failures (a CFSA "
-              "failure line or an empty answer): not judged, each counted as 0", file=sys.stderr)
+              "failure line, an empty answer, or the question repeated word for word): not judged, each counted as 0", file=sys.stderr)
     if at_budget is not None and at_budget[1].n_failed:
         print(f"eibench score: overall_at_budget counts {at_budget[1].n_failed} judge failures as 0 (exit "
               f"{EXIT_JUDGE_FAILURES}); run the same command again to ask the judge again for those only",

@@ -108,8 +108,17 @@ def read_json(path: Path) -> Any:
         ) from None
 
 
-def number(value: Any, where: str) -> float | None:
-    """A metric value as float; lmms-eval writes "N/A" (or nothing) when it has no value."""
+# What a value in a results file can be: a recall is 0 to 100, a coherence a mean cosine times 100, a stderr or a
+# count not negative. Anything else was edited or is not an EIBench result, and is refused, never printed.
+PERCENT = (0.0, 100.0)
+COHERENCE_RANGE = (-100.0, 100.0)
+NOT_NEGATIVE = (0.0, math.inf)
+_SLACK = 1e-9  # float noise of a mean
+
+
+def number(value: Any, where: str, bounds: tuple[float, float] | None = None) -> float | None:
+    """A metric value as float; lmms-eval writes "N/A" (or nothing) when it has no value. Outside ``bounds``
+    (low, high): ``ReportError`` naming ``where`` (the file and key)."""
     if value is None or value == "N/A" or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -117,18 +126,32 @@ def number(value: Any, where: str) -> float | None:
     value = float(value)
     if not math.isfinite(value):
         return None
+    if bounds is not None and not bounds[0] - _SLACK <= value <= bounds[1] + _SLACK:
+        low, high = bounds
+        allowed = f"at least {low:g}" if high == math.inf else f"{low:g} to {high:g}"
+        raise ReportError(f"{where}: {value:g} is out of range (must be {allowed}); the file was edited or is not "
+                          "an EIBench result: regenerate it (lmms-eval, or `eibench score --json`)")
     return value
 
 
 def _measure(value: Any, where: str, stderr: Any = None) -> Measure:
-    """A metric value (a number, "N/A" or null) and its stderr, as lmms-eval and ``eibench score --json`` write them."""
-    return Measure(number(value, where), number(stderr, f"{where} stderr"))
+    """A recall (a number 0 to 100, "N/A" or null) and its stderr, as lmms-eval and ``eibench score --json`` write
+    them."""
+    return Measure(number(value, where, PERCENT), number(stderr, f"{where} stderr", NOT_NEGATIVE))
 
 
 def _count(value: Any, where: str) -> int | None:
-    """A failure count (lmms-eval writes the aggregate as a number; unknown: None)."""
-    value = number(value, where)
+    """A failure count (lmms-eval writes the aggregate as a number; unknown: None); a negative one is refused."""
+    value = number(value, where, NOT_NEGATIVE)
     return None if value is None else int(value)
+
+
+def _sample_count(value: Any, where: str) -> int | None:
+    """A sample count as written (None when absent or not an integer); a negative one is refused."""
+    count = _whole(value)
+    if count is not None:
+        number(count, where, NOT_NEGATIVE)
+    return count
 
 
 def _stderr(keyed: Mapping[str, Any], name: str, where: str) -> Any:
@@ -143,10 +166,6 @@ def _stderr(keyed: Mapping[str, Any], name: str, where: str) -> Any:
 def _whole(value: Any) -> int | None:
     """An integer field (a sample or failure count) as written, None when absent or not an integer."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _is_count(value: Any) -> bool:
-    return _whole(value) is not None and value >= 0
 
 
 def _model_name(data: Mapping[str, Any], path: Path) -> str:
@@ -247,7 +266,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
             original = counts.get("original")
             trigger = trigger_metric(metric)
             provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
-            found_results.append(
+            found_results.append(_counts_agree(
                 TaskResult(
                     model=model,
                     template=template,
@@ -255,7 +274,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     overall=_measure(keyed[metric], f"{where}.{metric}", _stderr(keyed, metric, where)),
                     categories=categories,
                     metric=metric,
-                    n=_whole(n),
+                    n=_sample_count(n, f"{path}: n-samples.{task}.effective"),
                     trigger_recall=(
                         _measure(keyed[trigger], f"{where}.{trigger}", _stderr(keyed, trigger, where))
                         if trigger in keyed
@@ -263,14 +282,13 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     ),
                     judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
-                    answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}"),
-                    coherence=number(keyed.get(COHERENCE), f"{where}.{COHERENCE}"),
-                    n_subset=original if _is_count(original) else None,
+                    answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}", NOT_NEGATIVE),
+                    coherence=number(keyed.get(COHERENCE), f"{where}.{COHERENCE}", COHERENCE_RANGE),
+                    n_subset=_sample_count(original, f"{path}: n-samples.{task}.original"),
                     provenance=provenance,
                     source=str(path),
                     task=task,
-                )
-            )
+                ), where))
     return found_results
 
 
@@ -303,27 +321,41 @@ def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         template = CFSA_SETTING
     model = data.get("model")
     n_subset = data.get("n_subset")
-    return TaskResult(
+    return _counts_agree(TaskResult(
         model=model if isinstance(model, str) and model else path.stem,
         template=template if isinstance(template, str) else None,
         subset=subset,
         overall=_measure(data["overall"], f"{where}: overall", overall_stderr),
         categories=categories,
         metric=data.get("metric") if data.get("metric") in RECALL_METRICS else RECALL,
-        n=_whole(data.get("n")),
+        n=_sample_count(data.get("n"), f"{where}: n"),
         trigger_recall=(
             _measure(data["trigger_recall"], f"{where}: trigger_recall")
             if data.get("trigger_recall") is not None
             else None
         ),
-        judge_failures=_whole(data.get("n_failed")),
-        generation_failures=_whole(data.get("n_generation_failed")),
-        answer_words=number(data.get("answer_words"), f"{where}: answer_words"),
-        n_subset=n_subset if _is_count(n_subset) else None,
+        judge_failures=_sample_count(data.get("n_failed"), f"{where}: n_failed"),
+        generation_failures=_sample_count(data.get("n_generation_failed"), f"{where}: n_generation_failed"),
+        answer_words=number(data.get("answer_words"), f"{where}: answer_words", NOT_NEGATIVE),
+        n_subset=_sample_count(n_subset, f"{where}: n_subset"),
         provenance=_checked_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
         source=str(path),
         task=task if isinstance(task, str) else None,
-    )
+    ), where)
+
+
+def _counts_agree(result: TaskResult, where: str) -> TaskResult:
+    """``result``, when its counts can be true: no more samples scored than the subset has, no more failures
+    than samples scored."""
+    if result.n is not None and result.n_subset is not None and result.n > result.n_subset:
+        raise ReportError(f"{where}: {result.n} samples scored of a subset of {result.n_subset}; the file was edited "
+                          "or is not an EIBench result: regenerate it")
+    for name, failures in (("judge failures", result.judge_failures),
+                           ("generation failures", result.generation_failures)):
+        if failures is not None and result.n is not None and failures > result.n:
+            raise ReportError(f"{where}: {failures} {name} of {result.n} samples; the file was edited or is not an "
+                              "EIBench result: regenerate it")
+    return result
 
 
 def _is_lmms_results(data: Any) -> bool:
