@@ -86,10 +86,9 @@ def read_captions(paths: list[Path]) -> dict[str, str]:
     for path in paths:
         _refuse_other_task(path)
         refuse_json_document(path, error=CaptionsInputError, fix=_CAPTIONS_FIX)
-        lines = list(read_jsonl(path, error=CaptionsInputError))
-        if lines:
-            refuse_json_document(path, error=CaptionsInputError, fix=_CAPTIONS_FIX, first=lines[0][1])
-        for number, sample in lines:
+        for index, (number, sample) in enumerate(read_jsonl(path, error=CaptionsInputError)):
+            if not index:  # a results file written on one line reads as JSON lines
+                refuse_json_document(path, error=CaptionsInputError, fix=_CAPTIONS_FIX, first=sample)
             where = f"{path}:{number}"
             image_path, caption = _caption_of(sample, where)
             if image_path in captions and captions[image_path] != caption:
