@@ -15,6 +15,7 @@ unless partial input is allowed. Bad input raises ``ScoreInputError`` naming fil
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from typing import Any
 
 from .files import InputFileError, read_jsonl
 from .records import sample_id, split_sample_id
-from .vocabulary import first_response, question_key, repeats_question, task_shape
+from .vocabulary import CAPTIONS_TASK, first_response, model_name, question_key, repeats_question, run_model_name, task_shape
 
 
 class ScoreInputError(InputFileError):
@@ -97,8 +98,13 @@ def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
 def read_answer_texts(path: Path) -> list[SampleText]:
     """Every answer of an lmms-eval ``--log_samples`` JSONL or an official answers file, in file order, with no
     ground truth (coherence needs none); a sample is named by its ``doc.id`` / image path where the file says."""
+    fix = "pass an lmms-eval --log_samples file (OUT/<model>/<time>_samples_<task>.jsonl) or the official answer format"
+    refuse_json_document(path, fix=fix)
     texts: list[SampleText] = []
-    for number, obj in _json_lines(path):
+    lines = _json_lines(path)
+    if lines:
+        refuse_json_document(path, fix=fix, first=lines[0][1])
+    for number, obj in lines:
         where = f"{path}:{number}"
         if _is_lmms_sample(obj):
             answer = first_response(obj.get("filtered_resps"))
@@ -207,11 +213,19 @@ _TASK_KEYS = ("task_name", "task")
 _DOC_KEYS = ("id", "image_path", "ground_truth", "triggers", "n_triggers", "question_index")  # EIBench columns
 
 
+_CAPTIONS_SAMPLES = (f"the samples of the {CAPTIONS_TASK} task: image descriptions for the caption column, not answers "
+                     "to judge")
+_CAPTIONS_FIX = ("turn them into a --captions file with `eibench captions {path} -o captions.jsonl`; to score a model, "
+                 "pass the samples file of an eibench_basic* or eibench_complex* task")
+
+
 def refuse_other_benchmark(path: Path, lines: Sequence[tuple[int, Any]]) -> None:
     """Another benchmark's samples are never scored as EIBench, whatever --subset or --allow-partial say: a task
     name (in the file name or a line) that is not an EIBench task, or a logged doc without EIBench's fields."""
     fix = "pass the samples file of an eibench_* task (OUT/<model>/<time>_samples_eibench_basic.jsonl)"
     task = task_from_path(path)
+    if task == CAPTIONS_TASK:
+        raise ScoreInputError(str(path), _CAPTIONS_SAMPLES, _CAPTIONS_FIX.format(path=path))
     if task is not None and task_shape(task) is None:
         raise ScoreInputError(str(path), f"the samples of task {task!r}, not an EIBench task", fix)
     for number, obj in lines:
@@ -219,6 +233,8 @@ def refuse_other_benchmark(path: Path, lines: Sequence[tuple[int, Any]]) -> None
             continue
         for key in _TASK_KEYS:
             named = obj.get(key)
+            if named == CAPTIONS_TASK:
+                raise ScoreInputError(f"{path}:{number}", _CAPTIONS_SAMPLES, _CAPTIONS_FIX.format(path=path))
             if isinstance(named, str) and task_shape(named) is None:
                 raise ScoreInputError(f"{path}:{number}", f"{key} {named!r} is not an EIBench task", fix)
         doc = obj.get("doc")
@@ -291,27 +307,41 @@ def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
 
 _ANSWERS_FIX = ("pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with --log_samples), "
                 "or answers in the official format, one JSON object per line")
-_RESULTS_FILE = "an lmms-eval results file: tables come from `eibench report`"
+_RESULTS_FILE = "an lmms-eval results file (a run's metrics): tables come from `eibench report`"
+_SCORE_OUTPUT = "an `eibench score --json` output (a run's recall): tables come from `eibench report`"
 
 
-def _refuse_other_input(path: Path) -> None:
-    """A results file (or another JSON document) given where answers are expected gets its own message."""
-    try:
-        head = path.read_text(encoding="utf-8-sig")[:4096].lstrip()
-    except (OSError, UnicodeDecodeError):
+def _document_kind(data: Any) -> str | None:
+    """What a whole-file JSON object is, when it is one of ours (a results file, a score output)."""
+    if isinstance(data, dict) and not _is_lmms_sample(data):
+        if isinstance(data.get("results"), dict):
+            return _RESULTS_FILE
+        if "overall" in data and ("per_category" in data or "n" in data):
+            return _SCORE_OUTPUT
+    return None
+
+
+def refuse_json_document(path: Path, *, error: type[InputFileError] = ScoreInputError, fix: str = _ANSWERS_FIX,
+                         first: Any = None) -> None:
+    """A results file, a score output or another JSON document given where JSON lines (samples, answers) are
+    expected gets a message saying what it is, not "malformed JSON". ``first``: the file's first line already
+    parsed (a document written on one line reads as JSON lines and is told apart by its keys)."""
+    if first is not None:
+        kind = _document_kind(first)
+        if kind:
+            raise error(str(path), f"this is {kind}", fix)
         return
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return  # read_jsonl names the real problem
+    head = text[:4096].lstrip()
     if head.startswith("{") and "\n" in head and head.split("\n", 1)[0].strip() == "{":
-        hint = (_RESULTS_FILE if '"results"' in head
-                else "a JSON document, not JSON lines")
-        raise ScoreInputError(str(path), f"this is {hint}",
-                              _ANSWERS_FIX)
-
-
-def _refuse_results_line(path: Path, first: Any) -> None:
-    """A results file written on one line reads as JSON lines: told apart by its keys."""
-    if isinstance(first, dict) and not _is_lmms_sample(first) and isinstance(first.get("results"), dict):
-        raise ScoreInputError(str(path), f"this is {_RESULTS_FILE}",
-                              _ANSWERS_FIX)
+        try:
+            kind = _document_kind(json.loads(text))
+        except json.JSONDecodeError:
+            kind = None
+        raise error(str(path), f"this is {kind or 'a JSON document, not JSON lines'}", fix)
 
 
 def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
@@ -356,17 +386,29 @@ def task_from_path(path: Path) -> str | None:
     return stem.split("_samples_", 1)[1] if "_samples_" in stem else None
 
 
-# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl
+# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl (straight into OUT/ when
+# the model has no name, e.g. --model dummy)
 _LMMS_SAMPLES_NAME = re.compile(r"^\d{8}_\d{6}_samples_.+\.jsonl$")
 
 
 def model_from_path(path: Path) -> str | None:
-    """The evaluated model's folder name in an lmms-eval samples path (e.g. `llava-hf__llava-1.5-7b-hf`),
-    None when the path does not look like one."""
+    """The evaluated model of an lmms-eval samples file, named as the report names it (``vocabulary.model_name``):
+    from the results file lmms-eval wrote beside it, else from its model folder (``llava-hf__llava-1.5-7b-hf`` is
+    ``llava-hf/llava-1.5-7b-hf``); None when the path does not look like lmms-eval's."""
     if not _LMMS_SAMPLES_NAME.match(path.name):
         return None
+    from .runs import results_beside
+
+    beside = results_beside(path)
+    if beside is not None:
+        try:
+            data = json.loads(beside.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if isinstance(data, dict) and (name := run_model_name(data)):
+            return name
     folder = path.resolve().parent.name
-    return folder or None
+    return model_name(folder) if folder else None
 
 
 @dataclass(frozen=True)
@@ -386,11 +428,11 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
                 annotations: str | None = None, judge_replies: bool = False, allow_partial: bool = False) -> Inputs:
     """The answers (or, ``judge_replies``, saved judge replies), their subset and ground truth; every sample of the
     subset answered unless ``allow_partial``."""
-    _refuse_other_input(source)
+    refuse_json_document(source)
     lines = _json_lines(source)
     if not lines:
         raise ScoreInputError(str(source), "no answers (the file is empty)")
-    _refuse_results_line(source, lines[0][1])
+    refuse_json_document(source, first=lines[0][1])
     lmms_format = _is_lmms_sample(lines[0][1])
     if lmms_format:
         refuse_other_benchmark(source, lines)

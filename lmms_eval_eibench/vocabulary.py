@@ -14,13 +14,16 @@ CFSA wrapper. Standard library only, so every layer can import it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "CAPTION_TEMPLATES", "CAPTION_WORDS", "EMPTY_ANSWER", "REPEATED_QUESTION", "FAILED_PREFIX", "GENERATION_FAILURE",
     "ANSWER_WORDS", "COHERENCE", "GENERATION_FAILURES", "JUDGE_FAILURE", "JUDGE_FAILURES", "PAIRED_SCORE", "RECALL", "RECALL_METRICS", "SEMANTIC_RECALL",
     "TEMPLATES", "answer_text", "budget_metric", "category_metric", "failure_reason", "first_response", "generation_failure",
-    "judged_metric", "question_key", "repeats_question", "task_shape", "trigger_metric",
+    "judged_metric", "model_name", "question_key", "repeats_question", "run_model_name", "task_shape", "trigger_metric",
+    "CAPTIONS_TASK",
 ]
 
 # -- metric names --------------------------------------------------------------------------------------------
@@ -83,6 +86,43 @@ def task_shape(task: Any) -> tuple[str, str] | None:
     if subset not in ("basic", "complex") or template not in TEMPLATES:
         return None
     return subset, template
+
+
+CAPTIONS_TASK = "eibench_captions"
+"""The task whose samples are image descriptions (``eibench captions`` input), not answers to judge."""
+
+# -- model names ---------------------------------------------------------------------------------------------
+
+_MODEL_ARG_KEYS = ("peft", "delta", "pretrained", "model", "model_version", "model_name", "model_id", "path", "engine")
+"""lmms-eval 0.7.3's order (``GeneralConfigTracker._get_model_name``): the first key present names the model."""
+
+
+def model_name(raw: str) -> str:
+    """A model's name in every table and output: lmms-eval's own name for it, the last two components of its
+    checkpoint path or Hub id (``sanitize_model_name``), shown with ``/``. So ``llava-hf/llava-1.5-7b-hf`` stays,
+    ``/models/ckpt/tiny-llava`` is ``ckpt/tiny-llava``, and lmms-eval's folder ``ckpt__tiny-llava`` (its ``/``
+    written as ``__``) reads back as the same ``ckpt/tiny-llava``."""
+    parts = [part for part in re.split(r"[/\\]+|__", raw.strip()) if part]
+    return "/".join(parts[-2:]) if parts else raw.strip()
+
+
+def run_model_name(results: Mapping[str, Any]) -> str | None:
+    """The model of an lmms-eval results file under :func:`model_name`: its ``model_name`` (from the model
+    args), else the model args' first naming key, else the model's type (``dummy``); None when it says nothing."""
+    name = results.get("model_name")
+    if isinstance(name, str) and name.strip():
+        return model_name(name)
+    config = results.get("config") if isinstance(results.get("config"), Mapping) else {}
+    args = config.get("model_args")
+    if isinstance(args, str):
+        pairs = [part.partition("=") for part in args.split(",")]
+        given = {key.strip(): value.strip() for key, _, value in pairs if value.strip()}
+        for key in _MODEL_ARG_KEYS:
+            if key in given:
+                return model_name(given[key])
+    model = config.get("model")
+    return model_name(model) if isinstance(model, str) and model.strip() else None
+
 
 # -- failure kinds -------------------------------------------------------------------------------------------
 

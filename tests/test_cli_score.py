@@ -125,7 +125,7 @@ def test_generation_failures_are_never_judged_count_as_zero_and_apart(basic, off
     assert data["overall"] == 75.0  # every sample counts: the two without an answer score 0
     assert data["overall_judged"] == 100.0  # the diagnosis figure: the six judged answers only
     assert "metrics" not in data  # each figure once: the keys above (issue 27)
-    assert data["model"] == "llava-hf__llava-1.5-7b-hf"  # OUT/<model>/<time>_samples_<task>.jsonl
+    assert data["model"] == "llava-hf/llava-1.5-7b-hf"  # OUT/<model>/<time>_samples_<task>.jsonl, as the report names it
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     for i in (1, 4):
         assert rows[i]["recall"] is None and not rows[i]["failed"] and rows[i]["generation_failed"]

@@ -82,7 +82,10 @@ def test_same_judge_gives_no_judge_warning(tmp_path, capsys):
     (tmp_path / "other_results.json").write_text(json.dumps(data))
     code, out, err = run_report(capsys, RUN_GPT, tmp_path / "other_results.json")
     assert code == 0
-    assert "Warning" not in out and "warning" not in err
+    # the fixture run's 2 judge failures are warned about (once per copy), nothing else
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "judge failures" in warnings[0] and "other/model" in warnings[0], err
+    assert out.count("**Warning:**") == 1 and "different judges" not in out
     assert out.count("| run |") == 2
 
 
@@ -606,11 +609,13 @@ def test_report_reads_a_real_score_json(real_runs, capsys):
     assert code == 0, err
     rows = [line for line in table.splitlines() if "| user | embedding:" in line]
     assert len(rows) == 2, table  # the lmms-eval run and its offline re-judging
-    # the score row is named by the output's `model` (or, without one, the file name)
-    model = score.get("model") or "score"
-    assert any(line.startswith(f"| {model} | user |") and f"| {score['overall']:.2f}" in line for line in rows)
+    # the score row is named as the run's (issue 33: one naming rule), from the results file beside the samples
+    assert score["model"] == "dummy"
+    assert any(line.startswith("| dummy | user |") and f"| {score['overall']:.2f}" in line for line in rows)
     # one judge, one dataset manifest: nothing to warn about except that both rows scored 4 of the 8 samples of
-    # the embedded sample (not the published annotations)
+    # the embedded sample (not the published annotations), and that the two rows are one model (a run and its
+    # re-judging), told apart by the run's timestamp and the score file
     assert [line for line in err.splitlines() if "warning" in line] == [
         line for line in err.splitlines() if ("warning: partial runs" in line and "4 of 8 samples" in line)
-        or "warning: scored on unofficial data" in line]
+        or "warning: scored on unofficial data" in line or "warning: 2 rows are the same model 'dummy'" in line]
+    assert "| run score.json |" in table

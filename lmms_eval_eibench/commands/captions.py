@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.files import InputFileError, check_output_file, read_jsonl, write_text_atomic
+from lmms_eval_eibench.answers import refuse_json_document, task_from_path
 from lmms_eval_eibench.vocabulary import CAPTION_WORDS as CAPTION_METRIC
+from lmms_eval_eibench.vocabulary import CAPTIONS_TASK, RECALL_METRICS, task_shape
 
 HELP = "turn the eibench_captions task's samples into a --captions file"
 
@@ -27,15 +29,36 @@ class CaptionsInputError(InputFileError):
     """Unusable samples; the message names the file and line and the fix."""
 
 
+_CAPTIONS_FIX = ("run lmms-eval --tasks eibench_captions --log_samples and pass its "
+                 "OUT/<model>/<time>_samples_eibench_captions.jsonl")
+
+
+def _refuse_other_task(path: Path) -> None:
+    """Only the eibench_captions task's samples hold captions: another task's file (named by lmms-eval after its
+    task) holds answers, which must never become the caption column."""
+    task = task_from_path(path)
+    if task is not None and task != CAPTIONS_TASK:
+        shape = task_shape(task)
+        kind = (f"the model's answers to the {shape[0]} questions" if shape is not None
+                else "another task's responses")
+        raise CaptionsInputError(str(path), f"the samples of task {task!r} ({kind}), not of {CAPTIONS_TASK}",
+                                 _CAPTIONS_FIX)
+
+
 def _caption_of(sample: Any, where: str) -> tuple[str, str]:
     """(image path, caption) of one logged sample of the eibench_captions task."""
     if not isinstance(sample, dict):
         raise CaptionsInputError(where, "expected a JSON object (an lmms-eval --log_samples line)")
     item = sample.get(CAPTION_METRIC)
+    judged = [metric for metric in RECALL_METRICS if metric in sample]
+    if judged:  # an eibench_basic/complex sample: its response is an answer, not a description
+        raise CaptionsInputError(where, f"a judged EIBench answer (it carries {judged[0]}), not a caption of the "
+                                 f"{CAPTIONS_TASK} task", _CAPTIONS_FIX)
     if isinstance(item, dict) and isinstance(item.get("image_path"), str) and isinstance(item.get("caption"), str):
         image_path, caption = item["image_path"], item["caption"]
     else:
-        # --predict_only runs skip process_results: take the response and the image lmms-eval logged for it
+        # --predict_only runs skip process_results: take the response and the image lmms-eval logged for it; the
+        # captions task's target is that image's path (an answer task's target is its ground truth)
         media = sample.get("input_media")
         response = sample.get("filtered_resps", sample.get("resps"))
         while isinstance(response, list) and response:
@@ -45,6 +68,9 @@ def _caption_of(sample: Any, where: str) -> tuple[str, str]:
                 where, f"no caption found (neither an {CAPTION_METRIC!r} item nor input_media + filtered_resps)",
                 "pass the samples file of the eibench_captions task (lmms-eval --tasks eibench_captions "
                 "--log_samples)")
+        if "target" in sample and sample["target"] != media[0]:
+            raise CaptionsInputError(where, f"not a sample of the {CAPTIONS_TASK} task (its target is not the "
+                                     "image's path but, e.g., a ground truth: this is an answer)", _CAPTIONS_FIX)
         image_path, caption = media[0], response
     caption = caption.strip()
     if not caption:
@@ -58,7 +84,11 @@ def read_captions(paths: list[Path]) -> dict[str, str]:
     captions: dict[str, str] = {}
     origin: dict[str, str] = {}
     for path in paths:
-        for number, sample in read_jsonl(path, error=CaptionsInputError):
+        _refuse_other_task(path)
+        refuse_json_document(path, error=CaptionsInputError, fix=_CAPTIONS_FIX)
+        for index, (number, sample) in enumerate(read_jsonl(path, error=CaptionsInputError)):
+            if not index:  # a results file written on one line reads as JSON lines
+                refuse_json_document(path, error=CaptionsInputError, fix=_CAPTIONS_FIX, first=sample)
             where = f"{path}:{number}"
             image_path, caption = _caption_of(sample, where)
             if image_path in captions and captions[image_path] != caption:

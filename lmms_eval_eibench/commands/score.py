@@ -39,7 +39,7 @@ from lmms_eval_eibench.answers import (
 from lmms_eval_eibench.commands.flags import add_judge_arguments, judge_settings
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
 from lmms_eval_eibench.length import SUGGESTED_WORD_BUDGET, parse_word_budget
-from lmms_eval_eibench.vocabulary import RECALL
+from lmms_eval_eibench.vocabulary import RECALL, model_name
 
 if TYPE_CHECKING:  # the judges load on use
     from lmms_eval_eibench.judges import JudgeIdentity
@@ -85,8 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write one JSON line per sample (id, recall, verdict, reason, raw)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of a table")
     parser.add_argument("--model", metavar="NAME",
-                        help="the evaluated model's name in the summary (default: the model folder of an lmms-eval "
-                             "samples path OUT/<model>/<time>_samples_<task>.jsonl)")
+                        help="the evaluated model's name in the summary (default: the model of the lmms-eval results "
+                             "file beside the samples, else its folder OUT/<model>/<time>_samples_<task>.jsonl; "
+                             "named as `eibench report` names it: the last two parts of a path or Hub id)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
 
     # saved judge replies were written about answers we do not have: the item's answer is empty
     items = [JudgeItem.from_doc(inputs.truth[t.id], "" if args.from_verdicts else t.text) for t in inputs.texts]
-    model = args.model or (None if args.from_verdicts else model_from_path(inputs.source))
+    model = model_name(args.model) if args.model else (None if args.from_verdicts else model_from_path(inputs.source))
     engine = None
     try:
         if args.from_verdicts:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
@@ -25,6 +27,8 @@ class Row:
     published: bool
     basic: TaskResult | None = None
     complex: TaskResult | None = None
+    run: str | None = field(default=None, compare=False)
+    """Set when another row is the same model, template and judge: the run (timestamp or file) telling them apart."""
 
     @property
     def results(self) -> list[TaskResult]:
@@ -60,6 +64,24 @@ def is_partial(result: TaskResult | None) -> bool:
     return bool(result and result.n is not None and result.n_subset is not None and result.n < result.n_subset)
 
 
+def no_verdict(result: TaskResult | None) -> bool:
+    """A run the judge gave no verdict on at all (it failed on every sample it was sent; generation failures are
+    never sent): its 0 is the judge's failure, not a recall, so none is shown."""
+    if result is None or result.published or not result.judge_failures or result.n is None:
+        return False
+    return result.judge_failures + (result.generation_failures or 0) >= result.n
+
+
+_RUN_STAMP = re.compile(r"^(\d{8}_\d{6})_results\.json$")
+
+
+def run_label(result: TaskResult) -> str:
+    """Which run a result comes from, short: lmms-eval's timestamp (``<stamp>_results.json``), else the file."""
+    name = Path(result.source).name
+    stamp = _RUN_STAMP.match(name)
+    return stamp.group(1) if stamp else (name or result.source)
+
+
 def _judge_text(result: TaskResult) -> str:
     if result.judge_text:
         return result.judge_text
@@ -86,9 +108,10 @@ def build_rows(results: Iterable[TaskResult]) -> list[Row]:
             rows.append(row)
             index[key] = row
         setattr(row, result.subset, result)
+    _mark_repeated_runs(rows)
     runs = sorted(
         (r for r in rows if not r.published),
-        key=lambda r: (r.model.casefold(), r.model, _template_rank(r.template), r.judge_text),
+        key=lambda r: (r.model.casefold(), r.model, _template_rank(r.template), r.judge_text, r.run or ""),
     )
     published = [r for r in rows if r.published]
     # A run judged under a paper protocol goes beside the published rows of that protocol: at the head of its
@@ -103,6 +126,23 @@ def build_rows(results: Iterable[TaskResult]) -> list[Row]:
             ordered += [r for r in runs if id(r) in beside and r.template == row.template]
         ordered.append(row)
     return ordered
+
+
+def _repeat_key(row: Row) -> tuple[Any, ...]:
+    return (row.model, row.template, row.judge_text, row.results[0].metric)
+
+
+def _mark_repeated_runs(rows: Sequence[Row]) -> None:
+    """Rows of one model, template and judge from different runs (two lmms-eval runs in one folder) get the run's
+    timestamp or file in ``Row.run``, so that no two rows read the same."""
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in rows:
+        if not row.published:
+            groups.setdefault(_repeat_key(row), []).append(row)
+    for group in groups.values():
+        if len(group) > 1:
+            for row in group:
+                row.run = " + ".join(dict.fromkeys(run_label(result) for result in row.results))
 
 
 def _comparison_key(result: TaskResult, paper_judges: Mapping[str, Mapping[str, Any]]) -> tuple[str, str, str] | None:
@@ -196,17 +236,53 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")
     if len(datasets) > 1:
         warnings.append(f"rows come from {len(datasets)} different dataset revisions/manifests")
-    modified = [f"{_row_name(row)} {result.subset}" for row in rows for result in row.results
+    modified = [f"{_run_name(row)} {result.subset}" for row in rows for result in row.results
                 if on_modified_data(result)]
     if modified:
         warnings.append("scored on unofficial data (annotations other than the published EIBench files: edited, "
                         "or the embedded sample), not comparable with the paper or official runs: "
                         + "; ".join(modified))
-    partial = [f"{_row_name(row)} {result.subset}: {result.n} of {result.n_subset} samples"
+    partial = [f"{_run_name(row)} {result.subset}: {result.n} of {result.n_subset} samples"
                for row in rows for result in row.results if is_partial(result)]
     if partial:
         warnings.append("partial runs (--limit, --allow-partial), not comparable with full ones: " + "; ".join(partial))
+    warnings += judge_failure_warnings(rows)
+    warnings += repeated_run_warnings(rows)
     return warnings
+
+
+def _run_name(row: Row) -> str:
+    return _row_name(row) + (f" (run {row.run})" if row.run else "")
+
+
+def judge_failure_warnings(rows: Sequence[Row]) -> list[str]:
+    """Runs the judge failed on: each failed sample counts as 0, and a run with no verdict at all has no recall."""
+    failed = []
+    for row in rows:
+        for result in row.results:
+            if result.published or not result.judge_failures:
+                continue
+            of = f" of {result.n}" if result.n is not None else ""
+            what = ": no verdict at all, so no recall is shown" if no_verdict(result) else ", each counted as 0"
+            failed.append(f"{_run_name(row)} {result.subset}: the judge failed on {result.judge_failures}{of} "
+                          f"samples{what}")
+    if not failed:
+        return []
+    return ["judge failures (no verdict after the judge's re-asks): " + "; ".join(failed)
+            + ". Rerun the same command (lmms-eval, or `eibench score`) to ask the judge again for those only "
+            "(failures are never cached)"]
+
+
+def repeated_run_warnings(rows: Sequence[Row]) -> list[str]:
+    """Two rows of the same model, template and judge: two runs in one folder, or one run given twice."""
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in rows:
+        if row.run is not None:
+            groups.setdefault(_repeat_key(row), []).append(row)
+    return [f"{len(group)} rows are the same model {group[0].model!r} ({group[0].template or 'no template'}, judge "
+            f"{group[0].judge_text}), from the runs {_join([row.run or '' for row in group])}: keep one run per "
+            "model and setting (e.g. a fresh --output_path per run), or say which one the table reports"
+            for group in groups.values()]
 
 
 def protocol_warnings(rows: Sequence[Row]) -> list[str]:

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
-from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
+from lmms_eval_eibench.report.compare import Row, is_partial, no_verdict, on_modified_data
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
@@ -28,9 +28,11 @@ def _headline(result: TaskResult | None) -> str:
     partial subset (n of N), annotations that are not the published files (unofficial data)."""
     if result is None:
         return MISSING
-    text = recall_cell(result.overall)
     failures = (result.judge_failures or 0) + (result.generation_failures or 0)
-    notes = [f"{failures} failed"] if failures else []
+    if no_verdict(result):  # the judge failed on everything: a 0 here would be the judge's, not the model's
+        text, notes = MISSING, [f"no verdict: judge failed on {result.judge_failures}"]
+    else:
+        text, notes = recall_cell(result.overall), [f"{failures} failed"] if failures else []
     if is_partial(result):
         notes.append(f"{result.n} of {result.n_subset}")
     if on_modified_data(result):
@@ -70,6 +72,13 @@ def _judge_cell(row: Row) -> str:
     return row.judge_text
 
 
+def _source_cell(row: Row) -> str:
+    """``published``, ``run``, or ``run <timestamp>`` when another row is the same model, template and judge."""
+    if row.published:
+        return "published"
+    return f"run {row.run}" if row.run else "run"
+
+
 def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
     basic, complex_ = row.basic, row.complex
     refs = "".join(f" [{k}]" for k in sorted(footnotes[n] for n in row.notes)) if footnotes else ""
@@ -77,8 +86,8 @@ def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
         row.model,
         row.template or ("not stated" if row.published else MISSING),
         _judge_cell(row),
-        ("published" if row.published else "run") + refs,
-        *[recall_cell(basic.categories.get(c) if basic else None) for c in CATEGORIES],
+        _source_cell(row) + refs,
+        *[recall_cell(basic.categories.get(c) if basic and not no_verdict(basic) else None) for c in CATEGORIES],
         _headline(basic),
         _headline(complex_),
         words_cell(row),
@@ -144,6 +153,16 @@ CSV_HEADERS = (
 )
 
 
+def _run_notes(row: Row) -> list[str]:
+    """What the CSV's note says of a run row that Markdown says in its cells: failures, partial, unofficial data."""
+    notes = []
+    for result in row.results:
+        cell = _headline(result)
+        if cell.endswith(")"):
+            notes.append(f"{result.subset}: {cell[cell.index('(') + 1:-1]}")
+    return notes if not row.published else []
+
+
 def render_csv(rows: Sequence[Row]) -> str:
     """One line per row; value and stderr in separate columns, empty when unknown (warnings go to stderr)."""
     out = io.StringIO()
@@ -152,22 +171,25 @@ def render_csv(rows: Sequence[Row]) -> str:
     for row in rows:
         basic, complex_ = row.basic, row.complex
         metric = (basic or complex_).metric if not row.published else "published"  # type: ignore[union-attr]
-        cells = [row.model, row.template or "", _judge_cell(row), "published" if row.published else "run", metric]
+        cells = [row.model, row.template or "", _judge_cell(row), _source_cell(row), metric]
+        # no verdict at all: empty recall cells (as "—" in Markdown), said in the note
+        shown_basic = None if no_verdict(basic) else basic
+        shown_complex = None if no_verdict(complex_) else complex_
         for c in CATEGORIES:
-            m = basic.categories.get(c) if basic else None
+            m = shown_basic.categories.get(c) if shown_basic else None
             cells += [_num(m.value if m else None), _num(m.stderr if m else None)]
         cells += [
-            _num(basic.overall.value if basic else None),
-            _num(basic.overall.stderr if basic else None),
+            _num(shown_basic.overall.value if shown_basic else None),
+            _num(shown_basic.overall.stderr if shown_basic else None),
             "" if not basic or basic.n is None else str(basic.n),
-            _num(complex_.overall.value if complex_ else None),
-            _num(complex_.overall.stderr if complex_ else None),
+            _num(shown_complex.overall.value if shown_complex else None),
+            _num(shown_complex.overall.stderr if shown_complex else None),
             "" if not complex_ or complex_.n is None else str(complex_.n),
             _num(basic.answer_words if basic else None),
             _num(complex_.answer_words if complex_ else None),
             _num(basic.coherence if basic else None),
             _num(complex_.coherence if complex_ else None),
-            "; ".join(row.notes),
+            "; ".join([*row.notes, *_run_notes(row)]),
         ]
         writer.writerow(cells)
     return out.getvalue()

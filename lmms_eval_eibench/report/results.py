@@ -25,12 +25,16 @@ from lmms_eval_eibench.provenance import (
 )
 from lmms_eval_eibench.vocabulary import (
     ANSWER_WORDS,
+    CAPTION_WORDS,
+    CAPTIONS_TASK,
     COHERENCE,
     GENERATION_FAILURES,
     JUDGE_FAILURES,
     RECALL,
     RECALL_METRICS,
     category_metric,
+    model_name,
+    run_model_name,
     task_shape,
     trigger_metric,
 )
@@ -88,6 +92,41 @@ _SCORE_FIRST = ("judge its samples first: `eibench score OUT/<model>/<time>_samp
                 "score.json`, then `eibench report score.json`")
 
 
+def _first_line(path: Path) -> Any:
+    """The first non-blank line of a JSON-lines file, parsed; None when it is not JSON."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    return json.loads(line)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return None
+
+
+def lines_message(path: Path) -> str:
+    """What a JSON-lines file given to the report is (answers, judged samples, captions) and what to do with it."""
+    from lmms_eval_eibench.answers import task_from_path
+    from lmms_eval_eibench.runs import results_beside
+
+    first = _first_line(path)
+    score_it = (f"judge it first: `eibench score {path} --json > score.json`, then `eibench report score.json`")
+    if isinstance(first, Mapping) and len(first) == 1 and isinstance(next(iter(first.values())), str):
+        return (f"{path}: answers in the official format ({{\"<image path>\": \"<answer>\"}} per line), not results; "
+                + score_it)
+    if task_from_path(path) == CAPTIONS_TASK or (isinstance(first, Mapping) and CAPTION_WORDS in first):
+        return (f"{path}: the {CAPTIONS_TASK} task's samples (image descriptions, no recall); turn them into a "
+                f"--captions file with `eibench captions {path} -o captions.jsonl`")
+    judged = [m for m in RECALL_METRICS if isinstance(first, Mapping) and m in first]
+    if judged:
+        beside = results_beside(path)
+        where = (f"pass the results file lmms-eval wrote beside it: `eibench report {beside}`" if beside else
+                 "pass the <time>_results.json lmms-eval wrote beside it, or its --output_path folder")
+        return (f"{path}: an lmms-eval samples file already judged (its lines carry {judged[0]}), not results: its "
+                f"recall is in the run's results file; {where}")
+    return f"{path}: an lmms-eval samples file (answers, one per line), not results; {score_it}"
+
+
 def read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -100,8 +139,7 @@ def read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         if path.suffix == ".jsonl" or "_samples_" in path.name:
-            raise ReportError(f"{path}: this is an lmms-eval samples file (answers, one per line), not results: "
-                              + _SCORE_FIRST) from None
+            raise ReportError(lines_message(path)) from None
         raise ReportError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
             "pass an lmms-eval *_results.json file or an `eibench score --json` output"
@@ -169,20 +207,8 @@ def _whole(value: Any) -> int | None:
 
 
 def _model_name(data: Mapping[str, Any], path: Path) -> str:
-    name = data.get("model_name")
-    if isinstance(name, str) and name:
-        return name
-    config = data.get("config") if isinstance(data.get("config"), Mapping) else {}
-    args = config.get("model_args")
-    if isinstance(args, str):
-        for part in args.split(","):
-            key, _, value = part.partition("=")
-            if key.strip() in ("pretrained", "model", "model_version", "model_name", "model_id", "path") and value:
-                return value.strip()
-    model = config.get("model")
-    if isinstance(model, str) and model:
-        return model
-    return path.stem
+    """The run's model under the one naming rule (``vocabulary.model_name``), else the file's name."""
+    return run_model_name(data) or path.stem
 
 
 CFSA_SETTING = "cfsa"
@@ -322,7 +348,7 @@ def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
     model = data.get("model")
     n_subset = data.get("n_subset")
     return _counts_agree(TaskResult(
-        model=model if isinstance(model, str) and model else path.stem,
+        model=model_name(model) if isinstance(model, str) and model.strip() else path.stem,
         template=template if isinstance(template, str) else None,
         subset=subset,
         overall=_measure(data["overall"], f"{where}: overall", overall_stderr),
@@ -389,7 +415,7 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
     elif _is_score_output(data):
         return [result_from_score(path, data)], None
     elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
-        message = f"{path}: an lmms-eval samples file (answers, one per line), not results; {_SCORE_FIRST}"
+        message = lines_message(path)
     else:
         message = f"{path}: neither an lmms-eval results file nor an `eibench score --json` output"
     if explicit:

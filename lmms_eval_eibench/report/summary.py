@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lmms_eval_eibench import __version__
-from lmms_eval_eibench.report.compare import Row, is_partial, on_modified_data
+from lmms_eval_eibench.report.compare import Row, is_partial, no_verdict, on_modified_data
 from lmms_eval_eibench.report.published import PUBLISHED_DIR
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
@@ -24,7 +24,9 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
     out: dict[str, Any] = {
-        "recall": _measure_json(result.overall),
+        # no verdict at all: no recall (its 0 would be the judge's failure)
+        "recall": _measure_json(Measure(None) if no_verdict(result) else result.overall),
+        "no_verdict": no_verdict(result),
         "n": result.n,
         "trigger_recall": _measure_json(result.trigger_recall),
         "judge_failures": result.judge_failures,
@@ -38,7 +40,8 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
         "task": result.task,
     }
     if result.subset == "basic":
-        out["categories"] = {c: _measure_json(result.categories.get(c)) for c in CATEGORIES}
+        out["categories"] = {c: _measure_json(Measure(None) if no_verdict(result) else result.categories.get(c))
+                             for c in CATEGORIES}
     return out
 
 
@@ -51,6 +54,7 @@ def build_summary(rows: Sequence[Row], warnings: Sequence[str] = ()) -> dict[str
             {
                 "model": row.model,
                 "template": row.template,
+                "run": row.run,
                 "published": row.published,
                 "metric": "published" if row.published else first.metric,
                 "judge": {"label": row.judge_text, "paper_judge": first.judge if row.published else None,
