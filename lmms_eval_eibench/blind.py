@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .length import answer_words
 from .records import split_sample_id
 
 FLOOR_TRIGGERS = 100
@@ -80,7 +81,7 @@ def long_blind_list(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], r
             if not sentence:
                 continue
             sentences.append(sentence[0].upper() + sentence[1:] + ".")
-            count += len(sentence.split())
+            count += answer_words(sentence)
         if count >= words:
             break
     return " ".join(sentences)
