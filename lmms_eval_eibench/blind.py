@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .length import answer_words
 from .records import split_sample_id
 
 FLOOR_TRIGGERS = 100
@@ -80,7 +81,84 @@ def long_blind_list(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], r
             if not sentence:
                 continue
             sentences.append(sentence[0].upper() + sentence[1:] + ".")
-            count += len(sentence.split())
+            count += answer_words(sentence)
         if count >= words:
             break
     return " ".join(sentences)
+
+
+# Written for this benchmark, never read from the annotations: what any emotional image might show, per basic
+# category (the basic question names its emotion), and for any emotion. Short cues, one per sentence in a packed
+# answer, so that a word budget holds as many of them as it can.
+EMOTION_CUES: dict[str, tuple[str, ...]] = {
+    "Happy": ("Smiling face", "Laughing", "Bright eyes", "Friends together", "Family gathering", "Celebration",
+              "A party", "A gift", "Good news", "Success", "Playing", "Hugging", "Holding hands", "Sunny day",
+              "Relaxed posture", "Enjoying food", "A wedding", "A birthday", "A pet", "Vacation", "Music",
+              "Dancing", "Love", "Achievement", "Open arms", "Cheerful mood", "Warm light", "Children playing"),
+    "Angry": ("Furrowed brows", "Frowning", "Clenched jaw", "Shouting", "An argument", "A conflict", "A fight",
+              "Unfair treatment", "Being insulted", "Betrayal", "Frustration", "Tense posture", "Pointing finger",
+              "Glaring", "Raised voice", "Confrontation", "Disagreement", "Disrespect", "Being ignored", "Protest",
+              "Crossed arms", "Red face", "Aggressive gesture", "A broken promise", "Rivalry", "Provocation",
+              "Annoyance", "Stern look"),
+    "Sadness": ("Tears", "Crying", "Downcast eyes", "Looking down", "Loneliness", "Being alone", "A loss",
+                "Grief", "A death", "A funeral", "A breakup", "Separation", "Illness", "Failure", "Rejection",
+                "Disappointment", "Missing someone", "Slumped shoulders", "Hands on face", "Rain", "Dark colors",
+                "Empty room", "Memories", "Regret", "Hospital", "Poverty", "Quiet setting", "Sad expression"),
+    "Excitement": ("Wide smile", "Open mouth", "Raised arms", "Cheering", "Jumping", "A competition", "Winning",
+                   "Sports", "A concert", "A crowd", "Adventure", "Travel", "A surprise", "A game", "A race",
+                   "Fireworks", "A performance", "Anticipation", "New experience", "Celebrating victory",
+                   "Applause", "Energy", "Fast movement", "Festival", "Bright colors", "Thrill", "Stage lights",
+                   "Excited expression"),
+}
+GENERIC_CUES: tuple[str, ...] = (
+    "Facial expression", "Body language", "Eye contact", "Gestures", "Posture", "The people around",
+    "Interaction with others", "Conversation", "A relationship", "The setting", "The atmosphere", "An event",
+    "Personal experience", "Recent news", "The environment", "Clothing", "Lighting", "The situation",
+)
+
+
+def frequent_words(trigger_lists: Iterable[Sequence[str]], k: int) -> list[str]:
+    """The ``k`` most frequent content words (4+ letters, lowercase) of the triggers given, ties in order of first
+    appearance: what an image-blind answer can take from triggers of other images."""
+    counts: Counter[str] = Counter()
+    for triggers in trigger_lists:
+        for trigger in triggers:
+            counts.update(w for w in _CONTENT.findall(trigger.lower()) if w not in _STOP)
+    return [word for word, _ in counts.most_common(k)]
+
+
+_CONTENT = re.compile(r"[a-z]{4,}")
+_STOP = frozenset("""with that this from their there them they have been being into onto about which while where
+when what some such than then very also more most other others each only just over under like near them this
+those these your yours his hers its our ours the and for are was were will would could should might maybe
+another something someone because instead well next back front""".split())
+
+
+def packed_answer(cues: Sequence[str], budget: int) -> str:
+    """Cues one per short sentence, as many as fit in ``budget`` words (``length.answer_words``): an image-blind
+    answer packed to the budget, never cut by it."""
+    sentences: list[str] = []
+    count = 0
+    for cue in dict.fromkeys(c.strip().rstrip(".") for c in cues if c.strip()):
+        words = answer_words(cue)
+        if count + words > budget:
+            continue
+        sentences.append(cue[0].upper() + cue[1:] + ".")
+        count += words
+    return " ".join(sentences)
+
+
+def packed_cues(category: str | None, other_subset_rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The cue lists the floor packs to a budget for a sample of ``category`` (None: complex, whose questions
+    name no emotion), built without the scored subset's annotations:
+
+    - ``emotion cues``: :data:`EMOTION_CUES` of the category (every category's, interleaved, without one), then
+      :data:`GENERIC_CUES`;
+    - ``other subset's words``: the other subset's most frequent trigger content words, most frequent first.
+    """
+    if category in EMOTION_CUES:
+        emotion = list(EMOTION_CUES[category])
+    else:
+        emotion = [cue for group in zip(*EMOTION_CUES.values()) for cue in group]
+    words = frequent_words((row["triggers"] for row in other_subset_rows), 400)
+    return {"emotion cues": [*emotion, *GENERIC_CUES], "other subset's words": words}

@@ -4,10 +4,15 @@ Recall rewards listing more: an image-blind list of a few hundred frequent trigg
 ``bench/bench_length.py``). So every score is reported with the mean answer length, and an opt-in budget judges
 each answer cut to its first N words as well.
 
-A *word* is a maximal run of non-whitespace characters (``str.split()``'s words): ``"1. A crowd, cheering."`` has
-four. The cut keeps the answer verbatim up to the end of its N-th word (line breaks, numbering and punctuation
-inside that span kept; everything after it dropped, including trailing whitespace); an answer of N words or fewer
-is returned unchanged, the same string, so its judge verdict is reused from the cache with no new request.
+A *word* is a maximal run of letters and digits in Unicode terms (combining marks stay inside the word they mark);
+everything else is a boundary: whitespace, punctuation, underscores and format characters (category Cf: U+200B
+and its kin, soft hyphens, joiners), so text glued by an invisible character or by commas without spaces counts
+as the words a reader sees. Each ideograph or kana (scripts written without spaces) and each emoji or other
+pictograph is a word of its own. ``"1. A crowd, cheering."`` has four words, ``"joy,tears,crowd"`` three,
+``"don't"`` two. Answer length (the Words column) and the budget use this one rule (``WORD_RULE`` names it in
+the provenance of a budgeted run). The cut keeps the answer verbatim up to the end of its N-th word (line breaks,
+numbering and punctuation inside that span kept; everything after it dropped); an answer of N words or fewer is
+returned unchanged, the same string, so its judge verdict is reused from the cache with no new request.
 Pure Python: the standard library and the package's vocabulary.
 """
 
@@ -23,12 +28,23 @@ from .vocabulary import generation_failure
 # trigger lists are about 30 words; a budget several times that leaves honest answers whole).
 SUGGESTED_WORD_BUDGET = 100
 
-_WORD = re.compile(r"\S+")
+WORD_RULE = "2"
+"""The word rule's version (1: ``str.split()``'s whitespace-separated words; 2: Unicode letter/digit runs, format
+characters and punctuation as boundaries, one word per ideograph and pictograph)."""
+
+# Scripts written without spaces (CJK ideographs, kana, Hangul syllables) and pictographs (emoji, symbols): each
+# character a word, so that a run of them is not one "word".
+_SINGLE = ("\u2600-\u27bf\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+           "\uf900-\ufaff\U0001f000-\U0001faff\U00020000-\U0003134f")
+# Combining marks (accents written as a separate code point) continue the word they follow.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u064b-\u065f\u0900-\u0903\u093a-\u094f\u1ab0-\u1aff"
+          "\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f")
+_WORD = re.compile(f"[{_SINGLE}]|[^\\W_{_SINGLE}](?:[^\\W_{_SINGLE}]|[{_MARKS}])*")
 
 
 def answer_words(text: str | None) -> int:
     """Words in an answer; a generation failure (None, empty, CFSA's failure line) counts as 0 words."""
-    return 0 if text is None or generation_failure(text) else len(text.split())
+    return 0 if text is None or generation_failure(text) else sum(1 for _ in _WORD.finditer(text))
 
 
 def mean_answer_words(texts: Iterable[str | None]) -> float:
@@ -49,8 +65,8 @@ def cut_to_words(text: str, budget: int) -> str:
     for count, match in enumerate(_WORD.finditer(text), start=1):
         if count == budget:
             end = match.end()
-            # Within budget (nothing but whitespace after word N): the very same string, so the verdict is reused.
-            return text if not text[end:].strip() else text[:end]
+            # Within budget (no word after word N): the very same string, so the verdict is reused.
+            return text if _WORD.search(text, end) is None else text[:end]
     return text
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import BASIC_CATEGORIES, config, scoring
 from .coherence import answer_percent
-from .length import answer_words, cut_to_words, mean_answer_words
+from .length import WORD_RULE, answer_words, cut_to_words, mean_answer_words
 from .prompts import template_version
 from .vocabulary import (
     ANSWER_WORDS,
@@ -145,6 +145,7 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
         generation=dict(generation) if isinstance(generation, Mapping) else None,
         samples=samples,
         word_budget=word_budget,
+        word_rule=WORD_RULE if word_budget is not None else None,
         coherence=coherence,
         **dataset_fields,
     )

@@ -38,12 +38,14 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
       "dataset": {"source": "Lum1104/EIBench", "revision": "aff98d0...", "manifest_sha256": "9f2c...",
                   "official": true},
       "samples": {"scored": 1615, "subset": 1615},
-      "word_budget": 100
+      "word_budget": 100,
+      "word_rule": "2"
     }
 
 ``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
 when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only with ``--word-budget`` /
-``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures; the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
+``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures, ``word_rule`` beside it the version of the word rule that cut
+the answers (``length.WORD_RULE``; absent: 1, whitespace-separated words); the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
 that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
 user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
 with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
@@ -165,6 +167,7 @@ def build_provenance(
     dataset_official: bool | None = None,
     samples: Mapping[str, Any] | None = None,
     word_budget: int | None = None,
+    word_rule: str | None = None,
     coherence: Mapping[str, Any] | None = None,
     plugin_version: str = __version__,
 ) -> dict[str, Any]:
@@ -184,7 +187,8 @@ def build_provenance(
     hash) pin the data; ``dataset_official`` says whether its annotations are the published EIBench files
     (``False``: scored on unofficial data; ``None``: unknown). ``samples`` says how much of the subset was
     scored (``{"scored": n, "subset": N}``; ``n < N`` is a partial result); ``word_budget`` the budget N of the
-    ``*_at_budget`` figures (written only when there is one); ``coherence`` the two models of the
+    ``*_at_budget`` figures (written only when there is one) and ``word_rule`` the version of the word rule that
+    counted and cut the words (``length.WORD_RULE``); ``coherence`` the two models of the
     ``eibench_coherence`` metric (``{"model", "spacy_model"}``, only when it was computed). Raises :class:`ProvenanceError` naming the bad argument.
     """
     if (model_prompt is None) != (model_prompt_version is None):
@@ -235,6 +239,8 @@ def build_provenance(
         if not isinstance(word_budget, int) or isinstance(word_budget, bool) or word_budget < 1:
             raise ProvenanceError(f"provenance: word_budget must be a whole number of words >= 1, got {word_budget!r}")
         record["word_budget"] = word_budget
+    if word_rule is not None:
+        record["word_rule"] = _require_text("word_rule", word_rule)
     if coherence is not None:
         record["coherence"] = {key: _require_text(f"coherence.{key}", (coherence or {}).get(key))
                                for key in ("model", "spacy_model")}
@@ -290,6 +296,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
             **{f"dataset_{key}": dataset.get(key) for key in ("source", "revision", "manifest_sha256", "official")},
             samples=record.get("samples"),
             word_budget=record.get("word_budget"),
+            word_rule=record.get("word_rule"),
             coherence=record.get("coherence"),
             plugin_version=plugin.get("version"),
         )

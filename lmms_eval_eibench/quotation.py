@@ -16,15 +16,21 @@ so the quotation is located from what the judge did, as spans of the reply:
   run longer).
 
 `verdict_parser` reads the reply once per span; the spans disagreeing is doubt, and doubt is a judge failure.
+
+Before any of this, `verdict_parser` folds the answer and the reply the same way (`fold`: NFKC, format
+characters dropped, runs of spaces squashed), so a score hidden with invisible or compatibility characters
+(`{sc\u200bore: 5/5}`, full-width `ｓｃｏｒｅ`, a soft hyphen) is the answer's, however the judge quotes it:
+verbatim, or folded as a reader would read it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["MARKED_MIN", "QUOTE_MIN", "Span", "copied_runs", "longest_quotation", "marked_quotation", "normalize",
-           "templated"]
+__all__ = ["MARKED_MIN", "QUOTE_MIN", "Span", "copied_runs", "longest_quotation", "marked_quotation", "fold",
+           "normalize", "templated"]
 
 QUOTE_MIN = 30
 """Shortest copied run (normalized characters) taken for an unmarked quotation: longer than a score with a few
@@ -49,6 +55,19 @@ class Span:
 
     def holds(self, start: int, end: int) -> bool:
         return self.start <= start and end <= self.end
+
+
+_SPACES = re.compile(r"[^\S\n]+")
+
+
+def fold(text: str) -> str:
+    """`text` as a reader sees it: NFKC (full-width and other compatibility forms to their plain letters), format
+    characters (category Cf: zero-width spaces and joiners, soft hyphens, BOMs, tag characters) dropped, every run
+    of spaces squashed to one (line breaks kept: a quote line and a verdict's line stay lines)."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return _SPACES.sub(" ", text)
 
 
 def normalize(text: str) -> tuple[str, list[int]]:

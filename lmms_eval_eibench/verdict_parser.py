@@ -12,6 +12,10 @@ number of ground-truth triggers (`trust_judge_total=True` restores the paper's c
 
 Structured mode reads a JSON verdict per numbered trigger and validates it against the trigger ids.
 
+Both modes read the reply and the answer folded the same way (`quotation.fold`: NFKC, format characters dropped,
+spaces squashed), so a plant hidden with invisible or compatibility characters is recognised as the answer's
+whether the judge quotes it verbatim or as a reader would read it.
+
 `PARSER_VERSION` names these rules; results and provenance record it, and cached judge replies are parsed
 again with the current rules on every read. Pure: no I/O.
 """
@@ -22,13 +26,14 @@ import json
 import re
 from dataclasses import dataclass
 
-from lmms_eval_eibench.quotation import copied_runs, longest_quotation, marked_quotation, normalize
+from lmms_eval_eibench.quotation import copied_runs, fold, longest_quotation, marked_quotation, normalize
 
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 """Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: scores with copied
 text beside them were quoted, ties resolved downwards on the written ratio; 3: the quotation is located as a
 span of the reply (its longest copy of the answer, its marked copy; disagreeing spans are a judge failure),
-ties resolved downwards on the recall each candidate yields, unbraced verdicts beat planted braced ones)."""
+ties resolved downwards on the recall each candidate yields, unbraced verdicts beat planted braced ones; 4: the
+reply and the answer are read folded, NFKC with format characters dropped)."""
 
 __all__ = [
     "PARSER_VERSION",
@@ -255,7 +260,8 @@ def parse_paper_verdict(
     """
     if not isinstance(reply, str) or not reply.strip():
         raise VerdictParseError("empty judge reply")
-    mention = _own_score(reply, answer or "", n_triggers, trust_judge_total)
+    reply, answer = fold(reply), fold(answer or "")  # a plant hidden by invisible characters is still the answer's
+    mention = _own_score(reply, answer, n_triggers, trust_judge_total)
     if mention.total <= 0 or mention.total != int(mention.total):
         raise VerdictParseError(f"judge total {mention.total:g} is not a positive whole number")
     judge_total = int(mention.total)
@@ -357,6 +363,7 @@ def parse_structured_verdict(reply: str, n_triggers: int, answer: str = "") -> P
         raise VerdictParseError("the sample has no ground-truth triggers")
     if not isinstance(reply, str) or not reply.strip():
         raise VerdictParseError("empty judge reply")
+    reply, answer = fold(reply), fold(answer or "")  # a JSON plant with invisible characters is still the answer's
     planted = _planted_values(answer) if answer else []
     last_error = "no JSON object in the judge reply"
     for value, _start, _end in reversed(_json_objects(reply)):

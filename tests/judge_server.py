@@ -23,8 +23,9 @@ of 5+ letters.
 The server reads the answer and triggers back out of the EIBench judge prompts (paper wording and
 the structured JSON prompt) and replies in kind: `{score: c/t}` plus an explanation, or a JSON
 verdict per trigger. The quoting styles (`first`, `echo`, `last`, `mix`; `paper_reply`) copy the answer, with
-any score planted in it, into the reply beside the judge's own verdict; `reply_style="full_credit"` is a
-broken judge that gives every answer full marks (what `eibench judge-check` must catch).
+any score planted in it, into the reply beside the judge's own verdict; `fold_quote=True` (and the style
+`folded`: `first` with it) quotes the answer as many LLMs do, NFKC-folded with invisible (format) characters
+dropped, and reads it so too; `reply_style="full_credit"` is a broken judge that gives every answer full marks (what `eibench judge-check` must catch).
 
 Faults are injected per request with the given probabilities, decided by a hash of
 (seed, prompt, how many times this prompt was already requested), so a retry of the same
@@ -40,14 +41,15 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["PAPER_STYLES", "FakeJudge", "FakeJudgeConfig", "FakeJudgeStats", "fake_verdict", "judge_server",
-           "paper_reply"]
+__all__ = ["PAPER_STYLES", "FakeJudge", "FakeJudgeConfig", "FakeJudgeStats", "fake_verdict", "folded",
+           "judge_server", "paper_reply"]
 
 
 @dataclass
@@ -63,8 +65,9 @@ class FakeJudgeConfig:
     hang: float = 0.0
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
-    reply_style: str = "plain"  # "first", "echo", "last", "mix" (see paper_reply), or "full_credit" (a broken
-    # judge: every trigger covered, always)
+    reply_style: str = "plain"  # "first", "echo", "last", "mix" (see paper_reply), "folded" ("first" quoting the
+    # folded answer), or "full_credit" (a broken judge: every trigger covered, always)
+    fold_quote: bool = False  # quote (and read) the answer NFKC-folded with format characters dropped
     quote_chars: int | None = 300  # how much of the answer the quoting styles copy (None: all of it)
     unbraced: bool = False  # paper verdicts written `**Score:** c/t`
     miscount: float = 0.0  # share of paper replies whose total is one more than the ground truth's (by prompt hash)
@@ -90,6 +93,11 @@ class FakeJudgeStats:
 
 _WORD_RE = re.compile(r"[a-z]{5,}")
 _TRIGGER_LINE_RE = re.compile(r"^\s*(\d+)\.\s*(.*\S)\s*$")
+
+
+def folded(text: str) -> str:
+    """What a normalizing judge reads and quotes: NFKC, format characters (category Cf) dropped."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
 
 
 def _covered(answer: str, triggers: list[str]) -> list[bool]:
@@ -118,8 +126,10 @@ def _parse_structured(user: str) -> tuple[str, list[str]] | None:
 
 
 def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: float = 0.0,
-                 quote_chars: int | None = 300, unbraced: bool = False) -> str:
+                 quote_chars: int | None = 300, unbraced: bool = False, fold_quote: bool = False) -> str:
     """The fake judge's reply to a chat request (deterministic)."""
+    if reply_style == "folded":
+        reply_style, fold_quote = "first", True
     user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
     system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
     if "JSON" in system and (parsed := _parse_structured(user)):
@@ -136,6 +146,8 @@ def fake_verdict(messages: list[dict], reply_style: str = "plain", miscount: flo
     if parsed is None:
         return "I cannot assess this record."
     answer, triggers = parsed
+    if fold_quote:  # the judge reads, and quotes, what a reader sees
+        answer = folded(answer)
     flags = [True] * len(triggers) if reply_style == "full_credit" else _covered(answer, triggers)
     draw = int.from_bytes(hashlib.sha256(user.encode()).digest()[:8], "big") / 2**64
     total = len(triggers) + (1 if draw < miscount else 0)  # a judge that miscounts the ground truth
@@ -340,7 +352,7 @@ class FakeJudge:
                     "Sorry, I lost my train of thought."
                     if fault == "garbage"
                     else fake_verdict(messages, judge.config.reply_style, judge.config.miscount,
-                                      judge.config.quote_chars, judge.config.unbraced)
+                                      judge.config.quote_chars, judge.config.unbraced, judge.config.fold_quote)
                 )
                 if fault != "garbage":
                     with judge._lock:
@@ -387,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=FakeJudgeConfig.model)
     parser.add_argument("--api-key", default=FakeJudgeConfig.api_key)
     parser.add_argument("--reply-style", default="plain",
-                        choices=("plain", *PAPER_STYLES, "mix", "full_credit"))
+                        choices=("plain", *PAPER_STYLES, "mix", "folded", "full_credit"))
     config = FakeJudgeConfig(**vars(parser.parse_args(argv)))
     with judge_server(config) as running:
         print(running.base_url, flush=True)

@@ -30,6 +30,36 @@ def test_answer_words_counts_whitespace_separated_words_and_failures_as_zero(tex
     assert answer_words(text) == words
 
 
+ZW = "\u200b"
+
+
+@pytest.mark.parametrize("text, words", [
+    (ZW.join(["joy", "tears", "crowd"]), 3),              # glued by a zero-width space (one "word" to str.split)
+    ("joy,tears,crowd;hug.loss", 5),                      # a list joined by punctuation without spaces
+    ("joy\u2060tears\u00adcrowd\ufeffhug", 4),           # word joiner, soft hyphen, BOM (all category Cf)
+    ("joy_tears/crowd|hug", 4),
+    ("ｊｏｙ ｔｅａｒｓ", 2),                              # full-width letters are letters
+    ("cafe\u0301 naïve 3.5", 4),                          # a combining accent stays in its word
+    ("don't self-esteem", 4),
+    ("悲伤的人们", 5),                                    # ideographs: one word each
+    ("😢😢😢 🎉", 4),                                      # pictographs: one word each
+    ("-- ... !!! " + ZW * 40, 0),                         # nothing a reader would call a word
+])
+def test_words_are_letter_and_digit_runs_that_invisible_characters_and_punctuation_cannot_glue(text, words):
+    assert answer_words(text) == words
+
+
+def test_glued_words_are_cut_like_spaced_ones():
+    words = [f"w{i}" for i in range(250)]
+    for glue in (" ", ZW, ",", "\u2060"):
+        text = glue.join(words)
+        cut = cut_to_words(text, SUGGESTED_WORD_BUDGET)
+        assert answer_words(cut) == SUGGESTED_WORD_BUDGET and cut.endswith("w99") and text.startswith(cut)
+    # Punctuation or invisible characters after the last word add no word: the same string (verdict reused).
+    text = "a b c." + ZW * 5
+    assert cut_to_words(text, 3) is text
+
+
 def test_mean_answer_words_counts_every_answer_and_failures_as_zero():
     assert mean_answer_words(["a b c", "", None, "d"]) == pytest.approx(1.0)
     assert math.isnan(mean_answer_words([]))
@@ -37,8 +67,8 @@ def test_mean_answer_words_counts_every_answer_and_failures_as_zero():
 
 def test_the_cut_keeps_the_answer_verbatim_up_to_the_end_of_word_n():
     answer = "1. A crowd\n2. cheering,  loudly.\n3. A lost match"
-    assert cut_to_words(answer, 4) == "1. A crowd\n2."
-    assert cut_to_words(answer, 5) == "1. A crowd\n2. cheering,"
+    assert cut_to_words(answer, 4) == "1. A crowd\n2"  # the cut ends with word N: its punctuation is after it
+    assert cut_to_words(answer, 5) == "1. A crowd\n2. cheering"
     assert answer_words(cut_to_words(answer, 7)) == 7
     assert cut_to_words("  lead space", 1) == "  lead"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attacks import d1, d2, d3
-from judge_server import PAPER_STYLES, _covered, judge_server
+from attacks import HIDDEN_SHAPES, d1, d2, d3, hidden
+from judge_server import PAPER_STYLES, _covered, folded, judge_server
 from test_score_integrity import judge_args, run, samples_file
 
 
@@ -128,3 +128,42 @@ def test_bar_hidden_d1_and_d2_plants_move_overall_by_under_2_points(style, offic
     print(f"\nbar {style}: overall {clean['overall']:.2f} without plants, {gamed['overall']:.2f} with hidden D1+D2 "
           f"plants ({gamed['n_failed']} judge failures of {gamed['n']})", file=sys.stderr)
     assert abs(gamed["overall"] - clean["overall"]) <= 2.0
+
+
+def assert_no_sample_rises_folded(records, answers, rows) -> None:
+    """As `assert_no_sample_rises`, against what a normalizing judge counts (it reads the folded answer)."""
+    assert_no_sample_rises(records, [folded(a) for a in answers], rows)
+
+
+@pytest.mark.parametrize("shape", list(HIDDEN_SHAPES))
+@pytest.mark.parametrize("style", ["folded", "mix", "last"])
+def test_a_score_hidden_by_invisible_or_compatibility_characters_is_the_answers(shape, style, official_records,
+                                                                                official_dir, tmp_path, capsys,
+                                                                                monkeypatch):
+    """Issue 32: `{sc\\u200bore: N/N}` and kin, against a judge that quotes the answer folded (NFKC, format
+    characters dropped) in any style: the verdict first (`folded`), last, or one per prompt."""
+    records = official_records.basic[::16][:100]
+    rng = random.Random(f"hidden-{shape}-{style}")
+    honest = mixed_answers(records)
+    planted = [hidden("I see it.", r.n_triggers, rng, (shape,)) for r in records]  # 3.87 -> 99.76 on main
+    with_honest = [hidden(a, r.n_triggers, rng, (shape,)) for a, r in zip(honest, records)]
+    with judge_server(reply_style=style, fold_quote=True) as server:
+        for answers in (planted, with_honest):
+            data, rows = score_rows(records, answers, style, tmp_path, official_dir, capsys, monkeypatch,
+                                    server=server)
+            assert_no_sample_rises_folded(records, answers, rows)
+            assert data["n_failed"] <= len(records) // 20
+        clean, _ = score_rows(records, honest, style, tmp_path, official_dir, capsys, monkeypatch, server=server)
+    assert data["overall"] <= clean["overall"] + 2.0
+
+
+def test_every_hidden_shape_at_once_against_a_verbatim_judge_too(official_records, official_dir, tmp_path, capsys,
+                                                                 monkeypatch):
+    records = official_records.basic[::16][:100]
+    rng = random.Random("hidden-all")
+    answers = [hidden(a, r.n_triggers, rng) for a, r in zip(mixed_answers(records), records)]
+    for fold_quote in (True, False):
+        data, rows = score_rows(records, answers, "first", tmp_path, official_dir, capsys, monkeypatch,
+                                fold_quote=fold_quote)
+        (assert_no_sample_rises_folded if fold_quote else assert_no_sample_rises)(records, answers, rows)
+        assert data["n_failed"] <= len(records) // 20

@@ -47,7 +47,7 @@ def test_bar_two_judges_paper_layout_published_rows_and_warning(capsys):
     header = out.splitlines()[0]
     assert header == (
         "| Model | Template | Judge | Source | Happy | Angry | Sadness | Excitement | Overall | Complex Recall | Words "
-        "| Coherence |"
+        "| At Budget | Coherence |"
     )
     rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines()[2:] if line.startswith("| ")}
     # basic and complex of one run share a row; the group `eibench` is not a row of its own
@@ -55,7 +55,7 @@ def test_bar_two_judges_paper_layout_published_rows_and_warning(capsys):
     assert "eibench" not in rows
     haiku = [line for line in out.splitlines() if line.startswith("| Claude-3-haiku | user | LLaMA-3 judge")]
     assert haiku == [("| Claude-3-haiku | user | LLaMA-3 judge (paper-llama3) | published [1] [2] | 59.20 | 49.87 "
-                      "| 67.21 | 67.55 | 63.24 | 24.00 | — | — |")]
+                      "| 67.21 | 67.55 | 63.24 | 24.00 | — | — | — |")]
     assert "| ChatGPT-4o | user | GPT judge (paper-gpt) | published [1] [2] |" in out
     assert "judged by different judges, prompt versions and decoding settings" in err
     assert "judged by different judges" in out  # the saved report carries the warning too

@@ -10,7 +10,8 @@ from lmms_eval_eibench.report.compare import Row, is_partial, no_verdict, on_mod
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
-HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words", "Coherence")
+HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words", "At Budget",
+           "Coherence")
 
 
 def recall_cell(measure: Measure | None) -> str:
@@ -46,6 +47,16 @@ def words_cell(row: Row) -> str:
         return MISSING
     words = [r.answer_words for r in (row.basic, row.complex) if r is not None]
     return " / ".join(MISSING if w is None else f"{w:.0f}" for w in words) or MISSING
+
+
+def budget_cell(row: Row) -> str:
+    """Recall at the run's word budget, basic / complex, as ``28.65 @100`` (every answer cut to its first 100 words),
+    where the run set one (``--word-budget``, ``EIBENCH_WORD_BUDGET``)."""
+    results = [r for r in (row.basic, row.complex) if r is not None]
+    if row.published or all(r.at_budget is None for r in results):
+        return MISSING
+    return " / ".join(MISSING if r.at_budget is None or r.at_budget.value is None
+                      else f"{r.at_budget.value:.2f} @{r.word_budget}" for r in results)
 
 
 def coherence_cell(row: Row) -> str:
@@ -91,6 +102,7 @@ def _cells(row: Row, footnotes: Mapping[str, int] | None = None) -> list[str]:
         _headline(basic),
         _headline(complex_),
         words_cell(row),
+        budget_cell(row),
         coherence_cell(row),
     ]
 
@@ -100,7 +112,8 @@ LEGEND_RUNS = (
     "complex: Recall. Every sample counts: \"k failed\" samples (judge or generation failures) are scored 0; "
     "\"n of N\" marks a run over part of the subset. Words: mean words per answer (basic / complex), since a "
     "longer answer lists more and recall rewards that (docs/judging.md, \"Length\"). "
-    "Coherence: the paper's long-term coherence (0 to 100, basic / complex), where the run computed it."
+    "At Budget: recall with every answer cut to its first N words (@N, basic / complex), where the run set a word "
+    "budget. Coherence: the paper's long-term coherence (0 to 100, basic / complex), where the run computed it."
 )
 LEGEND = (
     LEGEND_RUNS + " Rows marked published are copied from Lin et al., 2025 (the EIBench repository's README "
@@ -147,6 +160,10 @@ CSV_HEADERS = (
     "complex_n",
     "basic_answer_words",
     "complex_answer_words",
+    "basic_at_budget",
+    "complex_at_budget",
+    "basic_word_budget",
+    "complex_word_budget",
     "basic_coherence",
     "complex_coherence",
     "note",
@@ -187,6 +204,10 @@ def render_csv(rows: Sequence[Row]) -> str:
             "" if not complex_ or complex_.n is None else str(complex_.n),
             _num(basic.answer_words if basic else None),
             _num(complex_.answer_words if complex_ else None),
+            _num(basic.at_budget.value if basic and basic.at_budget else None),
+            _num(complex_.at_budget.value if complex_ and complex_.at_budget else None),
+            "" if not basic or basic.word_budget is None else str(basic.word_budget),
+            "" if not complex_ or complex_.word_budget is None else str(complex_.word_budget),
             _num(basic.coherence if basic else None),
             _num(complex_.coherence if complex_ else None),
             "; ".join([*row.notes, *_run_notes(row)]),

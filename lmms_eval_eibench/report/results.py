@@ -32,6 +32,7 @@ from lmms_eval_eibench.vocabulary import (
     JUDGE_FAILURES,
     RECALL,
     RECALL_METRICS,
+    budget_metric,
     category_metric,
     model_name,
     run_model_name,
@@ -75,6 +76,11 @@ class TaskResult:
     """Mean words per answer (``eibench_answer_words``, ``answer_words``; failures as 0); None when not reported."""
     coherence: float | None = None
     """Long-term coherence 0-100 (``eibench_coherence``, a run with ``EIBENCH_COHERENCE=1``); None when not computed."""
+    at_budget: Measure | None = None
+    """Recall with every answer cut to its first ``word_budget`` words (``<m>_at_budget``, ``overall_at_budget``);
+    None for a run without a word budget."""
+    word_budget: int | None = None
+    """The N of ``at_budget`` (the provenance's ``word_budget``, or the score output's)."""
     n_subset: int | None = None
     """How many samples the subset has (None when the source does not say); `n < n_subset` is a partial run."""
     provenance: Mapping[str, Any] | None = None
@@ -292,6 +298,7 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
             original = counts.get("original")
             trigger = trigger_metric(metric)
             provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
+            budgeted = budget_metric(metric)
             found_results.append(_counts_agree(
                 TaskResult(
                     model=model,
@@ -310,6 +317,9 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
                     answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}", NOT_NEGATIVE),
                     coherence=number(keyed.get(COHERENCE), f"{where}.{COHERENCE}", COHERENCE_RANGE),
+                    at_budget=(_measure(keyed[budgeted], f"{where}.{budgeted}", _stderr(keyed, budgeted, where))
+                               if budgeted in keyed else None),
+                    word_budget=_whole((provenance or {}).get("word_budget")) if budgeted in keyed else None,
                     n_subset=_sample_count(original, f"{path}: n-samples.{task}.original"),
                     provenance=provenance,
                     source=str(path),
@@ -363,6 +373,9 @@ def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         judge_failures=_sample_count(data.get("n_failed"), f"{where}: n_failed"),
         generation_failures=_sample_count(data.get("n_generation_failed"), f"{where}: n_generation_failed"),
         answer_words=number(data.get("answer_words"), f"{where}: answer_words", NOT_NEGATIVE),
+        at_budget=(_measure(data["overall_at_budget"], f"{where}: overall_at_budget")
+                   if data.get("overall_at_budget") is not None else None),
+        word_budget=_whole(data.get("word_budget")) if data.get("overall_at_budget") is not None else None,
         n_subset=_sample_count(n_subset, f"{where}: n_subset"),
         provenance=_checked_provenance(provenance, f"{where}: {PROVENANCE_KEY}"),
         source=str(path),

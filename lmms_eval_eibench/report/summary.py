@@ -33,6 +33,8 @@ def _subset_json(result: TaskResult | None) -> dict[str, Any] | None:
         "generation_failures": result.generation_failures,
         "answer_words": result.answer_words,
         "coherence": result.coherence,
+        "at_budget": (None if result.at_budget is None
+                      else {"word_budget": result.word_budget, "recall": _measure_json(result.at_budget)}),
         "n_subset": result.n_subset,
         "partial": is_partial(result),
         "unofficial_data": on_modified_data(result),
