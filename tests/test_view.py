@@ -330,3 +330,28 @@ def test_bad_lines_and_folders_are_named(tmp_path, capsys):
     assert code == 2 and "no EIBench samples file in this folder" in err
     code, err = view(str(lines), "-o", str(tmp_path), capsys=capsys)
     assert code == 2 and "is a folder" in err
+
+
+def test_local_hf_judge_run_shows_its_count_and_reply(sample_dataset_dir, tmp_path, capsys):
+    """The third judge kind: a local transformers judge (a tiny Llama built here that always replies
+    `{score: 1/2}`), through `eibench score -o` and onto the page."""
+    from test_judge_hf import VERDICT_TOKEN, build_tiny_llama
+
+    model = build_tiny_llama(tmp_path / "judge", rigged=True)
+    rows = dataset_rows(sample_dataset_dir, "basic")[:4]
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({r["id"]: r["triggers"][0]}) + "\n" for r in rows))
+    verdicts = tmp_path / "hf.jsonl"
+    code = main(["score", str(answers), "--dataset", str(sample_dataset_dir), "--allow-partial", "--judge", "hf",
+                 "--judge-model", str(model), "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+                 "-o", str(verdicts)])
+    assert code == 0, capsys.readouterr().err
+    page = tmp_path / "hf.html"
+    code, err = view(str(verdicts), "--dataset", str(sample_dataset_dir), "-o", str(page), capsys=capsys)
+    assert code == 0, err
+    dom = dump_dom(page)
+    assert sorted(sample_ids(dom)) == sorted(r["id"] for r in rows)
+    assert "the judge counted" in dom and VERDICT_TOKEN in dom  # the paper judge's count and its reply, as text
+    # the paper protocol: recall = the judge's covered count (1) over the sample's own trigger count
+    recalls = dict(zip(sample_ids(dom), (float(a["data-recall"]) for _, a in elements(dom, "data-recall"))))
+    assert recalls == pytest.approx({r["id"]: 100 / len(r["triggers"]) for r in rows}, abs=1e-3)
