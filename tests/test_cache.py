@@ -93,6 +93,35 @@ def test_a_row_changed_by_hand_is_refused(tmp_path) -> None:
         cache.get_many(["k1"])
 
 
+def test_a_reply_rewritten_without_its_checksum_stops_the_score(official_records, official_dir, tmp_path,
+                                                                 monkeypatch, capsys) -> None:
+    """Through `eibench score`: a cached reply edited in the file (its checksum left as it was) stops the rerun
+    with the cache file named and the way on; nothing is served from it and nothing is asked."""
+    from lmms_eval_eibench import cli
+
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({r.image_path: r.triggers[0]}) + "\n" for r in official_records.complex),
+                       encoding="utf-8")
+    monkeypatch.setenv("EIBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    with judge_server() as judge:
+        monkeypatch.setenv("EIBENCH_JUDGE_API_KEY", judge.config.api_key)
+        argv = ["score", str(answers), "--subset", "complex", "--annotations", str(official_dir), "--base-url",
+                judge.base_url, "--judge-model", judge.model, "--json", "--no-progress"]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        first = json.loads(capsys.readouterr().out)["overall"]
+        path = tmp_path / "cache" / CACHE_FILE
+        with sqlite3.connect(path) as db:  # full credit in one reply, the checksum untouched
+            db.execute("UPDATE replies SET raw = '{score: 9/9}' WHERE key = (SELECT min(key) FROM replies)")
+        asked = judge.stats.chat_requests
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and "Traceback" not in err, err
+        assert str(path) in err and "checksum does not match" in err and "--no-cache" in err, err
+        assert judge.stats.chat_requests == asked  # refused, not re-asked nor served
+        argv.append("--no-cache")  # the way on that keeps the file: the judge asked again, the same number
+        assert cli.main(argv) == 0 and json.loads(capsys.readouterr().out)["overall"] == first
+
+
 def test_old_parsed_verdict_cache_is_never_read(tmp_path) -> None:
     old = sqlite3.connect(tmp_path / "verdicts.sqlite3")
     old.execute("CREATE TABLE verdicts (key TEXT PRIMARY KEY, schema INTEGER, verdict TEXT, judge TEXT, created REAL)")

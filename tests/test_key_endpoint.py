@@ -134,3 +134,83 @@ def test_a_key_in_the_url_path_never_reaches_results_verdicts_cache_or_messages(
         out, err = capsys.readouterr()
         assert code == 0 and "image-blind floor" in out, err
         assert PATH_KEY not in out + err and TOKEN not in out + err
+
+
+def test_one_file_naming_another_endpoint_stops_the_floor_whatever_the_order(official_records, official_dir, judge,
+                                                                             stranger, tmp_path, capsys):
+    # ours and theirs: the same judge but for the endpoint; a trusted first run must not hide the second's
+    code, _, err = score_json(official_records, official_dir, judge.base_url, judge.model, tmp_path / "ours.json",
+                              capsys)
+    assert code == 0, err
+    path = theirs(official_records, official_dir, judge, stranger, tmp_path, capsys)
+    for order in ([tmp_path / "ours.json", path], [path, tmp_path / "ours.json"]):
+        before = asked(judge)
+        code = cli.main(["report", *map(str, order), "--with-blind", "--annotations", str(official_dir)])
+        _, err = capsys.readouterr()
+        assert code == 2 and stranger.base_url in err and "nothing was sent" in err, (order, err)
+        assert asked(judge) == before and asked(stranger) == 0, order  # not even the trusted run's floor
+
+
+def test_the_refusal_names_both_endpoints_without_their_secrets(official_records, official_dir, judge, stranger,
+                                                                 tmp_path, capsys, monkeypatch):
+    path = theirs(official_records, official_dir, judge, stranger, tmp_path, capsys)
+    host = stranger.base_url.split("/")[2]
+    data = json.loads(path.read_text())
+    data["provenance"]["judge"]["endpoint"] = f"http://alice:hunter2pass@{host}/sk-theirs-55aa11/v1?key=qq99zz"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with judge_server(FakeJudgeConfig(api_key=USER_KEY, path_prefix=f"/{TOKEN}/{PATH_KEY}")) as proxy:
+        monkeypatch.setenv("EIBENCH_JUDGE_BASE_URL", proxy.base_url)
+        code = cli.main(["report", str(path), "--with-blind", "--annotations", str(official_dir)])
+        _, err = capsys.readouterr()
+        assert code == 2 and "Traceback" not in err, err
+        proxy_host = proxy.base_url.split("/")[2]
+        assert f"recorded at http://{host}/***/v1" in err, err  # both named, in public form
+        assert f"configured here is http://{proxy_host}/***/***/v1" in err, err
+        for secret in ("alice", "hunter2pass", "sk-theirs-55aa11", "qq99zz", PATH_KEY, TOKEN, USER_KEY):
+            assert secret not in err, secret
+        assert asked(proxy) == 0 and asked(stranger) == 0 and not stranger.stats.authorization_headers
+
+
+def test_reading_a_file_never_asks_anyone(official_records, official_dir, judge, stranger, tmp_path, capsys):
+    """The table, summary and chart of a results file naming another endpoint: nothing is sent anywhere."""
+    path = theirs(official_records, official_dir, judge, stranger, tmp_path, capsys)
+    before = asked(judge)
+    code = cli.main(["report", str(path), "--summary", str(tmp_path / "s.json"), "--chart", str(tmp_path / "c.svg"),
+                     "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("model,"), err
+    assert asked(stranger) == 0 and asked(judge) == before
+
+
+def sqlite_text(folder: Path) -> str:
+    """Every value of every table of every SQLite cache file under ``folder``, as SQL text (``iterdump``)."""
+    import sqlite3
+
+    dumps = []
+    for path in sorted(folder.rglob("*.sqlite3")):
+        with sqlite3.connect(path) as connection:
+            dumps.append("\n".join(connection.iterdump()))
+    assert dumps, f"no cache file under {folder}"
+    return "\n".join(dumps)
+
+
+def test_a_key_in_the_url_path_stays_out_of_the_floor_cache_and_outputs(official_records, official_dir, tmp_path,
+                                                                        capsys, monkeypatch):
+    with judge_server(FakeJudgeConfig(api_key=USER_KEY, path_prefix=f"/{TOKEN}/{PATH_KEY}")) as proxy:
+        monkeypatch.setenv("EIBENCH_JUDGE_BASE_URL", proxy.base_url)
+        code, _, err = score_json(official_records, official_dir, proxy.base_url, proxy.model,
+                                  tmp_path / "run.json", capsys)
+        assert code == 0, err
+        summary, table = tmp_path / "s.json", tmp_path / "t.md"
+        code = cli.main(["report", str(tmp_path / "run.json"), "--with-blind", "--annotations", str(official_dir),
+                         "--summary", str(summary), "-o", str(table)])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert proxy.stats.chat_requests > len(official_records.complex)  # the run, then the floor, were judged
+        dump = sqlite_text(tmp_path / "cache")
+        assert "INSERT INTO" in dump and len(dump) > 10_000  # the replies are there, read back through SQLite
+        host = proxy.base_url.split("/")[2]
+        for text, where in ((dump, "cache"), (summary.read_text(), "--summary"), (table.read_text(), "-o"),
+                            (out + err, "messages")):
+            assert PATH_KEY not in text and TOKEN not in text and USER_KEY not in text, where
+        assert f"http://{host}/***/***/v1" in summary.read_text()  # the floor's judge, recorded in public form

@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the report; 0 on success, 2 on bad input (message on stderr, no output files written)."""
     from lmms_eval_eibench import report
     from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
+    from lmms_eval_eibench.report.chart import check_chart
     from lmms_eval_eibench.report.results import files_read
 
     if args.paired:
@@ -138,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
                     raise InputFileError(f"{option} {target}", "is also another output of this command",
                                          "give each output its own file")
                 written.add(Path(target).resolve())
+        for chart in args.chart:
+            check_chart(chart, args.chart_paper)
         if args.format == "csv":
             table = report.render_csv(rows)
         elif args.format == "latex":
@@ -146,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
             table = report.render_markdown(rows, warnings)
         if not rows:
             raise report.ReportError("no rows to show: the --paper-setting / --paper-judge filters left none")
-        for chart in args.chart:
-            report.render_chart(rows, chart, paper=args.chart_paper)
         if args.summary:
             summary = report.build_summary(rows, warnings)
             write_text_atomic(args.summary, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -156,13 +157,34 @@ def run(args: argparse.Namespace) -> int:
     except (report.ReportError, InputFileError) as exc:
         print(f"eibench report: error: {exc}", file=sys.stderr)
         return 2
+    failed = _draw_charts(rows, args)  # last: a chart that cannot be drawn costs no other output
     for note in notes:
         print(f"eibench report: note: {note}", file=sys.stderr)
     for warning in warnings:
         print(f"eibench report: warning: {warning}", file=sys.stderr)
     if not args.output:
         sys.stdout.write(table)
-    return 0
+    for message in failed:
+        print(f"eibench report: error: {message}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _draw_charts(rows: list, args: argparse.Namespace) -> list[str]:
+    """Draw each ``--chart``; the messages of those that could not be drawn (the table and summary are written)."""
+    from lmms_eval_eibench import report
+    from lmms_eval_eibench.files import InputFileError
+
+    kept = [name for name, given in (("the table", args.output), ("the summary", args.summary)) if given]
+    kept_text = f"; {' and '.join(kept)} {'were' if len(kept) > 1 else 'was'} written" if kept else ""
+    failed = []
+    for chart in args.chart:
+        try:
+            report.render_chart(rows, chart, paper=args.chart_paper)
+        except (report.ReportError, InputFileError) as exc:
+            failed.append(f"{exc}{kept_text}")
+        except Exception as exc:  # matplotlib's own error: a message naming the chart, never a traceback
+            failed.append(f"--chart {chart}: could not be drawn ({type(exc).__name__}: {exc}){kept_text}")
+    return failed
 
 
 def _run_paired(args: argparse.Namespace) -> int:

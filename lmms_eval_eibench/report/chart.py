@@ -36,16 +36,9 @@ def _column_measure(row: Row, column: str) -> Measure | None:
     return row.basic.categories.get(column) if row.basic else None
 
 
-def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str = "EIBench recall per category",
-                 paper: str = "auto") -> Path:
-    """Grouped bars: recall per category (and Overall, Complex) per row.
-
-    Published rows are drawn as hatched bars (``paper="bars"``) or as reference lines across each column,
-    one thin line per published row and one colour per setting and judge (``paper="reference"``; ``auto``: bars
-    for up to four published rows, else reference, so the paper's 62 rows frame the runs' bars instead of
-    crowding them). The format follows the suffix (``.png`` or ``.svg``). SVG keeps text as text, so category
-    and model names stay searchable. Written atomically.
-    """
+def check_chart(path: str | os.PathLike[str], paper: str = "auto") -> str:
+    """The chart's format (``png``, ``svg``) from its file name, once the chart can be drawn there: raises
+    ``ReportError`` for another suffix, an unknown ``paper`` mode or no matplotlib (checked before any output)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
@@ -58,6 +51,21 @@ def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str =
         require("matplotlib", f"--chart {path}")
     except MissingExtra as exc:
         raise ReportError(str(exc)) from None
+    return fmt
+
+
+def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str = "EIBench recall per category",
+                 paper: str = "auto") -> Path:
+    """Grouped bars: recall per category (and Overall, Complex) per row.
+
+    Published rows are drawn as hatched bars (``paper="bars"``) or as reference lines across each column,
+    one thin line per published row and one colour per setting and judge (``paper="reference"``; ``auto``: bars
+    for up to four published rows, else reference, so the paper's 62 rows frame the runs' bars instead of
+    crowding them). The format follows the suffix (``.png`` or ``.svg``). SVG keeps text as text, so category
+    and model names stay searchable. Written atomically.
+    """
+    path = Path(path)
+    fmt = check_chart(path, paper)
     if not rows:
         raise ReportError("nothing to chart: no rows")
     published = [r for r in rows if r.published]
@@ -72,7 +80,9 @@ def render_chart(rows: Sequence[Row], path: str | os.PathLike[str], title: str =
     groups: dict[tuple[str | None, str], list[Row]] = {}
     for row in reference:
         groups.setdefault((row.template, row.judge_text), []).append(row)
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "eibench"}):
+    # names are plain text: a "$" in a model name is not mathtext, nor any text TeX (whatever the user's matplotlibrc)
+    plain_text = {"text.parse_math": False, "text.usetex": False}
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "eibench", **plain_text}):
         n = max(len(rows), 1)
         # legend under the axes, one line per row: the figure grows in height, not width
         fig = Figure(figsize=(10.0, 4.2 + 0.22 * (len(rows) + len(groups))), layout="constrained")

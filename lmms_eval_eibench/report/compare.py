@@ -12,6 +12,7 @@ from typing import Any
 
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import judge_identity, judge_label
+from lmms_eval_eibench.report.escape import one_line
 from lmms_eval_eibench.report.published import PUBLISHED_PATH, published_judges
 from lmms_eval_eibench.report.results import TaskResult
 from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL, TEMPLATES
@@ -173,6 +174,7 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
     warnings: list[str] = []
     by_key: dict[tuple[str, str, str], list[str]] = {}
     unknown: list[str] = []
+    listed = None  # the judges' list, when the rows were judged differently
     for row in rows:
         keys = {_comparison_key(e, paper_judges) for e in row.results}
         for key in keys:
@@ -194,8 +196,10 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
             )
         ]
         for (judge, prompt, decoding), names in by_key.items():
-            lines.append(f"  - {judge}, prompt {prompt}, settings {decoding}: {'; '.join(dict.fromkeys(names))}")
-        warnings.append("\n".join(lines))
+            names_text = "; ".join(dict.fromkeys(names))
+            lines.append(one_line(f"  - {judge}, prompt {prompt}, settings {decoding}: {names_text}"))
+        listed = "\n".join(lines)  # the one warning of several lines: each line is one_line
+        warnings.append(listed)
     if unknown and (by_key or len(unknown) > 1 or any(r.published for r in rows)):
         published = [name for name in dict.fromkeys(unknown) if name.endswith("(published)")]
         runs = [name for name in dict.fromkeys(unknown) if not name.endswith("(published)")]
@@ -248,7 +252,8 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
         warnings.append("partial runs (--limit, --allow-partial), not comparable with full ones: " + "; ".join(partial))
     warnings += judge_failure_warnings(rows)
     warnings += repeated_run_warnings(rows)
-    return warnings
+    # names, labels and run files come from the results files: a line break in one never starts a line of its own
+    return [w if w is listed else one_line(w) for w in warnings]
 
 
 def _run_name(row: Row) -> str:

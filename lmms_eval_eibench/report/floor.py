@@ -39,6 +39,19 @@ def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[Jud
     return judges
 
 
+def _recorded_judges(results: Sequence[TaskResult]) -> list[JudgeIdentity]:
+    """Each distinct judge the runs record, endpoint included (``_judges_of`` groups judges without it)."""
+    from lmms_eval_eibench.judges import JudgeIdentity
+
+    found: list[JudgeIdentity] = []
+    for result in results:
+        if not result.published and result.provenance is not None:
+            identity = JudgeIdentity.from_record(result.provenance)
+            if identity not in found:
+                found.append(identity)
+    return found
+
+
 def _ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
     from lmms_eval_eibench.answers import load_ground_truth
     from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
@@ -65,11 +78,12 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
     if not judges:
         raise ReportError("--with-blind scores the floor with the runs' own judge, and no run here records its judge "
                           "(published rows and results without provenance have none)")
-    # every judge's settings first: an untrusted endpoint of the second judge must stop the first one's requests too
+    # every judge's settings first: an untrusted endpoint of the second judge must stop the first one's requests too,
+    # and every run's endpoint is checked (two runs of one judge at two endpoints: the first hides not the second)
     settings: dict[tuple[Any, ...], JudgeSettings] = {}
-    for key, (identity, _) in judges.items():
+    for identity in _recorded_judges(results):
         try:
-            settings[key] = JudgeSettings.reproducing(identity, progress=False)
+            settings.setdefault(identity.comparable(), JudgeSettings.reproducing(identity, progress=False))
         except UntrustedEndpoint as exc:
             raise ReportError(f"--with-blind: the runs' judge {identity.title()}: {exc}") from None
         except JudgeError as exc:

@@ -16,6 +16,7 @@ from .. import BASIC_CATEGORIES
 from ..paired import PairedDifference, paired_difference
 from ..provenance import differences
 from ..runs import RunError, RunSamples, read_run
+from .escape import markdown_text
 
 __all__ = ["PairedRow", "compare_runs", "paired_rows", "render_paired_markdown"]
 
@@ -99,11 +100,12 @@ def _p(value: float) -> str:
 
 def render_paired_markdown(rows: Sequence[PairedRow], a_label: str, b_label: str) -> str:
     """The table: A, B, B - A with its 95% CI and p-value, samples (and image clusters for complex)."""
-    lines = [f"A: {a_label}", f"B: {b_label}", "",
+    lines = [f"A: {markdown_text(str(a_label))}", f"B: {markdown_text(str(b_label))}", "",
              "| task | scope | n | A | B | B - A | 95% CI | p | test |", "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         r = row.result
         test = f"paired t, clustered by image ({r.clusters} images)" if r.clusters is not None else "paired t"
-        lines.append(f"| {row.task} | {row.scope} | {r.n} | {_num(r.mean_a)} | {_num(r.mean_b)} | {_num(r.diff):>5} | "
+        task = markdown_text(row.task)
+        lines.append(f"| {task} | {row.scope} | {r.n} | {_num(r.mean_a)} | {_num(r.mean_b)} | {_num(r.diff):>5} | "
                      f"[{_num(r.ci_low)}, {_num(r.ci_high)}] | {_p(r.p_value)} | {test} |")
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 from lmms_eval_eibench.report.compare import Row, is_partial, no_verdict, on_modified_data
+from lmms_eval_eibench.report.escape import csv_text, latex_text, markdown_text, one_line
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
@@ -122,22 +123,19 @@ LEGEND = (
 
 
 def render_markdown(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
-    """The paper layout as a Markdown table, a legend, and the warnings as quoted notes."""
-
-    def escape(cell: str) -> str:
-        return cell.replace("|", "\\|")
-
+    """The paper layout as a Markdown table, a legend, and the warnings as quoted notes; text from the results
+    files (names, labels) is escaped as plain text (``escape.markdown_text``)."""
     lines = [
         "| " + " | ".join(HEADERS) + " |",
         "|" + "|".join(["---"] * 4 + ["---:"] * (len(HEADERS) - 4)) + "|",
     ]
     footnotes = _footnotes(rows)
-    lines += ["| " + " | ".join(escape(c) for c in _cells(row, footnotes=footnotes)) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_text(c) for c in _cells(row, footnotes=footnotes)) + " |" for row in rows]
     lines += ["", LEGEND if any(r.published for r in rows) else LEGEND_RUNS]
     if footnotes:
-        lines += [""] + [f"[{number}] {note}  " for note, number in footnotes.items()]
-    for warning in warnings:
-        lines += ["", "> **Warning:** " + warning.replace("\n", "\n> ")]
+        lines += [""] + [f"[{number}] {markdown_text(note)}  " for note, number in footnotes.items()]
+    for warning in warnings:  # a warning's own lines stay lines of its quote (names in it are one line each)
+        lines += ["", "> **Warning:** " + "\n> ".join(markdown_text(line) for line in warning.split("\n"))]
     return "\n".join(lines) + "\n"
 
 
@@ -181,14 +179,16 @@ def _run_notes(row: Row) -> list[str]:
 
 
 def render_csv(rows: Sequence[Row]) -> str:
-    """One line per row; value and stderr in separate columns, empty when unknown (warnings go to stderr)."""
+    """One line per row; value and stderr in separate columns, empty when unknown (warnings go to stderr). A text
+    cell that a spreadsheet would read as a formula starts with ``'`` (``escape.csv_text``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADERS)
     for row in rows:
         basic, complex_ = row.basic, row.complex
         metric = (basic or complex_).metric if not row.published else "published"  # type: ignore[union-attr]
-        cells = [row.model, row.template or "", _judge_cell(row), _source_cell(row), metric]
+        texts = (row.model, row.template or "", _judge_cell(row), _source_cell(row), metric)
+        cells = [csv_text(text) for text in texts]
         # no verdict at all: empty recall cells (as "—" in Markdown), said in the note
         shown_basic = None if no_verdict(basic) else basic
         shown_complex = None if no_verdict(complex_) else complex_
@@ -210,40 +210,21 @@ def render_csv(rows: Sequence[Row]) -> str:
             "" if not complex_ or complex_.word_budget is None else str(complex_.word_budget),
             _num(basic.coherence if basic else None),
             _num(complex_.coherence if complex_ else None),
-            "; ".join([*row.notes, *_run_notes(row)]),
+            csv_text("; ".join([*row.notes, *_run_notes(row)])),
         ]
         writer.writerow(cells)
     return out.getvalue()
 
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "±": r"$\pm$",
-    "—": "--",
-}
-
-
-def _latex(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-
-
 def render_latex(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
     """A booktabs ``tabular``; published rows below a rule; warnings as ``%`` comments."""
     lines = [f"% {LEGEND if any(r.published for r in rows) else LEGEND_RUNS}"]
+    # splitlines() breaks at every character TeX may end a line at: no text leaves its comment
     lines += ["% WARNING: " + line for w in warnings for line in w.splitlines()]
     lines += [
         r"\begin{tabular}{llll" + "r" * (len(HEADERS) - 4) + "}",
         r"\toprule",
-        " & ".join(_latex(h) for h in HEADERS) + r" \\",
+        " & ".join(latex_text(h) for h in HEADERS) + r" \\",
         r"\midrule",
     ]
     footnotes = _footnotes(rows)
@@ -257,9 +238,9 @@ def render_latex(rows: Sequence[Row], warnings: Sequence[str] = ()) -> str:
         if previous is not None and block != previous:
             lines.append(r"\midrule")
         previous = block
-        lines.append(" & ".join(_latex(c) for c in _cells(row, footnotes=footnotes)) + r" \\")
+        lines.append(" & ".join(latex_text(c) for c in _cells(row, footnotes=footnotes)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    lines += [f"% [{number}] {note}" for note, number in footnotes.items()]
+    lines += [f"% [{number}] {one_line(note)}" for note, number in footnotes.items()]
     return "\n".join(lines) + "\n"
 
 
