@@ -24,7 +24,6 @@ EIBENCH = str(BIN / "eibench")
 LMMS_EVAL = str(BIN / "lmms-eval")
 README = Path(__file__).resolve().parents[1] / "README.md"
 CHECKPOINT = "models/ckpt/tiny-llava"  # a checkpoint path: lmms-eval names the model by its last two parts
-STAMP = re.compile(r"^\d{8}_\d{6}$")
 KEYS = ("EIBENCH_JUDGE", "EIBENCH_JUDGE_BASE_URL", "EIBENCH_JUDGE_API_KEY", "OPENAI_API_KEY", "EIBENCH_JUDGE_MODEL",
         "EIBENCH_JUDGE_PROTOCOL", "EIBENCH_JUDGE_PROMPT")
 
