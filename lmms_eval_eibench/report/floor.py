@@ -103,12 +103,12 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
             try:
                 engine.preflight()
             except JudgeError as exc:
-                if settings.kind == "openai" and not settings.api_key:
+                if settings[key].kind == "openai" and not settings[key].api_key:
                     # the endpoint's refusal ("rejected the API key") would blame a key nobody set
                     raise ReportError(
                         f"--with-blind: no API key is set for the judge {identity.title()}: set EIBENCH_JUDGE_API_KEY "
                         "(or OPENAI_API_KEY) to the key the runs were judged with (the floor is scored by their own "
-                        f"judge; without a key its endpoint answered: {exc})") from None
+                        "judge; its endpoint's check failed without a key, and nothing was judged)") from None
                 raise ReportError(f"--with-blind: the judge {identity.title()} cannot work: {exc}") from None
             for subset in subsets:
                 for name in ("basic", "complex"):
