@@ -175,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
         JudgeItem,
         build_engine,
     )
-    from lmms_eval_eibench.judges.cache import ReplyCacheError
+    from lmms_eval_eibench.judges.cache import ReplyCacheError, cache_files
     from lmms_eval_eibench.provenance import ProvenanceError
+    from lmms_eval_eibench.runs import run_files
 
     if bool(args.answers) == bool(args.from_verdicts):
         return _fail("give either ANSWERS or --from-verdicts FILE (exactly one)", EXIT_INPUT)
@@ -193,9 +194,11 @@ def run(args: argparse.Namespace) -> int:
         inputs = read_inputs(Path(args.from_verdicts or args.answers), subset=args.subset, dataset=args.dataset,
                              annotations=args.annotations, judge_replies=bool(args.from_verdicts),
                              allow_partial=args.allow_partial)
-        if output is not None:  # never over the answers, nor inside the ground truth's folder
+        if output is not None:  # never over a file read: the answers (and the results beside lmms-eval samples),
+            # the cache's files, nor anything inside the ground truth's folder
             truth = [Path(p) for p in (args.annotations, args.dataset) if p and Path(p).is_dir()]
-            check_output(output, [inputs.source, *truth])
+            cache = cache_files(settings.cache_dir) if settings.cache else []
+            check_output(output, [*run_files(inputs.source), *cache, *truth])
     except (ScoreInputError, DatasetIntegrityError, DatasetNotFound, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
 
