@@ -132,6 +132,28 @@ def _unwritable(path: Path, err: OSError) -> InputFileError:
     return InputFileError(str(path), f"cannot be written ({err.strerror or err})", fix)
 
 
+def check_output_folder(path: str | os.PathLike[str], option: str) -> None:
+    """A folder a harness will write into later (``path``, given as ``option``), checked now by creating and
+    removing an empty file in it, or in the nearest folder of it that exists (the harness creates the rest): a
+    path under a file or on a read-only file system fails here, root included (modes would not stop root). Nothing
+    is left behind."""
+    path = Path(path)
+    where = f"{option} {path}"
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputFileError(where, f"{existing} is a file, not a folder", "choose a folder path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".eibench-write-check-", dir=existing)
+    except OSError as err:
+        fix = ("free space on that disk, or choose a folder on another one" if err.errno in _FULL
+               else "choose a writable folder")
+        raise InputFileError(where, f"cannot be written ({err.strerror or err}, in {existing})", fix) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it only when the block succeeds. An OS error creating,

@@ -11,12 +11,15 @@ methods only:
 2. ``download``: the real split (``EIBENCH_DATASET`` / the default folder / a Hub repo), verified and checked for
    what the template needs (images, captions), with one clear message when something is missing.
 3. ``override_metric("bypass")``: the harness's own ``--predict_only`` signal: nothing is judged afterwards.
-4. ``build_all_requests``: runs right before generation; the judge's preflight runs here, so a bad key fails in
-   seconds instead of after hours of inference (and the coherence models load, when asked for).
+4. ``build_all_requests``: runs right before generation; lmms-eval's ``--output_path`` is checked here (lmms-eval
+   itself tries it only after the whole run, and then logs the failure and exits 0), and the judge's preflight
+   runs here, so a bad key fails in seconds instead of after hours of inference (and the coherence models load,
+   when asked for).
 5. ``apply_filters``: after the filters, every response of this process's share of the task is known: the final
    answers (after lmms-eval's reasoning-tag stripping, with the tags lmms-eval will apply) are judged in one
    concurrent, cached call, each document once; with ``EIBENCH_WORD_BUDGET`` the answers over it are judged again
-   cut, and with ``EIBENCH_COHERENCE`` every answer's coherence is computed in the same pass.
+   cut, and with ``EIBENCH_COHERENCE`` every answer's coherence is computed in the same pass. Ctrl-C there says
+   how many verdicts the cache holds and exits 130 (``SystemExit``, which lmms-eval does not catch).
 6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``).
 
 Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``; what reaches into
@@ -26,6 +29,7 @@ lmms-eval (the reasoning tags, the metric registry) is in ``lmms_compat``, and d
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -132,6 +136,7 @@ class EIBenchLifecycle:
     def build_all_requests(self, *args: Any, **kwargs: Any) -> Any:
         """Runs right before generation: check the judge now, not after the model has run."""
         self._world_size = int(kwargs.get("world_size") or 1)
+        self._check_output_path()
         if not self._predict_only:
             pipeline.engine().preflight()
             self._check_baseline()
@@ -141,6 +146,21 @@ class EIBenchLifecycle:
                 except (ImportError, RuntimeError) as err:
                     raise documents.EIBenchTaskError(f"EIBench: {err}") from None
         return super().build_all_requests(*args, **kwargs)
+
+    def _check_output_path(self) -> None:
+        """Stop before generation when lmms-eval could not save the run (a path under a file, a read-only disk):
+        it would otherwise generate and judge everything, log the failure at INFO level and exit 0."""
+        from .files import InputFileError, check_output_folder
+
+        path = lmms_compat.output_path(self)
+        if path is None:
+            return
+        try:
+            check_output_folder(path, "--output_path")
+        except InputFileError as err:
+            raise documents.EIBenchTaskError(
+                f"EIBench: lmms-eval could not save this run: {err}. Checked before generation: nothing has been "
+                "generated or judged") from None
 
     def _check_baseline(self) -> None:
         """lmms-eval's ``--baseline`` (on ``self.args``, set before this runs) compares whatever it is given: say
@@ -179,10 +199,17 @@ class EIBenchLifecycle:
             warn(f"EIBench: {message}")
         started = time.perf_counter()
         engine = pipeline.engine()
-        verdicts = pipeline.judge_answers(engine, list(items.values()))
         at_budget: list[Any] = []
-        if self._word_budget is not None:  # answers within it keep their verdict: only the cut ones are sent
-            _, at_budget = pipeline.judge_at_budget(engine, list(items.values()), verdicts, self._word_budget)
+        try:
+            verdicts = pipeline.judge_answers(engine, list(items.values()))
+            if self._word_budget is not None:  # answers within it keep their verdict: only the cut ones are sent
+                _, at_budget = pipeline.judge_at_budget(engine, list(items.values()), verdicts, self._word_budget)
+        except KeyboardInterrupt:  # as `eibench score` says it: what is saved, and that a rerun resumes
+            message = pipeline.interrupted_message(engine, list(items.values()), "the same lmms-eval command",
+                                                   "the model generates again, and an answer already judged is not "
+                                                   "sent to the judge again")
+            print(f"EIBench {self.config.task}: {message}", file=sys.stderr)
+            raise SystemExit(130) from None  # 128 + SIGINT, a shell's status for Ctrl-C
         coherence: list[float | None] = []
         if self._coherence is not None:  # every answer of this process in a few forward passes
             coherence = scorer(self._coherence).answer_scores([item.answer for item in items.values()])

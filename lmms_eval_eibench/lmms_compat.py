@@ -23,6 +23,9 @@ running that file and reading this one:
 6. ``percent_items``: lmms-eval computes a metric's ``_stderr_clt`` from the very list it handed to the metric's
    aggregation, after it (``TaskOutput.calculate_aggregate_metric``, then ``calculate_clt_aggregate_metric``),
    while ``--baseline`` reads the per-sample numbers from the logged samples, a copy made before.
+7. ``output_path``: where lmms-eval will save the run (``--output_path``), read from the CLI arguments the evaluator
+   sets on each task (``task.args``) before ``build_all_requests``; lmms-eval itself only tries to write there after
+   the whole run, and logs a failure at INFO level.
 
 lmms-eval's public model API (``lmms``, ``Instance``, ``GenerationResult``, ``TokenCounts``,
 ``unwrap_generation_output``, ``get_model``) is re-exported here for ``cfsa.model``, so that outside this module only
@@ -57,6 +60,7 @@ __all__ = [
     "logged_input",
     "model_is_chat",
     "model_manifest",
+    "output_path",
     "own_process_results",
     "percent_items",
     "reasoning_tags",
@@ -251,3 +255,18 @@ def percent_items(items: Any) -> list[float]:
     if isinstance(items, list):
         items[:] = scaled
     return scaled
+
+
+# -- 7. where lmms-eval saves the run ---------------------------------------------------------------------------
+
+
+def output_path(task: Any) -> str | None:
+    """lmms-eval's ``--output_path`` of the run ``task`` is part of (None: none given, or not run by lmms-eval's
+    evaluator, e.g. under lm-eval or a ``simple_evaluate`` call without CLI arguments).
+
+    Read from ``task.args``, the namespace ``evaluate()`` sets on every task before ``build_all_requests``: it is
+    the one ``cli_evaluate`` built, from the command line or a ``--config`` file, and whose ``output_path`` it
+    hands to its ``EvaluationTracker``. ``sys.argv`` would miss ``--config`` and programmatic runs, and the tracker
+    is not reachable from a task."""
+    value = getattr(getattr(task, "args", None), "output_path", None)
+    return str(value) if value else None

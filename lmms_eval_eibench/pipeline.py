@@ -87,6 +87,21 @@ def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem],
     return [no_answer.get(i) or next(judged) for i in range(len(items))]
 
 
+def interrupted_message(engine: JudgeEngine, items: Sequence[JudgeItem], rerun: str = "the same command",
+                        resume: str = "only the other answers are sent to the judge") -> str:
+    """What Ctrl-C while judging leaves: how many verdicts the cache holds and that running ``rerun`` again
+    resumes from them (``resume``: what the rerun does)."""
+    if engine.cache is None:
+        return ("interrupted; no verdict is saved (the cache is off: --no-cache / EIBENCH_NO_CACHE), so a rerun "
+                "asks the judge again for every answer; nothing was written")
+    try:
+        distinct, cached = engine.cached_count(items)
+    except Exception:  # noqa: BLE001 - the interrupt may have hit the cache itself; still say how to resume
+        return f"interrupted; run {rerun} again to resume: verdicts already saved are not asked again"
+    return (f"interrupted; {cached} of {distinct} verdicts are saved in the judge cache ({engine.cache.path}); "
+            f"run {rerun} again to resume: {resume}")
+
+
 def judge_at_budget(judge: JudgeEngine, items: Sequence[JudgeItem], verdicts: Sequence[Verdict],
                     budget: int) -> tuple[list[JudgeItem], list[Verdict]]:
     """Each answer cut to its first ``budget`` words (``length.cut_to_words``) and its verdict: an answer within

@@ -289,6 +289,30 @@ def test_percent_items() -> None:
     assert paired_score_mean(items) == pytest.approx(43.75) and logged == [0.0, 0.25, 1.0, 0.5]
 
 
+# -- 7. where lmms-eval saves the run ---------------------------------------------------------------------------
+
+
+def test_output_path(task: Any) -> None:
+    """`--output_path` is on the CLI arguments evaluate() sets as `task.args` before `build_all_requests` (where
+    the plugin checks it), and is the path the EvaluationTracker saves under."""
+    from lmms_eval import evaluator
+    from lmms_eval.__main__ import parse_eval_args
+    from lmms_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    argv = sys.argv
+    try:
+        sys.argv = ["lmms-eval", "--model", "dummy", "--tasks", TASK, "--output_path", "/tmp/eibench-out"]
+        _, cli_args = parse_eval_args()
+    finally:
+        sys.argv = argv
+    assert lmms_compat.output_path(task) is None  # no CLI arguments (the Python API, lm-eval)
+    task.args = cli_args
+    assert lmms_compat.output_path(task) == "/tmp/eibench-out", broken("output_path")
+    source = inspect.getsource(evaluator.evaluate)
+    assert -1 < source.find("task.args = cli_args") < source.find("task.build_all_requests("), broken("output_path")
+    assert EvaluationTracker(output_path=cli_args.output_path).output_path == "/tmp/eibench-out", broken("output_path")
+
+
 # -- the bar: lmms-eval at one edge -----------------------------------------------------------------------------
 
 

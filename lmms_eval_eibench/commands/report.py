@@ -114,6 +114,23 @@ def run(args: argparse.Namespace) -> int:
         with_paper = args.with_paper or settings is not None or judges is not None
         if not args.results and not with_paper:
             raise report.ReportError("give RESULTS (results files or folders), or --with-paper for the published rows")
+        # every output checked before any work (--with-blind's floor is paid for)
+        read = [*files_read(args.results), *(p for p in (args.annotations, args.dataset) if p and Path(p).is_dir())]
+        if args.with_blind:  # the floor's judge reads (and writes) the reply cache of EIBENCH_CACHE_DIR
+            from lmms_eval_eibench.judges.cache import cache_files
+
+            read += cache_files()
+        targets = [*(("--chart", c) for c in args.chart), ("--summary", args.summary), ("--output", args.output)]
+        written: set[Path] = set()
+        for option, target in targets:
+            if target is not None:  # no output over a file read (those found in input folders included)
+                check_output_file(target, option, read)
+                if Path(target).resolve() in written:
+                    raise InputFileError(f"{option} {target}", "is also another output of this command",
+                                         "give each output its own file")
+                written.add(Path(target).resolve())
+        for chart in args.chart:
+            check_chart(chart, args.chart_paper)
         entries, notes = report.load_results(args.results) if args.results else ([], [])
         if args.with_blind:
             from lmms_eval_eibench.report.floor import floor_note, floor_results
@@ -129,18 +146,6 @@ def run(args: argparse.Namespace) -> int:
             entries += report.load_published(settings=settings, judges=judges)
         rows = report.build_rows(entries)
         warnings = report.comparability_warnings(rows)
-        read = [*files_read(args.results), *(p for p in (args.annotations, args.dataset) if p and Path(p).is_dir())]
-        targets = [*(("--chart", c) for c in args.chart), ("--summary", args.summary), ("--output", args.output)]
-        written: set[Path] = set()
-        for option, target in targets:
-            if target is not None:  # no output over a file read (those found in input folders included)
-                check_output_file(target, option, read)
-                if Path(target).resolve() in written:
-                    raise InputFileError(f"{option} {target}", "is also another output of this command",
-                                         "give each output its own file")
-                written.add(Path(target).resolve())
-        for chart in args.chart:
-            check_chart(chart, args.chart_paper)
         if args.format == "csv":
             table = report.render_csv(rows)
         elif args.format == "latex":

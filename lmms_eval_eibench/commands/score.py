@@ -160,19 +160,6 @@ def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleTe
     return verdicts
 
 
-def interrupted_message(engine: Any, items: Sequence[Any]) -> str:
-    """What Ctrl-C while judging leaves: how many verdicts the cache holds and that a rerun resumes from them."""
-    if engine.cache is None:
-        return ("interrupted; no verdict is saved (the cache is off: --no-cache / EIBENCH_NO_CACHE), so a rerun "
-                "asks the judge again for every answer; nothing was written")
-    try:
-        distinct, cached = engine.cached_count(items)
-    except Exception:  # noqa: BLE001 - the interrupt may have hit the cache itself; still say how to resume
-        return "interrupted; run the same command again to resume: verdicts already saved are not asked again"
-    return (f"interrupted; {cached} of {distinct} verdicts are saved in the judge cache ({engine.cache.path}); "
-            "run the same command again to resume: only the other answers are sent to the judge")
-
-
 def _fail(message: str, status: int) -> int:
     print(f"eibench score: {message}", file=sys.stderr)
     return status
@@ -188,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
         JudgeItem,
         build_engine,
     )
-    from lmms_eval_eibench.judges.cache import ReplyCacheError
+    from lmms_eval_eibench.judges.cache import ReplyCacheError, cache_files
     from lmms_eval_eibench.provenance import ProvenanceError
+    from lmms_eval_eibench.runs import run_files
 
     if bool(args.answers) == bool(args.from_verdicts):
         return _fail("give either ANSWERS or --from-verdicts FILE (exactly one)", EXIT_INPUT)
@@ -206,9 +194,11 @@ def run(args: argparse.Namespace) -> int:
         inputs = read_inputs(Path(args.from_verdicts or args.answers), subset=args.subset, dataset=args.dataset,
                              annotations=args.annotations, judge_replies=bool(args.from_verdicts),
                              allow_partial=args.allow_partial)
-        if output is not None:  # never over the answers, nor inside the ground truth's folder
+        if output is not None:  # never over a file read: the answers (and the results beside lmms-eval samples),
+            # the cache's files, nor anything inside the ground truth's folder
             truth = [Path(p) for p in (args.annotations, args.dataset) if p and Path(p).is_dir()]
-            check_output(output, [inputs.source, *truth])
+            cache = cache_files(settings.cache_dir) if settings.cache else []
+            check_output(output, [*run_files(inputs.source), *cache, *truth])
     except (ScoreInputError, DatasetIntegrityError, DatasetNotFound, ValueError) as exc:
         return _fail(str(exc), EXIT_INPUT)
 
@@ -250,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
                 if budget is not None:
                     budget_items, budget_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
             except KeyboardInterrupt:
-                return _fail(interrupted_message(engine, items), EXIT_INTERRUPTED)
+                return _fail(pipeline.interrupted_message(engine, items), EXIT_INTERRUPTED)
             except JudgeError as exc:  # e.g. the key was revoked mid-run: stop, write nothing
                 return _fail(f"the judge stopped working: {exc}", EXIT_JUDGE)
             except ReplyCacheError as exc:

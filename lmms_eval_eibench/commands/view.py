@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     paths = [p for p in (args.run, args.run2) if p]
     try:
-        check_output_file(args.output, "--output", [p for p in paths if Path(p).is_file()])
+        # never over a file read: the runs, the files found in them or beside them, the ground truth's folders
+        truth = [p for p in (args.dataset, args.annotations) if p and Path(p).is_dir()]
+        check_output_file(args.output, "--output", [*(f for p in paths for f in view.files_read(p)), *truth])
         runs = [view.choose_task(view.read_view_runs(p), args.task, p) for p in paths]
         if len(runs) == 2 and runs[0].subset != runs[1].subset:
             # the samples differ: refused like `report --paired`, before loading any data

@@ -39,8 +39,8 @@ from typing import Any
 from lmms_eval_eibench.judges.base import JudgeItem
 from lmms_eval_eibench.judges.sqlite import Connections
 
-__all__ = ["CACHE_FILE", "CachedReply", "ReplyCache", "ReplyCacheError", "ReplyCacheFull", "default_cache_dir",
-           "reply_key"]
+__all__ = ["CACHE_FILE", "CachedReply", "ReplyCache", "ReplyCacheError", "ReplyCacheFull", "cache_files",
+           "default_cache_dir", "reply_key"]
 
 CACHE_FILE = "judge_replies.sqlite3"
 _OLD_CACHE_FILE = "verdicts.sqlite3"  # plugin 0.1.0: parsed verdicts (parser 1), never read again
@@ -73,6 +73,13 @@ def _request(identity: Mapping[str, Any], item: JudgeItem) -> str:
         {"judge": identity, "answer": item.answer, "ground_truth": item.ground_truth, "triggers": list(item.triggers)},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
+
+
+def cache_files(directory: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The SQLite files of the cache in ``directory`` (default ``default_cache_dir()``): the database, its WAL and
+    shared-memory index (no command's output may replace one)."""
+    database = Path(directory or default_cache_dir()) / CACHE_FILE
+    return [database, database.with_name(f"{CACHE_FILE}-wal"), database.with_name(f"{CACHE_FILE}-shm")]
 
 
 def reply_key(identity: Mapping[str, Any], item: JudgeItem) -> str:

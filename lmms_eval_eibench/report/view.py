@@ -27,7 +27,7 @@ from typing import Any
 from .. import BASIC_CATEGORIES, __version__, config, scoring
 from ..files import InputFileError, read_jsonl
 from ..length import answer_words
-from ..runs import RunError, RunSamples, SampleScore, read_run, read_samples, results_beside
+from ..runs import RunError, RunSamples, SampleScore, read_run, read_samples, results_beside, run_files
 from ..vocabulary import (
     ANSWER_WORDS,
     GENERATION_FAILURE,
@@ -214,6 +214,16 @@ def read_view_runs(path: str | os.PathLike[str]) -> list[ViewRun]:
     if isinstance(first, Mapping) and ("doc_id" in first or any(m in first for m in RECALL_METRICS)):
         return [_lmms_run(read_samples(path))]
     return [_score_output_run(path)]
+
+
+def files_read(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file ``read_view_runs(path)`` may read, those found in a folder or beside a file included (no output
+    may replace one)."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file()
+                      and (p.name.endswith("_results.json") or "_samples_" in p.name))
+    return run_files(path) if path.is_file() else []
 
 
 def choose_task(runs: Sequence[ViewRun], task: str | None, where: str) -> ViewRun:
