@@ -94,3 +94,49 @@ def test_a_judge_that_cannot_be_rebuilt_as_recorded_is_refused(official_records,
 def test_ground_truth_options_need_with_blind(capsys, tmp_path) -> None:
     code, _, err = report_rows(["--with-paper", "--annotations", str(tmp_path)], capsys)
     assert code == 2 and "--with-blind" in err
+
+
+# Written for this test, unlike blind.EMOTION_CUES / GENERIC_CUES: an attacker's own generic cue list, the same
+# short sentences for every image, packed to the budget
+ATTACK_CUES = ("A smile", "Tears in the eyes", "A crowd of people", "Family members together", "A celebration",
+               "A sad face", "An angry expression", "Raised fists", "People hugging", "A child crying",
+               "A wedding ceremony", "A sports game", "Loud music", "A dark room", "Rainy weather", "A hospital bed",
+               "Flowers", "A gift box", "Fireworks", "A victory", "A defeat", "A broken object", "An argument",
+               "Shouting", "Laughter", "Holding hands", "A pet dog", "A beautiful landscape", "Sunset",
+               "A lonely person", "An empty street", "Police officers", "A car accident", "A fire", "A protest",
+               "A performance on stage", "Applause", "Dancing", "Friends laughing", "A surprise", "Good news",
+               "Bad news", "A phone call", "A funeral", "A graduation", "A baby", "An old man", "A woman")
+
+
+def embedding_score(records, answer: str, official_dir: Path, path: Path, capsys, *budget: str) -> dict:
+    """`eibench score --json` of the complex subset with the offline embedding judge, one answer for every sample."""
+    answers = path.with_suffix(".jsonl")
+    answers.write_text("".join(json.dumps({r.image_path: answer}) + "\n" for r in records), encoding="utf-8")
+    code = cli.main(["score", str(answers), "--subset", "complex", "--annotations", str(official_dir),
+                     "--judge", "embedding", "--json", "--no-progress", *budget])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    path.write_text(out, encoding="utf-8")
+    return json.loads(out)
+
+
+def test_at_a_budget_the_floor_is_at_least_a_packed_list_of_generic_cues(official_records, official_dir, tmp_path,
+                                                                        capsys) -> None:
+    from lmms_eval_eibench.blind import packed_answer
+
+    attack = packed_answer(ATTACK_CUES, 100)
+    scored = embedding_score(official_records.complex, attack, official_dir, tmp_path / "attack.json", capsys,
+                             "--word-budget", "100")
+    assert scored["overall_at_budget"] == scored["overall"]  # packed within the budget: never cut
+    code = cli.main(["report", str(tmp_path / "attack.json"), "--with-blind", "--annotations", str(official_dir),
+                     "--summary", str(tmp_path / "summary.json"), "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = json.loads((tmp_path / "summary.json").read_text())["entries"]
+    [floor] = [r for r in rows if r["model"] == FLOOR_MODEL]
+    at_budget = floor["complex"]["at_budget"]
+    assert at_budget["word_budget"] == 100
+    # the floor at the budget is a floor: no image-blind packed list beats it there
+    assert at_budget["recall"]["value"] >= scored["overall_at_budget"] > 0
+    # and it is more than the 593-word list cut to 100 words would show
+    assert "at 100 words: the best of the blind answers is" in out + err

@@ -7,41 +7,54 @@ run's provenance record (kind, model, prompt, decoding, reading settings) with t
 environment (``JudgeSettings.reproducing``: a results file never chooses where the key goes, and a recorded endpoint
 other than the configured one is refused before any request), and refused unless the rebuilt judge is the recorded
 one (``JudgeIdentity.comparable``).
+
+At a word budget (a run scored with ``--word-budget N``), the floor is the best of several image-blind answers under
+that budget, not only the long list cut to N words: short cue sentences packed to N words (``blind.packed_answer``:
+the other subset's most frequent trigger words, or a generic emotion vocabulary of the category the basic question
+names), built without the scored subset's annotations. The row's At Budget cell is the best of them; its note says
+which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench.report.results import ReportError, TaskResult, result_from_score
 
 if TYPE_CHECKING:
-    from lmms_eval_eibench.judges import JudgeIdentity
+    from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem
 
 FLOOR_MODEL = "image-blind floor"
 """The model name of the floor rows (``blind.blind_answer``: the other subset's 100 most frequent triggers)."""
 
 
-def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[JudgeIdentity, list[str]]]:
-    """Each distinct judge of the runs (published rows and runs without provenance have none) and its subsets."""
-    from lmms_eval_eibench.judges import JudgeIdentity
+Budgets = dict[str, set[int]]
+"""Per subset, the word budgets its runs were scored at (empty: none)."""
 
-    judges: dict[tuple[Any, ...], tuple[JudgeIdentity, list[str]]] = {}
+
+def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[JudgeIdentity, Budgets]]:
+    """Each distinct judge of the runs (published rows and runs without provenance have none), its subsets and the
+    word budgets of their runs."""
+    from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem
+
+    judges: dict[tuple[Any, ...], tuple[JudgeIdentity, Budgets]] = {}
     for result in results:
         if result.published or result.provenance is None:
             continue
         identity = JudgeIdentity.from_record(result.provenance)
-        _, subsets = judges.setdefault(identity.comparable(), (identity, []))
-        if result.subset not in subsets:
-            subsets.append(result.subset)
+        _, subsets = judges.setdefault(identity.comparable(), (identity, {}))
+        budgets = subsets.setdefault(result.subset, set())
+        if result.word_budget is not None:
+            budgets.add(result.word_budget)
     return judges
 
 
 def _recorded_judges(results: Sequence[TaskResult]) -> list[JudgeIdentity]:
     """Each distinct judge the runs record, endpoint included (``_judges_of`` groups judges without it)."""
-    from lmms_eval_eibench.judges import JudgeIdentity
+    from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem
 
     found: list[JudgeIdentity] = []
     for result in results:
@@ -110,24 +123,58 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
                         "(or OPENAI_API_KEY) to the key the runs were judged with (the floor is scored by their own "
                         "judge; its endpoint's check failed without a key, and nothing was judged)") from None
                 raise ReportError(f"--with-blind: the judge {identity.title()} cannot work: {exc}") from None
-            for subset in subsets:
+            for subset, budgets in subsets.items():
                 for name in ("basic", "complex"):
                     if name not in truth:
                         truth[name] = _ground_truth(name, dataset, annotations)
-                answer = blind_answer(truth["complex" if subset == "basic" else "basic"])
+                other = truth["complex" if subset == "basic" else "basic"]
+                answer = blind_answer(other)
                 items = [JudgeItem.from_doc(row, answer) for row in truth[subset]]
                 try:
                     verdicts = pipeline.judge_answers(engine, items)
+                    best = {budget: _best_at_budget(engine, items, verdicts, other, budget, subset)
+                            for budget in sorted(budgets)}
                 except (JudgeError, ReplyCacheError) as exc:  # the key revoked, the cache's disk full...
                     raise ReportError(f"--with-blind: the judge {identity.title()} stopped: {exc}") from None
                 summary = pipeline.summarize_verdicts(items, verdicts, subset)
-                record = pipeline.provenance_record(engine.identity, dataset=dataset, from_dataset=not annotations,
-                                                    annotations=annotations,
-                                                    samples={"scored": len(items), "subset": len(items)})
-                data = pipeline.score_json(summary, subset, engine.metric_name, engine.summary(), record, None,
-                                           model=FLOOR_MODEL, answers=[answer] * len(items))
-                floors.append(result_from_score(Path(f"{FLOOR_MODEL} ({subset})"), data))
+                for budget in sorted(budgets) or [None]:
+                    record = pipeline.provenance_record(engine.identity, dataset=dataset, from_dataset=not annotations,
+                                                        annotations=annotations, word_budget=budget,
+                                                        samples={"scored": len(items), "subset": len(items)})
+                    at_budget, notes = None, ()
+                    if budget is not None:
+                        name, cut, words = best[budget]
+                        at_budget = (budget, cut)
+                        notes = (f"{FLOOR_MODEL} ({subset}) at {budget} words: the best of the blind answers is "
+                                 f"{name} ({words:.0f} words on average)",)
+                    data = pipeline.score_json(summary, subset, engine.metric_name, engine.summary(), record, None,
+                                               model=FLOOR_MODEL, answers=[answer] * len(items), at_budget=at_budget)
+                    floor = result_from_score(Path(f"{FLOOR_MODEL} ({subset})"), data)
+                    floors.append(replace(floor, notes=notes))
     return floors
+
+
+def _best_at_budget(engine: Any, items: Sequence[JudgeItem], verdicts: Sequence[Any],
+                    other_rows: Sequence[Mapping[str, Any]], budget: int,
+                    subset: str) -> tuple[str, Any, float]:
+    """The best image-blind answer at ``budget`` words under ``engine``: the long list cut to the budget, or short
+    cue sentences packed to it (``blind.packed_cues``, per category for basic). Returns its name, the recall
+    summary of the answers and their mean words; ties go to the first (the long list)."""
+    from lmms_eval_eibench import pipeline
+    from lmms_eval_eibench.blind import packed_answer, packed_cues
+    from lmms_eval_eibench.length import mean_answer_words
+
+    cut_items, cut_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
+    candidates = [("the long list cut to the budget", cut_items, cut_verdicts)]
+    cues = {category: packed_cues(category if subset == "basic" else None, other_rows)
+            for category in dict.fromkeys(item.category for item in items)}
+    for kind in next(iter(cues.values())):
+        packed = [replace(item, answer=packed_answer(cues[item.category][kind], budget)) for item in items]
+        candidates.append((f"{kind} packed to the budget", packed, pipeline.judge_answers(engine, packed)))
+    scored = [(name, pipeline.summarize_verdicts(answers, found, subset), answers)
+              for name, answers, found in candidates]
+    name, summary, answers = max(scored, key=lambda c: c[1].overall if c[1].overall is not None else -1.0)
+    return name, summary, mean_answer_words([item.answer for item in answers])
 
 
 def floor_note(floors: Sequence[TaskResult]) -> str | None:
@@ -138,4 +185,6 @@ def floor_note(floors: Sequence[TaskResult]) -> str | None:
     sizes = ", ".join(f"{subset} {value:.0f} words" for subset, value in words.items() if value is not None)
     return (f"{FLOOR_MODEL}: the same answer for every sample, never looking at an image: the 100 most frequent "
             f"triggers of the other subset as a numbered list ({sizes}), scored by the runs' own judge. A run near "
-            "it gains little over listing common triggers; compare at a word budget (eibench score --word-budget).")
+            "it gains little over listing common triggers; compare at a word budget (eibench score --word-budget). "
+            "At Budget: the best image-blind answer within the run's budget (that list cut to it, or short cue "
+            "sentences packed to it: the other subset's frequent trigger words, generic emotion cues).")
