@@ -28,6 +28,10 @@ __all__ = ["Judge", "JudgeItem", "LLMJudge", "Verdict", "judge_messages", "verdi
 def judge_messages(prompt: str, item: JudgeItem) -> list[dict[str, str]]:
     """The chat messages for `item` under judge prompt `prompt` (system + user)."""
     template = f"judge_{prompt}"
+    # The judge sees the answer exactly as the model wrote it, never folded (issue 32, docs/judging.md): the
+    # paper's protocol sends the raw answer, cached replies stay valid, and verdict_parser folds the answer and
+    # the reply itself (quotation.fold), so a plant hidden by invisible characters is refused however the judge
+    # quotes it; the word rule (length.py) ignores format characters too.
     variables = {"answer": item.answer, "ground_truth": item.ground_truth, "triggers": list(item.triggers)}
     return [
         {"role": "system", "content": prompts.render_block(template, "system", **variables)},
