@@ -115,6 +115,31 @@ def test_a_long_blind_list_wins_without_a_budget_and_loses_with_one(basic, offic
     assert long_list["answer_words"] > 5 * honest["answer_words"]
 
 
+
+@pytest.mark.parametrize("glue", ["\u200b", "\u2060", "\u00ad", ","], ids=["zwsp", "word-joiner", "soft-hyphen",
+                                                                       "comma"])
+def test_glued_words_are_counted_and_cut_like_spaced_ones(glue, basic, official_dir, judge, tmp_path,
+                                                         capsys) -> None:
+    """Issue 32: a long list glued by an invisible character (or commas without spaces) was one word to the old
+    rule (str.split), so the budget never cut it and it kept all its recall at the budget."""
+    words = blind_list(basic).split()
+    cache = tmp_path / "c"
+    scored = {}
+    for name, answer in (("spaced", " ".join(words)), ("glued", glue.join(words))):
+        assert name == "spaced" or len(answer.split()) == 1  # one "word" to the old rule
+        path = write_answers(tmp_path / f"{name}.jsonl", [(r.image_path, answer) for r in basic])
+        before = judge.stats.chat_requests
+        code, scored[name], err = score([str(path), *loopback_args(judge, official_dir, cache), "--word-budget",
+                                         str(BUDGET)], capsys)
+        assert code == 0, err
+        assert judge.stats.chat_requests - before == 2 * len(basic)  # over the budget: cut and judged again
+    spaced, glued = scored["spaced"], scored["glued"]
+    assert glued["answer_words"] == pytest.approx(spaced["answer_words"], rel=0.10)
+    assert glued["answer_words"] > 5 * BUDGET
+    assert glued["overall_at_budget"] <= spaced["overall_at_budget"]
+    assert glued["overall_at_budget"] < glued["overall"] / 2  # the cut takes its recall back
+    assert glued["provenance"]["word_rule"] == "2"
+
 def test_the_cut_answers_are_cached_like_any_other(basic, official_dir, judge, tmp_path, capsys) -> None:
     blind = blind_list(basic)
     path = write_answers(tmp_path / "blind.jsonl", [(r.image_path, blind) for r in basic[:5]])
