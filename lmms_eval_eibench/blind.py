@@ -6,7 +6,7 @@ scores without seeing anything. Two such answers are built here (pure and seeded
 - :func:`blind_answer`, **the documented floor** ``eibench report --with-blind`` shows: the same answer for every
   sample of a subset, the :data:`FLOOR_TRIGGERS` most frequent triggers of the *other* subset (basic gets the
   complex set's, complex gets the basic set's: no trigger of the scored subset leaks), as a numbered list.
-  From the official files, basic's floor answer is 593 words.
+  From the official files, basic's floor answer is 597 words (``length.answer_words``).
 - :func:`long_blind_list`, ``eibench judge-check``'s ``blind`` group: for one sample, the triggers of randomly
   drawn *other* samples (other images, and in basic other categories, as judge-check's ``other`` group), one
   sentence each, until at least :data:`BLIND_LIST_WORDS` words. Its true recall is about 0 (another emotion's
