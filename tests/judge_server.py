@@ -15,7 +15,7 @@ Run it in another process with `python tests/judge_server.py --latency 0.1 ...` 
 
 Endpoints: `GET /v1/models` and `POST /v1/chat/completions`, both requiring
 `Authorization: Bearer <api_key>` (401 otherwise, with the offending key echoed in the body as some
-real servers do, so tests can check that clients redact it).
+real servers do, so tests can check that clients redact it); `api_key=""` is a server that takes any request.
 
 Verdicts are a deterministic function of the request, so two runs can be compared:
 a ground-truth trigger counts as covered when the answer contains it verbatim or one of its words
@@ -74,6 +74,7 @@ class FakeJudgeConfig:
     seed: int = 0
     extra_models: tuple[str, ...] = ()
     path_prefix: str = ""  # e.g. "/sk-key": served under http://127.0.0.1:<port>/sk-key/v1 (a key in the path)
+    redirect_to: str = ""  # answer every chat request with 307 to this URL (a client must not follow it)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class FakeJudgeStats:
     faults: Counter = field(default_factory=Counter)
     prompts_answered: list[str] = field(default_factory=list)
     authorization_headers: list[str] = field(default_factory=list)
+    request_headers: list[dict] = field(default_factory=list)  # every /v1 request's headers, as received
     requests: list[dict] = field(default_factory=list)  # chat request bodies as received (model, messages, ...)
 
 
@@ -267,7 +269,8 @@ class FakeJudge:
                 header = self.headers.get("Authorization", "")
                 with judge._lock:
                     judge.stats.authorization_headers.append(header)
-                if header == f"Bearer {judge.config.api_key}":
+                    judge.stats.request_headers.append(dict(self.headers.items()))
+                if not judge.config.api_key or header == f"Bearer {judge.config.api_key}":  # "": a server without keys
                     return True
                 offered = header.removeprefix("Bearer ")
                 self._send(
@@ -313,6 +316,9 @@ class FakeJudge:
 
             def _chat(self, raw: bytes) -> None:
                 if not self._authorized():
+                    return
+                if judge.config.redirect_to:
+                    self._send(307, {"error": {"message": "moved"}}, {"Location": judge.config.redirect_to})
                     return
                 try:
                     request = json.loads(raw)
