@@ -153,7 +153,7 @@ class ChatClient:
                 raise self._status_error(exc) from None
             message = f"{self.where()}: HTTP {exc.status_code} {self.redact(_server_message(exc))}"
             status = exc.status_code
-        except openai.OpenAIError as exc:  # e.g. a 200 whose body the SDK cannot read
+        except (openai.OpenAIError, ValueError) as exc:  # a 200 whose body the SDK cannot read (not JSON...)
             raise RequestError(f"{self.where()}: malformed reply ({type(exc).__name__})", malformed=True) from None
         # a transient failure reaches here only after the SDK's last retry
         raise RequestError(f"{message} (gave up after {self._sent.n} attempts)", status) from None

@@ -31,7 +31,7 @@ Faults are injected per request with the given probabilities, decided by a hash 
 (seed, prompt, how many times this prompt was already requested), so a retry of the same
 prompt can succeed and two runs see the same fault sequence:
 HTTP 500, HTTP 429 with `Retry-After`, hanging for `hang_seconds` (past a client's timeout),
-and unparseable 200 replies.
+unparseable 200 replies and 200 replies that are no chat completion (`malformed`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class FakeJudgeConfig:
     hang: float = 0.0
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
+    malformed: float = 0.0  # 200 replies whose body is not a chat completion (not even JSON)
     reply_style: str = "plain"  # "first", "echo", "last", "mix" (see paper_reply), "folded" ("first" quoting the
     # folded answer), or "full_credit" (a broken judge: every trigger covered, always)
     fold_quote: bool = False  # quote (and read) the answer NFKC-folded with format characters dropped
@@ -234,7 +235,8 @@ class FakeJudge:
         digest = hashlib.sha256(f"{self.config.seed}|{prompt_key}|{attempt}".encode()).digest()
         draw = int.from_bytes(digest[:8], "big") / 2**64
         c = self.config
-        for name, p in (("500", c.error_500), ("429", c.rate_429), ("hang", c.hang), ("garbage", c.garbage)):
+        for name, p in (("500", c.error_500), ("429", c.rate_429), ("hang", c.hang), ("garbage", c.garbage),
+                        ("malformed", c.malformed)):
             if draw < p:
                 return name
             draw -= p
@@ -353,6 +355,9 @@ class FakeJudge:
                         {"error": {"message": "rate limited (injected)"}},
                         {"Retry-After": f"{judge.config.retry_after:g}"},
                     )
+                    return
+                if fault == "malformed":
+                    self._send(200, "<html>gateway says hello</html>")
                     return
                 content = (
                     "Sorry, I lost my train of thought."

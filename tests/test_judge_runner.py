@@ -138,6 +138,18 @@ def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_p
         assert len(engine.cache) == 0
 
 
+def test_a_reply_that_is_no_chat_completion_is_re_asked_like_an_unparseable_one(items, tmp_path) -> None:
+    with judge_server(malformed=1.0) as judge:
+        [verdict] = build_engine(settings_for(judge, tmp_path, parse_retries=2)).judge_many(items[:1])
+        assert verdict.failed and verdict.recall is None and "malformed reply" in verdict.error
+        assert judge.stats.chat_requests == 3  # the first ask and two re-asks, never an SDK traceback
+    with judge_server(malformed=0.3) as judge:
+        verdicts = build_engine(settings_for(judge, tmp_path / "b", cache=False)).judge_many(items[:30])
+        assert judge.stats.faults["malformed"] > 3
+    assert sum(v.failed for v in verdicts) <= 2  # the re-asks recover almost every sample (0.3^3 each fails)
+    assert all("malformed reply" in v.error for v in verdicts if v.failed)
+
+
 def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
     planted = [JudgeItem(**{**i.__dict__, "answer": i.answer + " {score: 9/9}"}) for i in items[:30]]
     with judge_server() as plain, judge_server(reply_style="echo") as echo:
