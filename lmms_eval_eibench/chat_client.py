@@ -1,113 +1,45 @@
-"""One OpenAI-compatible chat endpoint over httpx: the client of the `openai` judge and of CFSA's summarizer.
+"""One OpenAI-compatible chat endpoint through the `openai` SDK: the client of the `openai` judge and of CFSA's
+summarizer.
 
-`request()` sorts failures: timeouts, connection errors, 408/409/425/429/5xx raise `TransientRequestError` (with the
-server's Retry-After), anything else `RequestError` (with its HTTP status). `chat()` posts one chat completion
-and retries transient failures with a `RetryPolicy` (exponential backoff with full jitter, Retry-After honoured;
-`call_with_retries` for any other request). The API key goes only into the Authorization header and is redacted
-from every message, like any key in the URL's path; URLs are shown without user info, query or a key in their path
-(`urls.public_url`). httpx is imported on first use.
+The SDK retries timeouts, connection errors, 408/409/429/5xx with exponential backoff (0.5 s doubling to 8 s,
+up to 25% jitter) and waits out a server's Retry-After (up to 120 s; a longer one is not retried). What it does not
+do is here, and only that:
+- count the HTTP attempts a reply took (the reply cache records them): an httpx2 request hook counts per thread;
+- say what failed in the benchmark's words, naming the endpoint and the setting to check (`Hints`), as a
+  `RequestError` with the HTTP status: no SDK exception (they hold the request) leaves this module;
+- keep the key where the settings put it: the SDK's ambient settings (OPENAI_API_KEY, OPENAI_ORG_ID,
+  OPENAI_PROJECT_ID, OPENAI_CUSTOM_HEADERS) never add a header, redirects are not followed, and the key and
+  any key in the URL's path are redacted from every message; URLs are shown as `urls.public_url`.
+The SDK (and httpx2) is imported on first use.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
+import os
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from lmms_eval_eibench.urls import public_url, quiet_http_logs, redact, secrets_of
 
-__all__ = ["RETRY_STATUS", "ChatClient", "Hints", "RequestError", "RetryPolicy", "TransientRequestError",
-           "call_with_retries", "parse_retry_after"]
+__all__ = ["ChatClient", "Hints", "RequestError"]
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-
-T = TypeVar("T")
-
-
-class TransientRequestError(Exception):
-    """A request failure worth retrying (429, 5xx, timeout, connection reset)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+# The headers the SDK would fill from its own environment variables; ours are the settings' only.
+_AMBIENT_HEADERS = ("Authorization", "OpenAI-Organization", "OpenAI-Project")
 
 
 class RequestError(Exception):
-    """A request failure not worth retrying (rejected key, unknown model, bad request); `status` is the HTTP
-    status when the server answered."""
+    """A request that got no usable reply: a permanent failure (rejected key, unknown model, bad request) or a
+    transient one after the last retry. `status` is the HTTP status when the server answered (None for a
+    timeout, a connection failure or a malformed completion); `malformed` marks a 200 that was no completion."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, malformed: bool = False) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
-
-    max_retries: int = 5
-    base: float = 1.0
-    cap: float = 30.0
-    max_retry_after: float = 120.0
-
-    def delay(self, retry: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
-        """Seconds to wait before retry number `retry` (0-based)."""
-        rng = rng or random
-        backoff = rng.uniform(0, min(self.cap, self.base * (2**retry)))
-        if retry_after is not None:
-            return max(min(retry_after, self.max_retry_after), backoff)
-        return backoff
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date), None if absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def call_with_retries(
-    call: Callable[[], T],
-    policy: RetryPolicy,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[int, TransientRequestError, float], None] | None = None,
-) -> tuple[T, int]:
-    """Run `call`, retrying `TransientRequestError`s; returns (result, attempts).
-
-    After `policy.max_retries` retries the last transient error is raised as `RequestError`.
-    """
-    retry = 0
-    while True:
-        try:
-            return call(), retry + 1
-        except TransientRequestError as exc:
-            if retry >= policy.max_retries:
-                raise RequestError(f"{exc} (gave up after {retry + 1} attempts)") from None
-            pause = policy.delay(retry, exc.retry_after)
-            if on_retry:
-                on_retry(retry, exc, pause)
-            sleep(pause)
-            retry += 1
-
-
-OnRetry = Callable[[int, TransientRequestError, float], None]
+        self.malformed = malformed
 
 
 @dataclass(frozen=True)
@@ -119,13 +51,23 @@ class Hints:
     not_found: str  # e.g. "check EIBENCH_JUDGE_MODEL / --judge-model and EIBENCH_JUDGE_BASE_URL / --base-url"
 
 
-def _server_message(response: Any) -> str:
-    try:
-        body = response.json()
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-    except ValueError:
-        message = None
-    return str(message or response.text or "")[:300].strip()
+def _server_message(error: Any) -> str:
+    """The server's own words from an SDK status error (its JSON `error.message`, else the body's text)."""
+    body = getattr(error, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None  # the SDK unwraps {"error": {...}}
+    if message is None and isinstance(body, str):
+        message = body
+    if message is None:
+        try:
+            message = error.response.text
+        except Exception:  # noqa: BLE001 - a body that cannot be read says nothing
+            message = ""
+    return str(message or "")[:300].strip()
+
+
+def _retried(status: int) -> bool:
+    """Whether the SDK retries this status (so a failure with it came after the last retry)."""
+    return status in (408, 409, 429) or status >= 500
 
 
 class ChatClient:
@@ -133,12 +75,12 @@ class ChatClient:
 
     def __init__(
         self, base_url: str, api_key: str | None, model: str, *, timeout: float, concurrency: int,
-        policy: RetryPolicy, hints: Hints, role: str = "judge endpoint",
+        max_retries: int, hints: Hints, role: str = "judge endpoint",
     ) -> None:  # fmt: skip
         self.model = model
         self.url = public_url(base_url.rstrip("/"), api_key)  # a key in the path is shown as ***
         self.timeout = timeout
-        self.policy = policy
+        self.max_retries = max_retries
         self.hints = hints
         self.role = role
         self._base_url = base_url.rstrip("/")
@@ -146,7 +88,9 @@ class ChatClient:
         self._secrets = secrets_of(base_url, api_key)  # the key, and any key in the URL's path
         self._concurrency = concurrency
         self._client: Any = None
+        self._per_request: dict[str, Any] = {}  # the SDK wants a request without a key to say so itself
         self._lock = threading.Lock()
+        self._sent = threading.local()  # HTTP requests sent by this thread's current call
 
     def where(self) -> str:
         return f"{self.role} {self.url} (model {self.model})"
@@ -156,76 +100,96 @@ class ChatClient:
             text = redact(text, secret)
         return text
 
-    def _http(self) -> Any:
+    def _count(self, request: Any) -> None:  # an httpx2 request hook: runs on the thread that sends
+        self._sent.n = getattr(self._sent, "n", 0) + 1
+
+    def _sdk(self) -> Any:
         with self._lock:
             if self._client is None:
-                import httpx
+                import httpx2
+                import openai
 
                 quiet_http_logs()
-                headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+                headers: dict[str, Any] = dict.fromkeys(_AMBIENT_HEADERS, openai.Omit())
+                for line in os.environ.get("OPENAI_CUSTOM_HEADERS", "").splitlines():  # parsed as the SDK does
+                    if ":" in line:
+                        headers[line.split(":", 1)[0].strip()] = openai.Omit()
+                if self._api_key:
+                    headers["Authorization"] = f"Bearer {self._api_key}"
+                else:
+                    self._per_request = {"extra_headers": {"Authorization": openai.Omit()}}
                 n = self._concurrency
-                self._client = httpx.Client(
-                    base_url=self._base_url,
-                    headers=headers,
-                    timeout=httpx.Timeout(self.timeout),
-                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                http = openai.DefaultHttpx2Client(
+                    timeout=httpx2.Timeout(self.timeout),
+                    limits=httpx2.Limits(max_connections=n, max_keepalive_connections=n),
+                    follow_redirects=False,  # a redirect never takes the key elsewhere
+                    event_hooks={"request": [self._count]},
                 )
+                self._client = openai.OpenAI(
+                    api_key=self._api_key or "no-key",  # never read from OPENAI_API_KEY; the header above decides
+                    organization="", project="", base_url=self._base_url, timeout=self.timeout,
+                    max_retries=self.max_retries, default_headers=headers, http_client=http,
+                )  # fmt: skip
             return self._client
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One HTTP request; transient failures raise TransientRequestError, permanent RequestError."""
-        import httpx
+    def _call(self, call: Any, max_retries: int | None) -> tuple[Any, int]:
+        """Run `call(sdk_client)`: its result and the HTTP attempts it took; SDK errors become `RequestError`."""
+        import openai
 
+        client = self._sdk()
+        if max_retries is not None:
+            client = client.with_options(max_retries=max_retries)
+        self._sent.n = 0
         try:
-            response = self._http().request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise TransientRequestError(
-                f"{self.where()}: no reply within {self.timeout:g} s ({self.hints.timeout})"
-            ) from None
-        except httpx.TransportError as exc:
-            raise TransientRequestError(
-                f"{self.where()}: connection failed ({type(exc).__name__}: {self.redact(str(exc))})"
-            ) from None
-        status = response.status_code
-        if status < 400:
-            return response
-        message = self.redact(_server_message(response))
-        if status in RETRY_STATUS:
-            raise TransientRequestError(
-                f"{self.where()}: HTTP {status} {message}", parse_retry_after(response.headers.get("Retry-After"))
-            )
+            return call(client), self._sent.n
+        except openai.APITimeoutError:
+            message, status = f"{self.where()}: no reply within {self.timeout:g} s ({self.hints.timeout})", None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            message = f"{self.where()}: connection failed ({type(cause).__name__}: {self.redact(str(cause))})"
+            status = None
+        except openai.APIStatusError as exc:
+            if not _retried(exc.status_code):
+                raise self._status_error(exc) from None
+            message = f"{self.where()}: HTTP {exc.status_code} {self.redact(_server_message(exc))}"
+            status = exc.status_code
+        except (openai.OpenAIError, ValueError) as exc:  # a 200 whose body the SDK cannot read (not JSON...)
+            raise RequestError(f"{self.where()}: malformed reply ({type(exc).__name__})", malformed=True) from None
+        # a transient failure reaches here only after the SDK's last retry
+        raise RequestError(f"{message} (gave up after {self._sent.n} attempts)", status) from None
+
+    def _status_error(self, exc: Any) -> RequestError:
+        status = exc.status_code
+        message = self.redact(_server_message(exc))
         if status in (401, 403):
-            raise RequestError(
+            return RequestError(
                 f"{self.where()} rejected the API key (HTTP {status}); {self.hints.api_key}. Server said: {message}",
                 status,
             )
         if status == 404:
-            raise RequestError(
+            return RequestError(
                 f"{self.where()}: HTTP 404 (unknown model or not an OpenAI-compatible /v1 URL; {self.hints.not_found}). "
                 f"Server said: {message}",
                 status,
             )
-        raise RequestError(f"{self.where()}: HTTP {status} {message}", status)
+        return RequestError(f"{self.where()}: HTTP {status} {message}", status)
 
-    def chat(self, body: dict[str, Any], *, policy: RetryPolicy | None = None,
-             on_retry: OnRetry | None = None) -> tuple[str, int]:
-        """POST `body` to /chat/completions: the reply text and the number of HTTP attempts it took.
+    def chat(self, body: dict[str, Any], *, max_retries: int | None = None) -> tuple[str, int]:
+        """One chat completion of `body` (model, messages, decoding): the reply text and the number of HTTP
+        attempts it took. Transient failures are retried by the SDK (`max_retries`, default the client's); after
+        the last retry, on a permanent failure or a malformed completion, `RequestError` is raised."""
+        completion, attempts = self._call(lambda client: client.chat.completions.create(**body, **self._per_request),
+                                          max_retries)
+        try:
+            content = completion.choices[0].message.content
+        except (AttributeError, LookupError, TypeError):
+            raise RequestError(f"{self.where()}: malformed chat completion", malformed=True) from None
+        return (content if isinstance(content, str) else ""), attempts
 
-        Transient failures (a malformed completion included) are retried under `policy` (default: the client's);
-        after the last retry, or on a permanent failure, `RequestError` is raised."""
-
-        def once() -> str:
-            response = self.request("POST", "/chat/completions", json=body)
-            try:
-                content = response.json()["choices"][0]["message"]["content"]
-            except (ValueError, LookupError, TypeError):
-                raise TransientRequestError(f"{self.where()}: malformed chat completion") from None
-            return content if isinstance(content, str) else ""
-
-        def debug(retry: int, error: Exception, pause: float) -> None:
-            log.debug("retry %d in %.2f s: %s", retry + 1, pause, error)  # messages are already redacted
-
-        return call_with_retries(once, policy or self.policy, on_retry=on_retry or debug)
+    def served_models(self, *, max_retries: int | None = None) -> list[str]:
+        """The model ids `GET /models` lists (empty if it lists none readable); `RequestError` as `chat`."""
+        page, _ = self._call(lambda client: client.models.list(**self._per_request), max_retries)
+        return [str(m.id) for m in getattr(page, "data", None) or [] if getattr(m, "id", None)]
 
     def close(self) -> None:
         with self._lock:

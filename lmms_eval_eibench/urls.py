@@ -23,9 +23,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def quiet_http_logs() -> None:
-    """Keep httpx/httpcore below INFO: httpx logs every request URL at INFO, user info and query included,
-    and those may carry credentials. Called where our HTTP clients are created."""
-    for name in ("httpx", "httpcore"):
+    """Keep httpx/httpcore (and httpx2/httpcore2, under the `openai` SDK) below INFO: httpx logs every request URL
+    at INFO, user info and query included, and those may carry credentials. Called where our HTTP clients are
+    created."""
+    for name in ("httpx", "httpcore", "httpx2", "httpcore2"):
         logger = logging.getLogger(name)
         if logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)

@@ -15,7 +15,7 @@ Run it in another process with `python tests/judge_server.py --latency 0.1 ...` 
 
 Endpoints: `GET /v1/models` and `POST /v1/chat/completions`, both requiring
 `Authorization: Bearer <api_key>` (401 otherwise, with the offending key echoed in the body as some
-real servers do, so tests can check that clients redact it).
+real servers do, so tests can check that clients redact it); `api_key=""` is a server that takes any request.
 
 Verdicts are a deterministic function of the request, so two runs can be compared:
 a ground-truth trigger counts as covered when the answer contains it verbatim or one of its words
@@ -31,7 +31,7 @@ Faults are injected per request with the given probabilities, decided by a hash 
 (seed, prompt, how many times this prompt was already requested), so a retry of the same
 prompt can succeed and two runs see the same fault sequence:
 HTTP 500, HTTP 429 with `Retry-After`, hanging for `hang_seconds` (past a client's timeout),
-and unparseable 200 replies.
+unparseable 200 replies and 200 replies that are no chat completion (`malformed`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class FakeJudgeConfig:
     hang: float = 0.0
     hang_seconds: float = 3.0
     garbage: float = 0.0  # 200 replies without any verdict
+    malformed: float = 0.0  # 200 replies whose body is not a chat completion (not even JSON)
     reply_style: str = "plain"  # "first", "echo", "last", "mix" (see paper_reply), "folded" ("first" quoting the
     # folded answer), or "full_credit" (a broken judge: every trigger covered, always)
     fold_quote: bool = False  # quote (and read) the answer NFKC-folded with format characters dropped
@@ -74,6 +75,7 @@ class FakeJudgeConfig:
     seed: int = 0
     extra_models: tuple[str, ...] = ()
     path_prefix: str = ""  # e.g. "/sk-key": served under http://127.0.0.1:<port>/sk-key/v1 (a key in the path)
+    redirect_to: str = ""  # answer every chat request with 307 to this URL (a client must not follow it)
 
 
 @dataclass
@@ -88,6 +90,7 @@ class FakeJudgeStats:
     faults: Counter = field(default_factory=Counter)
     prompts_answered: list[str] = field(default_factory=list)
     authorization_headers: list[str] = field(default_factory=list)
+    request_headers: list[dict] = field(default_factory=list)  # every /v1 request's headers, as received
     requests: list[dict] = field(default_factory=list)  # chat request bodies as received (model, messages, ...)
 
 
@@ -232,7 +235,8 @@ class FakeJudge:
         digest = hashlib.sha256(f"{self.config.seed}|{prompt_key}|{attempt}".encode()).digest()
         draw = int.from_bytes(digest[:8], "big") / 2**64
         c = self.config
-        for name, p in (("500", c.error_500), ("429", c.rate_429), ("hang", c.hang), ("garbage", c.garbage)):
+        for name, p in (("500", c.error_500), ("429", c.rate_429), ("hang", c.hang), ("garbage", c.garbage),
+                        ("malformed", c.malformed)):
             if draw < p:
                 return name
             draw -= p
@@ -267,7 +271,8 @@ class FakeJudge:
                 header = self.headers.get("Authorization", "")
                 with judge._lock:
                     judge.stats.authorization_headers.append(header)
-                if header == f"Bearer {judge.config.api_key}":
+                    judge.stats.request_headers.append(dict(self.headers.items()))
+                if not judge.config.api_key or header == f"Bearer {judge.config.api_key}":  # "": a server without keys
                     return True
                 offered = header.removeprefix("Bearer ")
                 self._send(
@@ -314,6 +319,9 @@ class FakeJudge:
             def _chat(self, raw: bytes) -> None:
                 if not self._authorized():
                     return
+                if judge.config.redirect_to:
+                    self._send(307, {"error": {"message": "moved"}}, {"Location": judge.config.redirect_to})
+                    return
                 try:
                     request = json.loads(raw)
                     messages = request["messages"]
@@ -347,6 +355,9 @@ class FakeJudge:
                         {"error": {"message": "rate limited (injected)"}},
                         {"Retry-After": f"{judge.config.retry_after:g}"},
                     )
+                    return
+                if fault == "malformed":
+                    self._send(200, "<html>gateway says hello</html>")
                     return
                 content = (
                     "Sorry, I lost my train of thought."

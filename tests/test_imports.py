@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval", "matplotlib", "jsonschema", "httpx",
+HEAVY = ("torch", "transformers", "datasets", "lmms_eval", "lm_eval", "matplotlib", "jsonschema", "httpx", "httpx2", "openai",
          "sentence_transformers")
 PACKAGE = Path(__file__).resolve().parents[1] / "lmms_eval_eibench"
 # The edge modules that exist to import a harness: lmms-eval or lm-eval loads them only when it needs them.

@@ -22,7 +22,6 @@ from lmms_eval_eibench.judges import (
     PreflightError,
     build_engine,
 )
-from lmms_eval_eibench.chat_client import RetryPolicy, parse_retry_after
 from lmms_eval_eibench.verdict_parser import PARSER_VERSION
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
@@ -31,8 +30,7 @@ SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
 def settings_for(judge, tmp_path: Path, **overrides) -> JudgeSettings:
     values = {
         "base_url": judge.base_url, "api_key": judge.api_key, "model": judge.model,
-        "cache_dir": str(tmp_path / "cache"), "timeout": 2.0, "backoff_base": 0.02, "backoff_max": 0.2,
-        "progress": False,
+        "cache_dir": str(tmp_path / "cache"), "timeout": 2.0, "progress": False,
     }
     values.update(overrides)
     return JudgeSettings.from_env(env={}, **values)
@@ -110,12 +108,12 @@ def test_injected_faults_end_in_the_fault_free_verdict_or_a_counted_failure(item
 
 def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> None:
     with judge_server(rate_429=1.0, retry_after=0.3) as judge:
-        engine = build_engine(settings_for(judge, tmp_path, max_retries=2, parse_retries=0, backoff_base=0.001))
+        engine = build_engine(settings_for(judge, tmp_path, max_retries=2, parse_retries=0))
         start = time.monotonic()
         [verdict] = engine.judge_many(items[:1])
         elapsed = time.monotonic() - start
     assert judge.stats.chat_requests == 3
-    assert elapsed >= 0.6  # two waits of Retry-After, not the 1 ms backoff
+    assert elapsed >= 0.6  # two waits of Retry-After
     assert verdict.failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
 
 
@@ -138,6 +136,18 @@ def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_p
         engine.judge_many(items[:1])
         assert judge.stats.chat_requests == 6  # the failure was not cached
         assert len(engine.cache) == 0
+
+
+def test_a_reply_that_is_no_chat_completion_is_re_asked_like_an_unparseable_one(items, tmp_path) -> None:
+    with judge_server(malformed=1.0) as judge:
+        [verdict] = build_engine(settings_for(judge, tmp_path, parse_retries=2)).judge_many(items[:1])
+        assert verdict.failed and verdict.recall is None and "malformed reply" in verdict.error
+        assert judge.stats.chat_requests == 3  # the first ask and two re-asks, never an SDK traceback
+    with judge_server(malformed=0.3) as judge:
+        verdicts = build_engine(settings_for(judge, tmp_path / "b", cache=False)).judge_many(items[:30])
+        assert judge.stats.faults["malformed"] > 3
+    assert sum(v.failed for v in verdicts) <= 2  # the re-asks recover almost every sample (0.3^3 each fails)
+    assert all("malformed reply" in v.error for v in verdicts if v.failed)
 
 
 def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
@@ -273,7 +283,7 @@ def test_provenance_says_whether_the_cache_is_used_not_where(tmp_path) -> None:
 @pytest.fixture
 def httpx_loggers_unset():
     """httpx/httpcore loggers at NOTSET (as in a fresh process), restored afterwards."""
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore", "httpx2", "httpcore2")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.NOTSET)
@@ -377,16 +387,53 @@ def test_trust_total_and_embedding_settings_from_env() -> None:
     assert JudgeSettings.from_env(env={}).embedding_threads == 1
 
 
-def test_retry_policy_and_retry_after_parsing() -> None:
-    policy = RetryPolicy(max_retries=5, base=1.0, cap=4.0)
-    rng = random.Random(0)
-    delays = [policy.delay(n, rng=rng) for n in range(6) for _ in range(50)]
-    assert all(0 <= d <= 4.0 for d in delays) and max(delays) > 3.0  # jittered, capped
-    assert policy.delay(0, retry_after=2.5, rng=rng) >= 2.5
-    assert RetryPolicy(max_retry_after=10).delay(0, retry_after=3600, rng=rng) == 10
-    assert parse_retry_after("3") == 3.0 and parse_retry_after("0.5") == 0.5
-    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
-    assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") <= 0.001
+def test_the_attempts_the_cache_records_are_the_requests_the_server_received(items, tmp_path) -> None:
+    """The SDK retries out of sight; each verdict still carries the HTTP attempts it took (the cache stores them)."""
+    with judge_server(error_500=0.3, rate_429=0.2, retry_after=0.01) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, concurrency=8))
+        verdicts = engine.judge_many(items[:40])
+        assert judge.stats.by_status[500] + judge.stats.by_status[429] > 5  # retries really happened
+        assert not any(v.failed for v in verdicts)
+        assert sum(v.attempts for v in verdicts) == judge.stats.chat_requests
+        assert max(v.attempts for v in verdicts) > 1
+        cached = engine.judge_many(items[:40])
+    assert [v.attempts for v in cached] == [v.attempts for v in verdicts]  # as recorded
+
+
+def test_a_retry_after_beyond_two_minutes_fails_the_sample_at_once(items, tmp_path) -> None:
+    """The SDK does not wait out a Retry-After longer than 120 s: the sample is a counted judge failure now."""
+    with judge_server(rate_429=1.0, retry_after=3600) as judge:
+        engine = build_engine(settings_for(judge, tmp_path, parse_retries=0))
+        start = time.monotonic()
+        [verdict] = engine.judge_many(items[:1])
+    assert time.monotonic() - start < 30 and judge.stats.chat_requests == 1
+    assert verdict.failed and "HTTP 429" in verdict.error and "1 attempts" in verdict.error
+
+
+def test_the_sdks_environment_never_adds_a_key_or_header(items, tmp_path, monkeypatch) -> None:
+    """OPENAI_API_KEY and friends are the SDK's ambient settings: only EIBench's settings decide what is sent."""
+    ambient = {"OPENAI_API_KEY": "sk-ambient-key-1", "OPENAI_ORG_ID": "org-ambient", "OPENAI_PROJECT_ID": "proj-1",
+               "OPENAI_ADMIN_KEY": "sk-admin-ambient-2",
+               "OPENAI_CUSTOM_HEADERS": "Authorization: Bearer sk-custom-3\nX-Api-Key: sk-custom-4",
+               "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    for name, value in ambient.items():
+        monkeypatch.setenv(name, value)
+    with judge_server(api_key="") as judge:  # a local server without a key
+        engine = build_engine(settings_for(judge, tmp_path, api_key=None, cache=False))
+        engine.preflight()
+        [verdict] = engine.judge_many(items[:1])
+        sent = [json.dumps(dict(h)) for h in judge.stats.request_headers]
+    assert not verdict.failed and len(sent) == 2  # GET /models and one chat request, to our URL
+    assert all(value not in text for value in ["sk-ambient", "org-ambient", "proj-1", "sk-admin", "sk-custom"]
+               for text in sent)
+    assert judge.stats.authorization_headers == ["", ""]  # no key configured: no Authorization header at all
+
+
+def test_a_redirect_is_not_followed(items, tmp_path) -> None:
+    """A 3xx never takes the key to another URL: the sample fails naming the status."""
+    with judge_server(redirect_to="http://127.0.0.1:9/v1/chat/completions") as judge:
+        [verdict] = build_engine(settings_for(judge, tmp_path, cache=False, parse_retries=0)).judge_many(items[:1])
+    assert verdict.failed and "HTTP 307" in verdict.error and judge.stats.chat_requests == 1
 
 
 def test_importing_the_judges_is_cheap() -> None:
@@ -396,7 +443,8 @@ def test_importing_the_judges_is_cheap() -> None:
         "import sys, lmms_eval_eibench.judges as j, lmms_eval_eibench.judges.openai, lmms_eval_eibench.judges.hf,"
         " lmms_eval_eibench.judges.embedding, lmms_eval_eibench.commands.score;"
         "j.build_engine(j.JudgeSettings(cache=False));"
-        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'lmms_eval', 'httpx', 'sentence_transformers')"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'lmms_eval', 'httpx', 'httpx2', 'openai',"
+        " 'sentence_transformers')"
         " if m in sys.modules];"
         "assert not heavy, heavy"
     )

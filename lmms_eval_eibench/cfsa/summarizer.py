@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..chat_client import ChatClient, Hints, RequestError, RetryPolicy
+from ..chat_client import ChatClient, Hints, RequestError
 from .settings import SETTING_PREFIX, CFSAConfigError, CFSASettings
 
 __all__ = ["OpenAISummarizer", "SummarizerError"]
@@ -19,12 +19,12 @@ class SummarizerError(RuntimeError):
 
 
 # The preflight fails fast (as the judges' does): a wrong URL, model or key is not worth a long backoff.
-_PREFLIGHT_RETRIES = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
+_PREFLIGHT_RETRIES = 2
 
 
 class OpenAISummarizer:
     """Writes CFSA's summary through an OpenAI-compatible `/chat/completions` endpoint, with the judges' client
-    (`chat_client.ChatClient`) and retry policy: exponential backoff with full jitter, Retry-After honoured."""
+    (`chat_client.ChatClient`, the `openai` SDK's retries: exponential backoff, Retry-After honoured)."""
 
     def __init__(self, settings: CFSASettings, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -39,11 +39,11 @@ class OpenAISummarizer:
         self._chat = ChatClient(
             settings.summarizer_base_url or "", env.get(key_env) or env.get("OPENAI_API_KEY") or None, self.model,
             timeout=settings.summarizer_timeout, concurrency=settings.summarizer_concurrency,
-            policy=RetryPolicy(max_retries=settings.summarizer_retries), hints=hints, role="CFSA summarizer",
+            max_retries=settings.summarizer_retries, hints=hints, role="CFSA summarizer",
         )  # fmt: skip
         self.url = self._chat.url  # without user info or query
 
-    def complete(self, prompt: str, max_tokens: int | None = None, policy: RetryPolicy | None = None) -> str:
+    def complete(self, prompt: str, max_tokens: int | None = None, max_retries: int | None = None) -> str:
         """One chat completion; transient failures are retried, then (or on a permanent one) SummarizerError."""
         body = {
             "model": self.model,
@@ -52,7 +52,7 @@ class OpenAISummarizer:
             "max_tokens": max_tokens or self.settings.summarizer_max_tokens,
         }
         try:
-            text, _ = self._chat.chat(body, policy=policy)
+            text, _ = self._chat.chat(body, max_retries=max_retries)
         except RequestError as exc:
             raise SummarizerError(self._chat.redact(str(exc))) from None
         return self._chat.redact(text)  # a server echoing the request must not put the key in a sample
@@ -60,7 +60,7 @@ class OpenAISummarizer:
     def preflight(self) -> None:
         """One tiny request before any generation, so a wrong URL, model or key fails in seconds, not hours."""
         try:
-            self.complete("Reply with the word OK.", max_tokens=5, policy=_PREFLIGHT_RETRIES)
+            self.complete("Reply with the word OK.", max_tokens=5, max_retries=_PREFLIGHT_RETRIES)
         except SummarizerError as exc:
             raise CFSAConfigError(
                 f"the CFSA summarizer does not answer: {exc}. Check {SETTING_PREFIX}summarizer_base_url, "

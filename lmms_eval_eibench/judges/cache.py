@@ -3,8 +3,10 @@
 It keeps the judge's *raw reply* (an LLM's text; the embedding judge's similarities), never our reading of
 it: verdicts are parsed again on every read with the current parser and scoring options, so a parser fix or
 `--trust-judge-total` reaches cached runs at no request. The key is a SHA-256 over the request that produced
-the reply (judge kind, model, endpoint, prompt template + version, decoding) and the sample's answer, ground
-truth and triggers; each row also stores that request in full, so a cache can be read (and rescored) alone.
+the reply (`JudgeIdentity.reply_fields()`: judge kind, model, endpoint (API judges), prompt name, template file +
+version, decoding, and the local judge's dtype when set) and the sample's answer, ground truth and triggers; each
+row also stores that request in full, and the HTTP attempts the reply took, so a cache can be read (and rescored)
+alone.
 
 Only replies that held a verdict when they arrived are stored: a judge failure is asked again on the next run.
 Each reply is committed as soon as it is known, so a killed run loses nothing it had already judged.

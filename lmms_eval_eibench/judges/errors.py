@@ -1,6 +1,6 @@
 """The judges' errors: a judge that cannot be used as configured, or fails its preflight, raises; a failure on
 one sample never does (it becomes a failed verdict). Request failures are the chat client's
-(`chat_client.RequestError`, `chat_client.TransientRequestError`)."""
+(`chat_client.RequestError`, after the `openai` SDK's retries)."""
 
 from __future__ import annotations
 

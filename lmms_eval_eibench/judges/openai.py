@@ -1,5 +1,5 @@
 """A judge behind any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama...), through the shared
-client `chat_client.ChatClient` (httpx; retries with backoff and full jitter, Retry-After honoured).
+client `chat_client.ChatClient` (the `openai` SDK: retries with backoff, Retry-After honoured; attempts counted).
 
 Settings are EIBench's own (EIBENCH_JUDGE_MODEL / _BASE_URL / _API_KEY) so the judge is never
 confused with an OpenAI model under test. The API key goes only into the Authorization header; it and
@@ -12,25 +12,21 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.chat_client import (
-    ChatClient,
-    Hints,
-    RequestError,
-    RetryPolicy,
-    call_with_retries,
-)
+from lmms_eval_eibench.chat_client import ChatClient, Hints, RequestError
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
 from lmms_eval_eibench.judges.errors import JudgeError, PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
 from lmms_eval_eibench.verdict_parser import VerdictParseError
 
-__all__ = ["OpenAIJudge", "judge_messages"]  # judge_messages re-exported for callers
+__all__ = ["OpenAIJudge"]
 
 log = logging.getLogger(__name__)
 
 # A rejected key or an unknown model will fail every remaining sample the same way: the run stops rather than
 # counting each sample as a judge failure.
 _FATAL_STATUS = {401, 403, 404}
+# The preflight fails fast: a wrong URL, model or key is not worth a long backoff.
+_PREFLIGHT_RETRIES = 2
 _HINTS = Hints(
     timeout="--timeout / EIBENCH_JUDGE_TIMEOUT",
     api_key="set EIBENCH_JUDGE_API_KEY (or OPENAI_API_KEY) to a key this endpoint accepts",
@@ -45,10 +41,9 @@ class OpenAIJudge(LLMJudge):
 
     def __init__(self, settings: JudgeSettings) -> None:
         super().__init__(settings)
-        self.policy = RetryPolicy(settings.max_retries, settings.backoff_base, settings.backoff_max)
         self._api_key = settings.api_key
         self._chat = ChatClient(settings.base_url, settings.api_key, self.model_name, timeout=settings.timeout,
-                                concurrency=settings.concurrency, policy=self.policy, hints=_HINTS)
+                                concurrency=settings.concurrency, max_retries=settings.max_retries, hints=_HINTS)
         self.url = self._chat.url
 
     @property
@@ -70,11 +65,8 @@ class OpenAIJudge(LLMJudge):
     def _where(self) -> str:
         return self._chat.where()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One HTTP request; transient failures raise TransientRequestError, permanent RequestError."""
-        return self._chat.request(method, path, **kwargs)
-
-    def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None) -> tuple[str, int]:
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int | None = None,
+                 max_retries: int | None = None) -> tuple[str, int]:
         """The judge's reply text and the number of HTTP attempts it took (retries included)."""
         body: dict[str, Any] = {
             "model": self.model_name,
@@ -84,11 +76,7 @@ class OpenAIJudge(LLMJudge):
         }
         if self.settings.top_p is not None:
             body["top_p"] = self.settings.top_p
-
-        def on_retry(retry: int, error: Exception, pause: float) -> None:
-            log.debug("retry %d in %.2f s: %s", retry + 1, pause, error)  # messages are already redacted
-
-        return self._chat.chat(body, on_retry=on_retry)
+        return self._chat.chat(body, max_retries=max_retries)
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -103,6 +91,9 @@ class OpenAIJudge(LLMJudge):
             except RequestError as exc:
                 if exc.status in _FATAL_STATUS:
                     raise JudgeError(f"{self._chat.redact(str(exc))}; the run stops") from None
+                if exc.malformed:  # a 200 that was no completion: re-asked like an unparseable reply
+                    attempts, error = attempts + 1, str(exc)
+                    continue
                 return Verdict.failure(item, self._chat.redact(str(exc)), raw, attempts + 1)
             raw = self._chat.redact(raw)  # a server echoing the request must not put the key in the cache
             attempts += n
@@ -126,28 +117,23 @@ class OpenAIJudge(LLMJudge):
                 "(offline, free, metric eibench_semantic_recall), or generate now with lmms-eval --predict_only "
                 "--log_samples and judge later with `eibench score`"
             )
-        quick = RetryPolicy(max_retries=2, base=0.5, cap=2.0)
         try:
-            response, _ = call_with_retries(lambda: self._request("GET", "/models"), quick)
+            served = self._chat.served_models(max_retries=_PREFLIGHT_RETRIES)
         except RequestError as exc:
-            if "HTTP 404" not in str(exc) and "HTTP 405" not in str(exc):
+            if exc.status not in (404, 405):
                 raise PreflightError(self._chat.redact(str(exc))) from None
-            response = None  # no /models route: probe with a one-token chat request instead
-        if response is not None:
-            try:
-                served = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
-            except (ValueError, AttributeError):
-                served = []
-            if served and self.model_name not in served:
-                shown = ", ".join(sorted(map(str, served))[:20])
-                raise PreflightError(
-                    f"{self._where()}: the endpoint does not serve model {self.model_name!r} "
-                    f"(set EIBENCH_JUDGE_MODEL / --judge-model); it serves: {shown}"
-                )
-            if served:
-                return
+            served = []  # no /models route: probe with a one-token chat request instead
+        if served and self.model_name not in served:
+            shown = ", ".join(sorted(served)[:20])
+            raise PreflightError(
+                f"{self._where()}: the endpoint does not serve model {self.model_name!r} "
+                f"(set EIBENCH_JUDGE_MODEL / --judge-model); it serves: {shown}"
+            )
+        if served:
+            return
         try:
-            self.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1)
+            self.complete([{"role": "user", "content": "Reply with OK."}], max_tokens=1,
+                          max_retries=_PREFLIGHT_RETRIES)
         except RequestError as exc:
             raise PreflightError(self._chat.redact(str(exc))) from None
 

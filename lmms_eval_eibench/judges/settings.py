@@ -84,8 +84,6 @@ class JudgeSettings:
     timeout: float = 60.0
     max_retries: int = 5
     parse_retries: int = 2
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
     batch_size: int | None = None
     device: str | None = None
     dtype: str | None = None
