@@ -24,7 +24,7 @@ from .files import InputFileError, read_jsonl
 from .provenance import ProvenanceError, differences, provenance_from_task_metadata
 from .vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 
-__all__ = ["RunError", "RunSamples", "SampleScore", "baseline_warnings", "read_run", "results_beside", "run_files"]
+__all__ = ["RunError", "RunSample", "RunSamples", "baseline_warnings", "read_run", "results_beside", "run_files"]
 
 
 class RunError(InputFileError):
@@ -32,7 +32,7 @@ class RunError(InputFileError):
 
 
 @dataclass(frozen=True)
-class SampleScore:
+class RunSample:
     """One sample of a run: its headline recall as 0-1 (failures 0), basic category, image (the cluster)."""
 
     id: str
@@ -49,7 +49,7 @@ class RunSamples:
     subset: str
     template: str
     metric: str
-    samples: dict[str, SampleScore]
+    samples: dict[str, RunSample]
     provenance: dict[str, Any] | None
     source: Path
 
@@ -83,7 +83,7 @@ def _provenance(results_path: Path | None, task: str) -> dict[str, Any] | None:
         raise RunError(str(results_path), str(exc)) from None
 
 
-def _sample(line: Mapping[str, Any], where: str) -> tuple[str, SampleScore]:
+def _sample(line: Mapping[str, Any], where: str) -> tuple[str, RunSample]:
     metric = next((m for m in RECALL_METRICS if isinstance(line.get(m), Mapping)), None)
     if metric is None:
         raise RunError(where, f"no {' or '.join(RECALL_METRICS)} item: not an EIBench sample judged by this plugin",
@@ -95,7 +95,7 @@ def _sample(line: Mapping[str, Any], where: str) -> tuple[str, SampleScore]:
     score = float(score) if isinstance(score, (int, float)) else float(item.get("score") or 0.0) / 100.0
     category = next((c for c in BASIC_CATEGORIES if line.get(category_metric(metric, c)) is not None), None)
     sample_id = str(verdict.get("id") or line.get("doc_id"))
-    return metric, SampleScore(sample_id, score, category, str(item.get("image_path") or sample_id))
+    return metric, RunSample(sample_id, score, category, str(item.get("image_path") or sample_id))
 
 
 def read_samples(path: Path) -> RunSamples:
@@ -105,7 +105,7 @@ def read_samples(path: Path) -> RunSamples:
     if shape is None:
         raise RunError(str(path), "not an lmms-eval samples file of an EIBench task (<stamp>_samples_eibench_*.jsonl)",
                        "give the samples file lmms-eval --log_samples wrote for an eibench_basic/complex task")
-    samples: dict[str, SampleScore] = {}
+    samples: dict[str, RunSample] = {}
     metrics = set()
     for number, line in read_jsonl(path, error=RunError):
         if not isinstance(line, Mapping):

@@ -27,7 +27,7 @@ from typing import Any
 from .. import BASIC_CATEGORIES, __version__, config, scoring
 from ..files import InputFileError, read_jsonl
 from ..length import answer_words
-from ..runs import RunError, RunSamples, SampleScore, read_run, read_samples, results_beside, run_files
+from ..runs import RunError, RunSample, RunSamples, read_run, read_samples, results_beside, run_files
 from ..vocabulary import (
     ANSWER_WORDS,
     GENERATION_FAILURE,
@@ -152,7 +152,7 @@ def _lmms_run(scores: RunSamples) -> ViewRun:
 def _score_output_run(path: Path) -> ViewRun:
     """An ``eibench score --output`` file: one line per sample (id, category, verdict, answer)."""
     samples: dict[str, ViewSample] = {}
-    scores: dict[str, SampleScore] = {}
+    scores: dict[str, RunSample] = {}
     embedding = False
     for number, line in read_jsonl(path, error=ViewError):
         where = f"{path}:{number}"
@@ -169,8 +169,8 @@ def _score_output_run(path: Path) -> ViewRun:
         category = line.get("category") if isinstance(line.get("category"), str) else None
         samples[sample_id] = ViewSample(sample_id, answer, answer_words(answer), verdict, category)
         recall = verdict.get("recall")
-        scores[sample_id] = SampleScore(sample_id, float(recall) if isinstance(recall, (int, float)) else 0.0,
-                                        category, sample_id.partition("#")[0])
+        scores[sample_id] = RunSample(sample_id, float(recall) if isinstance(recall, (int, float)) else 0.0,
+                                      category, sample_id.partition("#")[0])
     if not samples:
         raise ViewError(str(path), "no samples", "give the -o file of a finished `eibench score`")
     subset = "complex" if any("#" in i for i in samples) else "basic"  # complex ids are <image path>#<k>
