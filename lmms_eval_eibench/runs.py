@@ -21,7 +21,14 @@ from typing import Any
 
 from . import BASIC_CATEGORIES
 from .files import InputFileError, read_jsonl
-from .lmms_outputs import RESULTS_SUFFIX, SAMPLES_INFIX, is_results_name, results_beside, samples_beside, task_metadata
+from .lmms_outputs import (
+    RESULTS_SUFFIX,
+    SAMPLES_INFIX,
+    is_results_name,
+    results_beside,
+    samples_beside,
+    task_metadata,
+)
 from .lmms_outputs import task_of_samples as _task_of
 from .provenance import ProvenanceError, differences, provenance_from_task_metadata
 from .vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
