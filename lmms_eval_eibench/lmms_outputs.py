@@ -11,8 +11,10 @@ What 0.7.3 writes (``loggers/evaluation_tracker.py``) into ``--output_path OUT``
   tasks put ``eibench_provenance``), ``n-samples.<task>`` (``original``, ``effective``), ``group_subtasks``
   (group -> members), ``config`` (the run's ``model``, ``model_args``...).
 - with ``--log_samples``, beside it ``<stamp>_samples_<task>.jsonl``: one line per document with ``doc_id`` (the
-  row index), ``doc`` (the row), ``input``, ``resps`` and ``filtered_resps`` (lists, the first response first) and
-  every key the task's ``process_results`` returned (the EIBench metrics).
+  row index), ``input`` (the request's first argument), ``target``, ``filtered_resps`` (one response is unwrapped
+  from its list), ``resps`` only when it differs from them, and every key the task's ``process_results`` returned
+  (the EIBench metrics, whose verdict names the sample). 0.7.3 drops the ``doc`` (``save_results_samples``);
+  files written otherwise may carry it, and ``sample_doc`` reads it when they do.
 
 Plain Python (json, pathlib, re); no lmms-eval import.
 """
