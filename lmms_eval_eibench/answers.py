@@ -245,10 +245,12 @@ def infer_official_subset(path: Path, lines: Sequence[_Official], dataset: str |
     for line in lines:
         if not any(line.image_path in k for k in known.values()):
             raise ScoreInputError(line.where, f"image path {line.image_path!r} is in neither the basic nor the "
-                                  "complex ground truth", "answer the EIBench image paths, as written in the annotations")
+                                  "complex ground truth",
+                                  "answer the EIBench image paths, as written in the annotations")
     fits = [subset for subset in ("basic", "complex") if all(p in known[subset] for p in paths)]
     if not fits:
-        first = {s: next(line.where for line in lines if line.image_path in known[s] and line.image_path not in known[o])
+        first = {s: next(line.where for line in lines
+                         if line.image_path in known[s] and line.image_path not in known[o])
                  for s, o in (("basic", "complex"), ("complex", "basic"))}
         raise ScoreInputError(str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) "
                               "image paths", "score each subset's answers from a file of its own")

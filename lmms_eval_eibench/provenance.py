@@ -43,19 +43,21 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
       "coherence": {"model": "bert-base-uncased", "spacy_model": "en_core_web_sm"}
     }
 
-``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
-when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only with ``--word-budget`` /
-``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures, ``word_rule`` beside it the version of the word rule that cut
-the answers (``length.WORD_RULE``; absent: 1, whitespace-separated words); the rest of ``judge`` is always there. ``coherence`` (only when ``eibench_coherence`` was computed) names its two models. ``judge.options`` holds the
-verdict-affecting settings that are not decoding (``JudgeIdentity.options``: the ``parser_version`` of the
-verdict parser that read the replies, ``trust_judge_total``, an HF judge's ``dtype``, the embedding judge's
-``threshold``); ``judge.endpoint`` is the judge's base URL with any
-user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
-with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
-fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether the annotations were
-the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on unofficial data;
-``null``: unknown). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
-refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
+``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null`` when not
+known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only
+with ``--word-budget`` / ``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures, ``word_rule`` beside it
+the version of the word rule that cut the answers (``length.WORD_RULE``; absent: 1, whitespace-separated words);
+the rest of ``judge`` is always there. ``coherence`` (only when ``eibench_coherence`` was computed) names its two
+models. ``judge.options`` holds the verdict-affecting settings that are not decoding (``JudgeIdentity.options``:
+the ``parser_version`` of the verdict parser that read the replies, ``trust_judge_total``, an HF judge's ``dtype``,
+the embedding judge's ``threshold``); ``judge.endpoint`` is the judge's base URL with any user info, query and
+fragment removed; ``judge.protocol`` (only present when the judge was configured with ``--protocol`` /
+``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the
+built dataset's manifest fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether
+the annotations were the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on
+unofficial data; ``null``: unknown). No secret (API key, token, password) may appear anywhere:
+:func:`build_provenance` refuses keys that look like one, so a misplaced key fails loudly instead of landing in a
+results file.
 """
 
 from __future__ import annotations

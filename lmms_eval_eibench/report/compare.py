@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmms_eval_eibench.lmms_outputs import run_stamp
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import dataset_difference, judge_comparison_terms, judge_label
 from lmms_eval_eibench.report.escape import one_line
@@ -73,14 +73,10 @@ def no_verdict(result: TaskResult | None) -> bool:
     return result.judge_failures + (result.generation_failures or 0) >= result.n
 
 
-_RUN_STAMP = re.compile(r"^(\d{8}_\d{6})_results\.json$")
-
-
 def run_label(result: TaskResult) -> str:
     """Which run a result comes from, short: lmms-eval's timestamp (``<stamp>_results.json``), else the file."""
-    name = Path(result.source).name
-    stamp = _RUN_STAMP.match(name)
-    return stamp.group(1) if stamp else (name or result.source)
+    path = Path(result.source)
+    return run_stamp(path) or path.name or result.source
 
 
 def _judge_text(result: TaskResult) -> str:
