@@ -1,9 +1,18 @@
-"""Saved answers, read and checked before any judge request: an lmms-eval ``--log_samples`` JSONL or the official
-answer format (``{"<image path>": "<answer>"}`` per line; in complex, the k-th line of an image path answers that
-image's k-th question, by order), or the question-keyed form (``{"<image path>": {"<question>": "<answer>"}}`` per
-line, the shape of ``ec_complex.jsonl``: matched by question text, in any order), or saved judge replies in the
-official format (``eibench score --from-verdicts``).
+"""Saved answers for ``eibench score``, read in one pass: the file's kind is told once (``open_answers``), one
+reader per kind turns its lines into ``SampleText``s, the subset is decided, the ground truth loaded once, and
+the texts are matched with it (``read_inputs``).
 
+The kinds (``AnswersFile.kind``):
+
+- ``SAMPLES``: an lmms-eval ``--log_samples`` JSONL (its layout is ``lmms_outputs``');
+- ``OFFICIAL``: the official answer format, ``{"<image path>": "<answer>"}`` per line; in complex, the k-th line
+  of an image path answers that image's k-th question, by order;
+- ``QUESTION_KEYED``: ``{"<image path>": {"<question>": "<answer>"}}`` per line, the shape of
+  ``ec_complex.jsonl``: matched by question text, in any order;
+- refused with a message saying what they are: an lmms-eval results file, an ``eibench score --json`` output,
+  another JSON document (``refuse_json_document``); another benchmark's samples (``refuse_other_benchmark``).
+
+Saved judge replies in the official format (``eibench score --from-verdicts``) are read by the official reader.
 A file whose every answer is its question word for word (the benchmark's own questions file,
 ``EI_Basic/user.jsonl``, has the answers file's shape) is refused; a single echoed answer in a real file is scored
 0, not judged (``pipeline.judge_answers``).
@@ -16,15 +25,33 @@ unless partial input is allowed. Bad input raises ``ScoreInputError`` naming fil
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .files import InputFileError, read_jsonl
+from .lmms_outputs import (
+    is_sample,
+    is_samples_name,
+    read_results,
+    results_beside,
+    sample_answer,
+    sample_doc,
+)
+from .lmms_outputs import task_of_samples as task_from_path
 from .records import sample_id, split_sample_id
-from .vocabulary import CAPTIONS_TASK, first_response, model_name, question_key, repeats_question, run_model_name, task_shape
+from .vocabulary import (
+    CAPTIONS_TASK,
+    model_name,
+    question_key,
+    repeats_question,
+    run_model_name,
+    task_shape,
+)
+
+SAMPLES, OFFICIAL, QUESTION_KEYED = "lmms-eval samples", "official answers", "question-keyed answers"
+Lines = Sequence[tuple[int, Any]]
 
 
 class ScoreInputError(InputFileError):
@@ -43,13 +70,48 @@ class SampleText:
     (``key_by_question``)."""
 
 
+@dataclass(frozen=True)
+class AnswersFile:
+    """An input file read once: its lines and its kind (``SAMPLES``, ``OFFICIAL``, ``QUESTION_KEYED``)."""
 
-def _json_lines(path: Path) -> list[tuple[int, Any]]:
-    return list(read_jsonl(path, error=ScoreInputError))
+    path: Path
+    kind: str
+    lines: Lines
 
 
-def _is_lmms_sample(obj: Any) -> bool:
-    return isinstance(obj, dict) and ("doc_id" in obj or "filtered_resps" in obj or "resps" in obj)
+def _kind(first: Any) -> str:
+    if is_sample(first):
+        return SAMPLES
+    if isinstance(first, dict) and len(first) == 1 and isinstance(next(iter(first.values())), dict):
+        return QUESTION_KEYED
+    return OFFICIAL
+
+
+def open_answers(path: Path, *, fix: str | None = None, empty_ok: bool = False) -> AnswersFile:
+    """The file's lines, read once, and its kind; a results file, a score output or another JSON document is
+    refused here, saying what it is."""
+    fix = fix or _ANSWERS_FIX
+    refuse_json_document(path, fix=fix)
+    lines = list(read_jsonl(path, error=ScoreInputError))
+    if not lines:
+        if empty_ok:
+            return AnswersFile(path, OFFICIAL, lines)
+        raise ScoreInputError(str(path), "no answers (the file is empty)")
+    refuse_json_document(path, fix=fix, first=lines[0][1])
+    return AnswersFile(path, _kind(lines[0][1]), lines)
+
+
+# -- lmms-eval samples ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Sample:
+    """A logged sample's answer and what names its sample: the doc's id (or image path), else lmms-eval's
+    ``doc_id`` (the dataset row), resolved once the ground truth is loaded."""
+
+    text: str
+    where: str
+    doc: Mapping[str, Any]
+    doc_id: Any
 
 
 def _doc_sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
@@ -64,76 +126,80 @@ def _doc_sample_id(doc: Mapping[str, Any], subset: str) -> str | None:
     return path
 
 
-def read_lmms_samples(path: Path, subset: str, ids_by_index: Sequence[str],
-                      lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
-    """Answers from an lmms-eval --log_samples JSONL (`doc.id`, else `doc_id` as the dataset row index)."""
-    texts: list[SampleText] = []
-    for number, obj in _json_lines(path) if lines is None else lines:
+def _read_samples(file: AnswersFile, subset: str | None) -> tuple[str, list[_Sample]]:
+    """An lmms-eval samples file's subset (checked against ``--subset``) and its answers."""
+    path, lines = file.path, file.lines
+    refuse_other_benchmark(path, lines)
+    file_subset, evidence = subset_in_file(path, lines)
+    if subset and file_subset and subset != file_subset:
+        raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {subset}",
+                              f"drop --subset, or pass the {subset} samples file")
+    subset = subset or file_subset
+    if subset is None:
+        raise ScoreInputError(str(path), "the samples do not say their subset (no task name, no doc ids)",
+                              "pass --subset basic or --subset complex")
+    samples = []
+    for number, obj in lines:
         where = f"{path}:{number}"
-        if not _is_lmms_sample(obj):
+        if not is_sample(obj):
             raise ScoreInputError(where, "not an lmms-eval sample (no doc_id/resps)", "do not mix formats in one file")
-        answer = first_response(obj.get("filtered_resps"))
-        if not isinstance(answer, str):
-            answer = first_response(obj.get("resps"))
+        answer = sample_answer(obj)
         if not isinstance(answer, str):
             raise ScoreInputError(
                 where, "no answer text in filtered_resps or resps",
                 "pass the samples file of a generation task run with --log_samples",
             )
-        doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
-        item_id = _doc_sample_id(doc, subset)
+        samples.append(_Sample(answer, where, sample_doc(obj), obj.get("doc_id")))
+    return subset, samples
+
+
+def _sample_texts(samples: Sequence[_Sample], subset: str, ids_by_index: Sequence[str]) -> list[SampleText]:
+    """The samples named: by their doc, else by ``doc_id`` as the dataset row index."""
+    texts = []
+    for sample in samples:
+        item_id = _doc_sample_id(sample.doc, subset)
         if item_id is None:
-            doc_id = obj.get("doc_id")
+            doc_id = sample.doc_id
             if not isinstance(doc_id, int) or not 0 <= doc_id < len(ids_by_index):
                 raise ScoreInputError(
-                    where, f"cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
+                    sample.where, f"cannot tell which sample this is: doc has no 'id' (or image_path) and doc_id "
                     f"{doc_id!r} is not a row of the {subset} split (0..{len(ids_by_index) - 1})",
                     "check --subset, or log samples with the doc's id column",
                 )
             item_id = ids_by_index[doc_id]
-        texts.append(SampleText(item_id, answer, where))
+        texts.append(SampleText(item_id, sample.text, sample.where))
     return texts
 
 
-def read_answer_texts(path: Path) -> list[SampleText]:
-    """Every answer of an lmms-eval ``--log_samples`` JSONL or an official answers file, in file order, with no
-    ground truth (coherence needs none); a sample is named by its ``doc.id`` / image path where the file says."""
-    fix = "pass an lmms-eval --log_samples file (OUT/<model>/<time>_samples_<task>.jsonl) or the official answer format"
-    refuse_json_document(path, fix=fix)
-    texts: list[SampleText] = []
-    lines = _json_lines(path)
-    if lines:
-        refuse_json_document(path, fix=fix, first=lines[0][1])
-    for number, obj in lines:
-        where = f"{path}:{number}"
-        if _is_lmms_sample(obj):
-            answer = first_response(obj.get("filtered_resps"))
-            if not isinstance(answer, str):
-                answer = first_response(obj.get("resps"))
-            doc = obj.get("doc") if isinstance(obj.get("doc"), dict) else {}
-            name = doc.get("id") or doc.get("image_path") or f"doc_id {obj.get('doc_id')}"
-        elif isinstance(obj, dict) and len(obj) == 1:
-            (name, answer), = obj.items()
-            if isinstance(answer, dict) and len(answer) == 1:  # the question-keyed form
-                (_, answer), = answer.items()
-        else:
-            raise ScoreInputError(where, "neither an lmms-eval sample nor one {\"<image path>\": \"<answer>\"} object",
-                                  "pass an lmms-eval --log_samples file or the official answer format")
-        if not isinstance(answer, str):
-            raise ScoreInputError(where, "no answer text on this line", "each line needs the model's answer as a string")
-        texts.append(SampleText(str(name), answer, where))
-    return texts
+def method_of_samples(lines: Lines) -> str | None:
+    """``cfsa`` when a logged sample's ``input`` holds a CFSA transcript (see cfsa/transcript.attach_transcript)."""
+    for _, obj in lines:
+        if isinstance(obj, dict) and isinstance(obj.get("input"), dict) and "cfsa" in obj["input"]:
+            return "cfsa"
+    return None
 
 
-def read_official(path: Path, subset: str, what: str = "answer",
-                  lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
-    """`{"<image path>": "<text>"}` per line; in complex the k-th line of a path is question k. A line
-    `{"<image path>": {"<question>": "<text>"}}` names its question (``key_by_question`` resolves its id)."""
-    texts: list[SampleText] = []
+# -- official and question-keyed answers (and saved judge replies) --------------------------------------------------
+
+@dataclass(frozen=True)
+class _Official:
+    """One line ``{"<image path>": "<text>"}`` (or ``{"<image path>": {"<question>": "<text>"}}``); ``k`` counts
+    the earlier lines of the same image (complex's k-th question)."""
+
+    image_path: str
+    k: int
+    text: str
+    where: str
+    question: str | None
+
+
+def _read_official(file: AnswersFile, what: str = "answer") -> list[_Official]:
+    """Every line's image path, text and (question-keyed form) question, in file order; one form per file."""
+    out: list[_Official] = []
     seen: dict[str, int] = {}
-    for number, obj in _json_lines(path) if lines is None else lines:
-        where = f"{path}:{number}"
-        if _is_lmms_sample(obj):
+    for number, obj in file.lines:
+        where = f"{file.path}:{number}"
+        if is_sample(obj):
             raise ScoreInputError(where, "an lmms-eval sample line", "pass this file as ANSWERS, not --from-verdicts")
         if not isinstance(obj, dict) or len(obj) != 1:
             raise ScoreInputError(where, f"expected one object {{\"<image path>\": \"<{what}>\"}} per line")
@@ -148,11 +214,52 @@ def read_official(path: Path, subset: str, what: str = "answer",
             raise ScoreInputError(where, f"the {what} for {image_path!r} must be a string, got {type(text).__name__}")
         k = seen.get(image_path, 0)
         seen[image_path] = k + 1
-        if subset == "basic" and k:
-            raise ScoreInputError(where, f"{image_path!r} appears again; basic has one question per image",
+        out.append(_Official(image_path, k, text, where, question))
+    keyed = [line for line in out if line.question is not None]
+    if keyed and len(keyed) != len(out):
+        plain = next(line for line in out if line.question is None)
+        raise ScoreInputError(plain.where, f"a line without its question in a file whose line {keyed[0].where} "
+                              "names its question", _KEYED_FIX)
+    return out
+
+
+def _official_texts(lines: Sequence[_Official], subset: str) -> list[SampleText]:
+    """The lines as samples of ``subset``: basic has one line per image, complex's k-th line is question k."""
+    texts = []
+    for line in lines:
+        if subset == "basic" and line.k:
+            raise ScoreInputError(line.where, f"{line.image_path!r} appears again; basic has one question per image",
                                   "keep one line per image")
-        texts.append(SampleText(sample_id(image_path, k if subset == "complex" else None), text, where, question))
+        texts.append(SampleText(sample_id(line.image_path, line.k if subset == "complex" else None), line.text,
+                                line.where, line.question))
     return texts
+
+
+def infer_official_subset(path: Path, lines: Sequence[_Official], dataset: str | None,
+                          annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The subset whose image paths an official-format file answers (the format does not say), and its rows.
+    Errors name the real cause: a path in neither subset, paths of both subsets."""
+    paths = [line.image_path for line in lines]
+    rows = {subset: load_ground_truth(subset, dataset, annotations) for subset in ("basic", "complex")}
+    known = {subset: {split_sample_id(row["id"])[0] for row in subset_rows} for subset, subset_rows in rows.items()}
+    for line in lines:
+        if not any(line.image_path in k for k in known.values()):
+            raise ScoreInputError(line.where, f"image path {line.image_path!r} is in neither the basic nor the "
+                                  "complex ground truth",
+                                  "answer the EIBench image paths, as written in the annotations")
+    fits = [subset for subset in ("basic", "complex") if all(p in known[subset] for p in paths)]
+    if not fits:
+        first = {s: next(line.where for line in lines
+                         if line.image_path in known[s] and line.image_path not in known[o])
+                 for s, o in (("basic", "complex"), ("complex", "basic"))}
+        raise ScoreInputError(str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) "
+                              "image paths", "score each subset's answers from a file of its own")
+    if len(fits) == 2 and len(set(paths)) < len(paths):
+        fits = ["complex"]  # a repeated path is complex's next question of that image; basic has one per image
+    if len(fits) == 1:
+        return fits[0], rows[fits[0]]
+    raise ScoreInputError(str(path), "cannot tell which subset this file answers (its image paths fit both)",
+                          "pass --subset basic or --subset complex")
 
 
 _KEYED_FIX = ('use one form per file: {"<image path>": {"<question>": "<answer>"}} on every line (matched by '
@@ -163,14 +270,10 @@ def key_by_question(texts: Sequence[SampleText], truth_rows: Sequence[Mapping[st
                     subset: str) -> list[SampleText]:
     """Texts of the question-keyed form get the id of the sample of their image whose question they name
     (``vocabulary.question_key``: case and spacing aside; a question an image has twice, in order). Plain texts
-    keep theirs; a file mixing both forms is refused."""
+    keep theirs (``_read_official`` refuses a file mixing both forms)."""
     keyed = [text for text in texts if text.question is not None]
     if not keyed:
         return list(texts)
-    if len(keyed) != len(texts):
-        plain = next(text for text in texts if text.question is None)
-        raise ScoreInputError(plain.where, f"a line without its question in a file whose line {keyed[0].where} "
-                              "names its question", _KEYED_FIX)
     by_image: dict[str, dict[str, list[str]]] = {}
     for row in truth_rows:
         questions = by_image.setdefault(split_sample_id(row["id"])[0], {})
@@ -203,6 +306,8 @@ def refuse_questions_file(texts: Sequence[SampleText], truth: Mapping[str, Mappi
             "benchmark's questions (EI_Basic/user.jsonl has the answers file's shape), not a model's answers",
             "score the file of the model's answers to these questions")
 
+
+# -- the subset and the ground truth ------------------------------------------------------------------------------
 
 def _task_subset(task: str | None) -> str | None:
     shape = task_shape(task)
@@ -269,41 +374,7 @@ def subset_in_file(path: Path, lines: Sequence[tuple[int, Any]]) -> tuple[str | 
     return (evidence[0][0], evidence[0][1]) if evidence else (None, "")
 
 
-def infer_official_subset(path: Path, lines: Sequence[tuple[int, Any]], dataset: str | None,
-                          annotations: str | None) -> tuple[str, list[dict[str, Any]]]:
-    """The subset whose image paths an official-format file answers (the format does not say), and its rows.
-    Errors name the real cause: a line of the wrong shape, a path in neither subset, paths of both subsets."""
-    texts = read_official(path, "complex", lines=lines)  # the lines' shape (complex allows repeated paths)
-    paths = [split_sample_id(text.id)[0] for text in texts]
-    rows = {subset: load_ground_truth(subset, dataset, annotations) for subset in ("basic", "complex")}
-    known = {subset: {split_sample_id(row["id"])[0] for row in subset_rows} for subset, subset_rows in rows.items()}
-    for text, image_path in zip(texts, paths):
-        if not any(image_path in k for k in known.values()):
-            raise ScoreInputError(text.where, f"image path {image_path!r} is in neither the basic nor the complex "
-                                  "ground truth", "answer the EIBench image paths, as written in the annotations")
-    fits = [subset for subset in ("basic", "complex") if all(p in known[subset] for p in paths)]
-    if not fits:
-        first = {s: next(t.where for t, p in zip(texts, paths) if p in known[s] and p not in known[o])
-                 for s, o in (("basic", "complex"), ("complex", "basic"))}
-        raise ScoreInputError(str(path), f"the file mixes basic ({first['basic']}) and complex ({first['complex']}) "
-                              "image paths", "score each subset's answers from a file of its own")
-    if len(fits) == 2 and len(set(paths)) < len(paths):
-        fits = ["complex"]  # a repeated path is complex's next question of that image; basic has one per image
-    if len(fits) == 1:
-        return fits[0], rows[fits[0]]
-    raise ScoreInputError(str(path), "cannot tell which subset this file answers (its image paths fit both)",
-                          "pass --subset basic or --subset complex")
-
-
-def read_answers(path: Path, subset: str, ids_by_index: Sequence[str],
-                 lines: Sequence[tuple[int, Any]] | None = None) -> list[SampleText]:
-    lines = _json_lines(path) if lines is None else lines
-    if not lines:
-        raise ScoreInputError(str(path), "no answers (the file is empty)")
-    if _is_lmms_sample(lines[0][1]):
-        return read_lmms_samples(path, subset, ids_by_index, lines)
-    return read_official(path, subset, lines=lines)
-
+# -- what a file is, when it is no answers ---------------------------------------------------------------------------
 
 _ANSWERS_FIX = ("pass the samples file OUT/<model>/<time>_samples_<task>.jsonl (run lmms-eval with --log_samples), "
                 "or answers in the official format, one JSON object per line")
@@ -313,7 +384,7 @@ _SCORE_OUTPUT = "an `eibench score --json` output (a run's recall): tables come 
 
 def _document_kind(data: Any) -> str | None:
     """What a whole-file JSON object is, when it is one of ours (a results file, a score output)."""
-    if isinstance(data, dict) and not _is_lmms_sample(data):
+    if isinstance(data, dict) and not is_sample(data):
         if isinstance(data.get("results"), dict):
             return _RESULTS_FILE
         if "overall" in data and ("per_category" in data or "n" in data):
@@ -343,6 +414,33 @@ def refuse_json_document(path: Path, *, error: type[InputFileError] = ScoreInput
             kind = None
         raise error(str(path), f"this is {kind or 'a JSON document, not JSON lines'}", fix)
 
+
+def read_answer_texts(path: Path) -> list[SampleText]:
+    """Every answer of an lmms-eval ``--log_samples`` JSONL or an official answers file, in file order, with no
+    ground truth (coherence needs none); a sample is named by its ``doc.id`` / image path where the file says."""
+    fix = "pass an lmms-eval --log_samples file (OUT/<model>/<time>_samples_<task>.jsonl) or the official answer format"
+    file = open_answers(path, fix=fix, empty_ok=True)
+    texts: list[SampleText] = []
+    for number, obj in file.lines:
+        where = f"{path}:{number}"
+        if is_sample(obj):
+            answer = sample_answer(obj)
+            doc = sample_doc(obj)
+            name = doc.get("id") or doc.get("image_path") or f"doc_id {obj.get('doc_id')}"
+        elif isinstance(obj, dict) and len(obj) == 1:
+            (name, answer), = obj.items()
+            if isinstance(answer, dict) and len(answer) == 1:  # the question-keyed form
+                (_, answer), = answer.items()
+        else:
+            raise ScoreInputError(where, "neither an lmms-eval sample nor one {\"<image path>\": \"<answer>\"} object",
+                                  "pass an lmms-eval --log_samples file or the official answer format")
+        if not isinstance(answer, str):
+            raise ScoreInputError(where, "no answer text on this line", "each line needs the model's answer as a string")
+        texts.append(SampleText(str(name), answer, where))
+    return texts
+
+
+# -- matching with the ground truth -------------------------------------------------------------------------------
 
 def load_ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
     """The subset's rows (id, question, ground_truth, triggers, category), in dataset order."""
@@ -381,32 +479,16 @@ def missing_samples(texts: Sequence[SampleText], truth_ids: Sequence[str]) -> li
     return [item_id for item_id in truth_ids if item_id not in answered]
 
 
-def task_from_path(path: Path) -> str | None:
-    stem = path.stem
-    return stem.split("_samples_", 1)[1] if "_samples_" in stem else None
-
-
-# lmms-eval 0.7.3 writes OUT/<model_name_sanitized>/<%Y%m%d_%H%M%S>_samples_<task>.jsonl (straight into OUT/ when
-# the model has no name, e.g. --model dummy)
-_LMMS_SAMPLES_NAME = re.compile(r"^\d{8}_\d{6}_samples_.+\.jsonl$")
-
-
 def model_from_path(path: Path) -> str | None:
     """The evaluated model of an lmms-eval samples file, named as the report names it (``vocabulary.model_name``):
     from the results file lmms-eval wrote beside it, else from its model folder (``llava-hf__llava-1.5-7b-hf`` is
     ``llava-hf/llava-1.5-7b-hf``); None when the path does not look like lmms-eval's."""
-    if not _LMMS_SAMPLES_NAME.match(path.name):
+    if not is_samples_name(path):
         return None
-    from .runs import results_beside
-
     beside = results_beside(path)
-    if beside is not None:
-        try:
-            data = json.loads(beside.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            data = None
-        if isinstance(data, dict) and (name := run_model_name(data)):
-            return name
+    data = read_results(beside) if beside is not None else None
+    if isinstance(data, dict) and (name := run_model_name(data)):
+        return name
     folder = path.resolve().parent.name
     return model_name(folder) if folder else None
 
@@ -422,43 +504,37 @@ class Inputs:
     n_subset: int
     method: str | None = None
     """``cfsa`` when the samples carry CFSA transcripts (``input.cfsa``): the report keeps such runs apart."""
+    kind: str = OFFICIAL
+    """What the file is (``SAMPLES``, ``OFFICIAL``, ``QUESTION_KEYED``)."""
 
 
 def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None = None,
                 annotations: str | None = None, judge_replies: bool = False, allow_partial: bool = False) -> Inputs:
     """The answers (or, ``judge_replies``, saved judge replies), their subset and ground truth; every sample of the
-    subset answered unless ``allow_partial``."""
-    refuse_json_document(source)
-    lines = _json_lines(source)
-    if not lines:
-        raise ScoreInputError(str(source), "no answers (the file is empty)")
-    refuse_json_document(source, first=lines[0][1])
-    lmms_format = _is_lmms_sample(lines[0][1])
-    if lmms_format:
-        refuse_other_benchmark(source, lines)
-    file_subset, evidence = subset_in_file(source, lines) if lmms_format else (None, "")
-    if subset and file_subset and subset != file_subset:
-        raise ScoreInputError(evidence, f"the file answers {file_subset}, not --subset {subset}",
-                              f"drop --subset, or pass the {subset} samples file")
-    subset = subset or file_subset
+    subset answered unless ``allow_partial``. The file is read once, its kind told once, the ground truth loaded
+    once."""
+    file = open_answers(source)
+    samples: list[_Sample] = []
+    official: list[_Official] = []
     truth_rows = None
-    if subset is None:
-        if lmms_format:
-            raise ScoreInputError(str(source), "the samples do not say their subset (no task name, no doc ids)",
-                                  "pass --subset basic or --subset complex")
-        subset, truth_rows = infer_official_subset(source, lines, dataset, annotations)
+    if file.kind == SAMPLES and not judge_replies:
+        subset, samples = _read_samples(file, subset)
+    else:
+        official = _read_official(file, what="judge reply" if judge_replies else "answer")
+        if subset is None:
+            subset, truth_rows = infer_official_subset(source, official, dataset, annotations)
     if truth_rows is None:
         truth_rows = load_ground_truth(subset, dataset, annotations)
     truth = {row["id"]: row for row in truth_rows}
-    if judge_replies:
-        texts = read_official(source, subset, what="judge reply", lines=lines)
+    ids = [row["id"] for row in truth_rows]
+    if file.kind == SAMPLES and not judge_replies:
+        texts = _sample_texts(samples, subset, ids)
     else:
-        texts = read_answers(source, subset, [row["id"] for row in truth_rows], lines)
-    texts = key_by_question(texts, truth_rows, subset)
+        texts = key_by_question(_official_texts(official, subset), truth_rows, subset)
     match(texts, truth, subset)
     if not judge_replies:
         refuse_questions_file(texts, truth)
-    missing = missing_samples(texts, [row["id"] for row in truth_rows])
+    missing = missing_samples(texts, ids)
     if missing and not allow_partial:
         shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise ScoreInputError(
@@ -466,14 +542,5 @@ def read_inputs(source: Path, *, subset: str | None = None, dataset: str | None 
             f"{'saved judge reply' if judge_replies else 'answer'} (first: {shown})",
             "answer every sample (a partial result is not comparable), or pass --allow-partial to score the "
             f"{len(texts)} answered ones; the result then says {len(texts)} of {len(truth_rows)}")
-    return Inputs(source, subset, texts, truth, len(truth_rows), method_of_samples(lines) if lmms_format else None)
-
-
-def method_of_samples(lines: Sequence[tuple[int, Any]]) -> str | None:
-    """``cfsa`` when a logged sample's ``input`` holds a CFSA transcript (see cfsa/transcript.attach_transcript)."""
-    for _, obj in lines:
-        if isinstance(obj, dict) and isinstance(obj.get("input"), dict) and "cfsa" in obj["input"]:
-            return "cfsa"
-    return None
-
-
+    method = method_of_samples(file.lines) if file.kind == SAMPLES else None
+    return Inputs(source, subset, texts, truth, len(truth_rows), method, file.kind)

@@ -29,7 +29,7 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
         "model": "gpt-3.5-turbo",
         "prompt": {"template": "judge_paper", "version": "1"},
         "decoding": {"temperature": 0.1, "max_tokens": 512},
-        "options": {"trust_judge_total": false},
+        "options": {"parser_version": "4", "trust_judge_total": false},
         "endpoint": "https://api.openai.com/v1",
         "protocol": "paper-gpt (overridden: trust_judge_total)"
       },
@@ -39,20 +39,25 @@ Record shape (``schema_version`` 1; keys are stable, new keys may be added, none
                   "official": true},
       "samples": {"scored": 1615, "subset": 1615},
       "word_budget": 100,
-      "word_rule": "2"
+      "word_rule": "2",
+      "coherence": {"model": "bert-base-uncased", "spacy_model": "en_core_web_sm"}
     }
 
-``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null``
-when not known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only with ``--word-budget`` /
-``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures, ``word_rule`` beside it the version of the word rule that cut
-the answers (``length.WORD_RULE``; absent: 1, whitespace-separated words); the rest of ``judge`` is always there. ``judge.options`` holds verdict-affecting settings
-that are not decoding (e.g. ``trust_judge_total``); ``judge.endpoint`` is the judge's base URL with any
-user info, query and fragment removed; ``judge.protocol`` (only present when the judge was configured
-with ``--protocol`` / ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the built dataset's manifest
-fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether the annotations were
-the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on unofficial data;
-``null``: unknown). No secret (API key, token, password) may appear anywhere: :func:`build_provenance`
-refuses keys that look like one, so a misplaced key fails loudly instead of landing in a results file.
+``model_prompt``, ``generation``, ``dataset``, ``judge.options`` and ``judge.endpoint`` may be ``null`` when not
+known; ``samples`` (written by ``eibench score``) says how much of the subset was scored; ``word_budget`` (only
+with ``--word-budget`` / ``EIBENCH_WORD_BUDGET``) is the N of the ``*_at_budget`` figures, ``word_rule`` beside it
+the version of the word rule that cut the answers (``length.WORD_RULE``; absent: 1, whitespace-separated words);
+the rest of ``judge`` is always there. ``coherence`` (only when ``eibench_coherence`` was computed) names its two
+models. ``judge.options`` holds the verdict-affecting settings that are not decoding (``JudgeIdentity.options``:
+the ``parser_version`` of the verdict parser that read the replies, ``trust_judge_total``, an HF judge's ``dtype``,
+the embedding judge's ``threshold``); ``judge.endpoint`` is the judge's base URL with any user info, query and
+fragment removed; ``judge.protocol`` (only present when the judge was configured with ``--protocol`` /
+``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the
+built dataset's manifest fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether
+the annotations were the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on
+unofficial data; ``null``: unknown). No secret (API key, token, password) may appear anywhere:
+:func:`build_provenance` refuses keys that look like one, so a misplaced key fails loudly instead of landing in a
+results file.
 """
 
 from __future__ import annotations
@@ -74,8 +79,9 @@ __all__ = [
     "ProvenanceError",
     "build_provenance",
     "check_provenance",
+    "dataset_difference",
     "differences",
-    "judge_identity",
+    "judge_comparison_terms",
     "judge_label",
     "provenance_from_task_metadata",
 ]
@@ -307,7 +313,7 @@ def check_provenance(record: Any, where: str = "provenance") -> dict[str, Any]:
     return {**dict(record), **rebuilt}
 
 
-def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+def judge_comparison_terms(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     """What must match for two recalls to be comparable (``JudgeIdentity.comparable``): judge kind, model, prompt
     template, version, and decoding with the other verdict-affecting options folded in; not the endpoint."""
     from lmms_eval_eibench.judges.identity import JudgeIdentity
@@ -315,18 +321,31 @@ def judge_identity(record: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     return JudgeIdentity.from_record(record).comparable()
 
 
+def dataset_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
+    """The one rule for "same data" (``differences`` and the report's warnings use it): the manifest fingerprint
+    decides when both records have one (it hashes the built files, so two Hub commits of the same files agree),
+    else the Hub revision when both have one; a fingerprint against a revision alone, or a record without either,
+    proves nothing and is no difference. Returns the difference in words, or None."""
+    datasets = [r.get("dataset") or {} for r in (a, b)]
+    for key, name in (("manifest_sha256", "dataset build"), ("revision", "dataset revision")):
+        found = [d.get(key) for d in datasets]
+        if None not in found:
+            return None if found[0] == found[1] else f"{name} {str(found[0])[:12]} vs {str(found[1])[:12]}"
+    return None
+
+
 def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """What makes two runs' per-sample scores incomparable, in words (empty: comparable): another judge (kind,
-    model, prompt and version, decoding, options), another model prompt or version, another dataset build."""
+    model, prompt and version, decoding, options), another model prompt or version, other data
+    (``dataset_difference``)."""
     found = []
-    if judge_identity(a) != judge_identity(b):
+    if judge_comparison_terms(a) != judge_comparison_terms(b):
         found.append(f"judge {judge_label(a)} vs {judge_label(b)}")
     prompts = [f"{p.get('template')} v{p.get('version')}" for p in ((r.get("model_prompt") or {}) for r in (a, b))]
     if prompts[0] != prompts[1]:
         found.append(f"model prompt {prompts[0]} vs {prompts[1]}")
-    builds = [(r.get("dataset") or {}).get("manifest_sha256") for r in (a, b)]
-    if None not in builds and builds[0] != builds[1]:
-        found.append(f"dataset build {builds[0][:12]} vs {builds[1][:12]}")
+    if data := dataset_difference(a, b):
+        found.append(data)
     return found
 
 

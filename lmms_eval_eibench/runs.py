@@ -1,7 +1,7 @@
 """A finished lmms-eval run of an EIBench task, read back per sample: what paired comparisons need.
 
 lmms-eval 0.7.3 writes ``OUT/<model>/<stamp>_samples_<task>.jsonl`` beside ``<stamp>_results.json`` (the results
-hold the task's provenance record). Two users of this module:
+hold the task's provenance record; the files' names and keys are ``lmms_outputs``'). Two users of this module:
 
 - ``baseline_warnings``: the lmms-eval task warns when ``--baseline`` points at a run judged by another judge or
   prompted with another template (lmms-eval would compare the numbers anyway), or at samples that carry no
@@ -21,10 +21,19 @@ from typing import Any
 
 from . import BASIC_CATEGORIES
 from .files import InputFileError, read_jsonl
+from .lmms_outputs import (
+    RESULTS_SUFFIX,
+    SAMPLES_INFIX,
+    is_results_name,
+    results_beside,
+    samples_beside,
+    task_metadata,
+)
+from .lmms_outputs import task_of_samples as _task_of
 from .provenance import ProvenanceError, differences, provenance_from_task_metadata
 from .vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 
-__all__ = ["RunError", "RunSamples", "SampleScore", "baseline_warnings", "read_run", "results_beside", "run_files"]
+__all__ = ["RunError", "RunSample", "RunSamples", "baseline_warnings", "read_run", "results_beside", "run_files"]
 
 
 class RunError(InputFileError):
@@ -32,7 +41,7 @@ class RunError(InputFileError):
 
 
 @dataclass(frozen=True)
-class SampleScore:
+class RunSample:
     """One sample of a run: its headline recall as 0-1 (failures 0), basic category, image (the cluster)."""
 
     id: str
@@ -49,22 +58,9 @@ class RunSamples:
     subset: str
     template: str
     metric: str
-    samples: dict[str, SampleScore]
+    samples: dict[str, RunSample]
     provenance: dict[str, Any] | None
     source: Path
-
-
-def results_beside(samples_path: Path) -> Path | None:
-    """The results file lmms-eval wrote beside a samples file (``<stamp>_samples_<task>.jsonl`` ->
-    ``<stamp>_results.json``, the convention its own baseline loader uses); None when there is none."""
-    stamp, found, _ = samples_path.name.partition("_samples_")
-    candidate = samples_path.with_name(f"{stamp}_results.json")
-    return candidate if found and candidate.is_file() else None
-
-
-def _task_of(samples_path: Path) -> str | None:
-    _, found, rest = samples_path.name.partition("_samples_")
-    return rest.removesuffix(".jsonl") if found else None
 
 
 def _provenance(results_path: Path | None, task: str) -> dict[str, Any] | None:
@@ -74,16 +70,15 @@ def _provenance(results_path: Path | None, task: str) -> dict[str, Any] | None:
         data = json.loads(results_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunError(str(results_path), f"cannot read the results file ({exc})") from None
-    config = (data.get("configs") or {}).get(task) if isinstance(data, Mapping) else None
-    if not isinstance(config, Mapping):
+    if not isinstance(data, Mapping):
         return None
     try:
-        return provenance_from_task_metadata(config.get("metadata"), f"{results_path}: configs.{task}.metadata")
+        return provenance_from_task_metadata(task_metadata(data, task), f"{results_path}: configs.{task}.metadata")
     except ProvenanceError as exc:
         raise RunError(str(results_path), str(exc)) from None
 
 
-def _sample(line: Mapping[str, Any], where: str) -> tuple[str, SampleScore]:
+def _sample(line: Mapping[str, Any], where: str) -> tuple[str, RunSample]:
     metric = next((m for m in RECALL_METRICS if isinstance(line.get(m), Mapping)), None)
     if metric is None:
         raise RunError(where, f"no {' or '.join(RECALL_METRICS)} item: not an EIBench sample judged by this plugin",
@@ -95,7 +90,7 @@ def _sample(line: Mapping[str, Any], where: str) -> tuple[str, SampleScore]:
     score = float(score) if isinstance(score, (int, float)) else float(item.get("score") or 0.0) / 100.0
     category = next((c for c in BASIC_CATEGORIES if line.get(category_metric(metric, c)) is not None), None)
     sample_id = str(verdict.get("id") or line.get("doc_id"))
-    return metric, SampleScore(sample_id, score, category, str(item.get("image_path") or sample_id))
+    return metric, RunSample(sample_id, score, category, str(item.get("image_path") or sample_id))
 
 
 def read_samples(path: Path) -> RunSamples:
@@ -105,7 +100,7 @@ def read_samples(path: Path) -> RunSamples:
     if shape is None:
         raise RunError(str(path), "not an lmms-eval samples file of an EIBench task (<stamp>_samples_eibench_*.jsonl)",
                        "give the samples file lmms-eval --log_samples wrote for an eibench_basic/complex task")
-    samples: dict[str, SampleScore] = {}
+    samples: dict[str, RunSample] = {}
     metrics = set()
     for number, line in read_jsonl(path, error=RunError):
         if not isinstance(line, Mapping):
@@ -123,18 +118,12 @@ def read_samples(path: Path) -> RunSamples:
     return RunSamples(task, subset, template, metrics.pop(), samples, _provenance(results_beside(path), task), path)
 
 
-def _samples_beside(results_path: Path) -> list[Path]:
-    """The EIBench tasks' samples files lmms-eval wrote beside a ``<stamp>_results.json``."""
-    stamp = results_path.name.partition("_results.json")[0]
-    return sorted(p for p in results_path.parent.glob(f"{stamp}_samples_eibench_*.jsonl") if task_shape(_task_of(p)))
-
-
 def run_files(path: Path) -> list[Path]:
     """Every file ``read_run(path)`` reads: the samples file and the results beside it, or the results file and
     the samples files beside it (no output may replace one)."""
     if path.name.endswith(".jsonl"):
         return [path, *filter(None, [results_beside(path)])]
-    return [path, *(_samples_beside(path) if path.name.endswith("_results.json") else [])]
+    return [path, *(samples_beside(path) if is_results_name(path) else [])]
 
 
 def read_run(path: Path) -> list[RunSamples]:
@@ -143,11 +132,10 @@ def read_run(path: Path) -> list[RunSamples]:
         raise RunError(str(path), "no such file", "give an lmms-eval *_results.json or *_samples_<task>.jsonl file")
     if path.name.endswith(".jsonl"):
         return [read_samples(path)]
-    _, found, _ = path.name.partition("_results.json")
-    if not found:
+    if not is_results_name(path):
         raise RunError(str(path), "neither a *_results.json nor a *_samples_<task>.jsonl file of lmms-eval",
                        "give the files lmms-eval --log_samples wrote")
-    files = _samples_beside(path)
+    files = samples_beside(path)
     if not files:
         raise RunError(str(path), "no EIBench samples file beside it", "run lmms-eval with --log_samples")
     return [read_samples(p) for p in files]
@@ -176,8 +164,8 @@ def baseline_warnings(baseline: Any, task: str, record: Mapping[str, Any] | None
     except RunError as exc:
         return [*warnings, f"--baseline {exc}"]
     if theirs is None:
-        warnings.append(f"--baseline {path}: no EIBench provenance beside it (no {path.name.partition('_samples_')[0]}"
-                        "_results.json with the task's record): cannot check that it used the same judge")
+        warnings.append(f"--baseline {path}: no EIBench provenance beside it (no {path.name.partition(SAMPLES_INFIX)[0]}"
+                        f"{RESULTS_SUFFIX} with the task's record): cannot check that it used the same judge")
     elif record is not None and (found := differences(theirs, record)):
         warnings.append(f"--baseline {path} differs from this run in its {'; '.join(found)}: the paired difference "
                         "measures that too, not the model alone (same judge: re-score one run with `eibench score`)")

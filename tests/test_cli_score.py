@@ -215,6 +215,20 @@ def test_missing_dataset_says_how_to_build_it(tmp_path, capsys, monkeypatch) -> 
     assert code == 2 and "hub_upload.py" in err
 
 
+@pytest.mark.parametrize("lines", [
+    [{"x.png": "y"}, {"x.png": 3}],  # official answers: a text that is no string
+    [{"doc_id": 0, "filtered_resps": ["y"]}, {"doc_id": 1, "resps": []}],  # lmms-eval samples: no answer
+    [{"x.png": {"Why?": "y"}}, {"z.png": "y"}],  # one line question-keyed, the next not
+], ids=["official", "samples", "mixed forms"])
+def test_the_file_is_read_whole_before_the_ground_truth(lines, tmp_path, capsys, monkeypatch) -> None:
+    """One pass (issue 35, point 6): the file's kind is told and every line read before any dataset is loaded, so
+    a bad line is named even where the dataset is missing."""
+    monkeypatch.setenv("EIBENCH_DATASET", str(tmp_path / "nothing-here"))
+    answers = write_lines(tmp_path / "a.jsonl", lines)
+    code, _, err = run_cli([str(answers), "--subset", "basic", "--no-cache"], capsys)
+    assert code == 2 and "a.jsonl:" in err and "hub_upload.py" not in err, err
+
+
 def test_answers_and_from_verdicts_are_exclusive(tmp_path, capsys) -> None:
     code, _, err = run_cli(["--subset", "basic"], capsys)
     assert code == 2 and "exactly one" in err

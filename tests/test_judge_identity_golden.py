@@ -52,7 +52,7 @@ def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
     from lmms_eval_eibench.protocols import record_protocol
     from lmms_eval_eibench.provenance import (
         check_provenance,
-        judge_identity,
+        judge_comparison_terms,
         judge_label,
     )
 
@@ -63,7 +63,7 @@ def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
     check_provenance(json.loads(json.dumps(record)))
     return {
         "record": _dumps(record),
-        "comparable": list(judge_identity(record)),
+        "comparable": list(judge_comparison_terms(record)),
         "label": judge_label(record),
         "protocol": [recorded, nearest.name if nearest else None, differences],
     }

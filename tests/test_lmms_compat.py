@@ -71,6 +71,38 @@ def request_metadata(doc_id: int = 0) -> dict[str, Any]:
     return {"task": TASK, "doc_id": doc_id, "repeats": 1, "split": "test"}
 
 
+def cli_args(*argv: str) -> Any:
+    """The run's arguments as lmms-eval's CLI parses them (evaluate() reads several, and sets them as task.args)."""
+    from lmms_eval.__main__ import parse_eval_args
+
+    saved = sys.argv
+    try:
+        sys.argv = ["lmms-eval", "--model", "dummy", "--tasks", TASK, *argv]
+        return parse_eval_args()[1]
+    finally:
+        sys.argv = saved
+
+
+def evaluate(task: Any, reply: Any, *argv: str, on_request: Any = None) -> dict[str, Any]:
+    """lmms-eval's own `evaluator.evaluate` of `task` with a model that answers `reply` to every request (and
+    first hands each request to `on_request`, as CFSA's model does); its results, samples included."""
+    from lmms_eval import evaluator
+
+    from lmms_eval_eibench.lmms_compat import lmms
+
+    class Replies(lmms):
+        def generate_until(self, requests: list) -> list:
+            for request in requests:
+                if on_request is not None:
+                    on_request(request)
+            return [reply for _ in requests]
+
+        loglikelihood = generate_until_multi_round = lambda self, requests: []
+
+    return evaluator.evaluate(Replies(), {TASK: task}, cli_args=cli_args(*argv), log_samples=True,
+                              verbosity="WARNING")
+
+
 @pytest.fixture
 def task() -> Any:
     return probe_task(lmms_compat.own_process_results(probe_config()))
@@ -131,27 +163,22 @@ def test_own_process_results() -> None:
 
 @pytest.mark.parametrize("task_tags", [None, [["<reasoning>", "</reasoning>"]]])
 @pytest.mark.parametrize("response", ["<think>a long look</think> <reasoning>hmm</reasoning>a gift",
-                                      ["<think>x</think>a gift", 3]])
+                                      "<think>x</think>a gift"])
 def test_reasoning_tags_and_strip_reasoning(task_tags: Any, response: Any) -> None:
-    """The answer lmms-eval's evaluator hands process_results is the one `strip_reasoning(reasoning_tags)` predicts
-    (the task config's tags win over --reasoning_tags, which reaches the task as `task.args`)."""
-    from lmms_eval import evaluator
+    """The answer lmms-eval's `evaluate()` hands process_results is the one `strip_reasoning(reasoning_tags)` predicts
+    (the task config's tags win over --reasoning_tags, which reaches the task as `task.args`): a run of the real
+    evaluator, not its private per-document step, which the plugin never calls."""
     from lmms_eval.api.reasoning import parse_reasoning_tags_config
 
     task = probe_task(lmms_compat.own_process_results(probe_config(reasoning_tags=task_tags)))
-    task.args = argparse.Namespace(reasoning_tags='[["<think>", "</think>"]]')
-    tags = lmms_compat.reasoning_tags(task)
-    assert tags == parse_reasoning_tags_config(cli_value=task.args.reasoning_tags, task_value=task_tags)
-    request = task.construct_requests(0, "ctx", metadata=request_metadata())
-    request.filtered_resps["none"] = response
-    evaluator._process_document_results((0, task.eval_docs[0], [request]), task=task, filter_key="none",
-                                        reasoning_tags=tags, log_samples=False)
+    evaluate(task, response, "--reasoning_tags", '[["<think>", "</think>"]]')  # the real runner, end to end
+    tags = lmms_compat.reasoning_tags(task)  # from task.args, which evaluate() set
+    assert tags == parse_reasoning_tags_config(cli_value=task.args.reasoning_tags, task_value=task_tags), (
+        broken("reasoning_tags"))
     assert task.seen == [[lmms_compat.strip_reasoning(response, tags)]], broken("strip_reasoning")
     assert lmms_compat.strip_reasoning(response, None) is response
-    # evaluate() resolves the tags per task this way (from its cli_args, which it also sets as task.args)
-    source = inspect.getsource(evaluator.evaluate)
-    assert "task.args = cli_args" in source, broken("reasoning_tags")
-    assert 'getattr(task.config, "reasoning_tags", None)' in source, broken("reasoning_tags")
+    # a response list (repeats) is stripped string by string, as the evaluator does
+    assert lmms_compat.strip_reasoning([response, 3], tags) == [task.seen[0][0], 3], broken("strip_reasoning")
 
 
 # -- 4. requests in the model's style ---------------------------------------------------------------------------
@@ -230,7 +257,6 @@ def test_share_task_dict() -> None:
 
 def test_logged_input_and_set_logged_input(task: Any, tmp_path: Path) -> None:
     """What a request's first argument becomes in the --log_samples line: its `input`, written as given."""
-    from lmms_eval import evaluator
     from lmms_eval.loggers.evaluation_tracker import EvaluationTracker
 
     request = lmms_compat.construct_requests(task, False, 0, "the task prompt", metadata=request_metadata())
@@ -238,16 +264,22 @@ def test_logged_input_and_set_logged_input(task: Any, tmp_path: Path) -> None:
     record = {"prompt": "the task prompt", "cfsa": [{"status": "ok"}]}
     lmms_compat.set_logged_input(request, record)
     assert request.args[1:] == lmms_compat.construct_requests(task, False, 0, "ctx", metadata=request_metadata()).args[1:]
-    request.filtered_resps["none"] = "a gift"
-    sample = evaluator._process_document_results((0, task.eval_docs[0], [request]), task=task, filter_key="none",
-                                                 reasoning_tags=None, log_samples=True).logged_sample
+    # in a run, the model sets the logged input of the requests lmms-eval hands it (as CFSA's model does)
+    seen: list[Any] = []
+
+    def set_input(request: Any) -> None:
+        seen.append(lmms_compat.logged_input(request))
+        lmms_compat.set_logged_input(request, {**record, "prompt": seen[-1]})
+
+    (sample,) = evaluate(task, "a gift", on_request=set_input)["samples"][TASK]
+    assert seen == ["Why is she smiling?"], broken("logged_input")
     tracker = EvaluationTracker(output_path=str(tmp_path))
     tracker.general_config_tracker.model_name_sanitized = "probe_model"
     tracker.date_id = "probe"  # set by save_results_aggregated, which lmms-eval calls first
     tracker.save_results_samples(TASK, [sample])
     (written,) = (tmp_path / "probe_model").glob(f"*_samples_{TASK}.jsonl")
     line = json.loads(written.read_text().splitlines()[0])
-    assert line["input"] == record, broken("set_logged_input")
+    assert line["input"] == {**record, "prompt": "Why is she smiling?"}, broken("set_logged_input")
 
 
 def test_model_manifest() -> None:

@@ -13,7 +13,8 @@ from lmms_eval_eibench.provenance import (
     ProvenanceError,
     build_provenance,
     check_provenance,
-    judge_identity,
+    differences,
+    judge_comparison_terms,
     judge_label,
     provenance_from_task_metadata,
 )
@@ -130,10 +131,10 @@ def test_check_names_where_the_record_came_from():
 def test_identity_is_what_must_match():
     a = paper_gpt(judge_decoding={"temperature": 0.1, "max_tokens": 512})
     b = paper_gpt(judge_decoding={"max_tokens": 512, "temperature": 0.1}, judge_endpoint="http://other:1/v1")
-    assert judge_identity(a) == judge_identity(b)  # key order and endpoint do not matter
-    assert judge_identity(a) != judge_identity(paper_gpt(judge_decoding={"temperature": 0.0, "max_tokens": 512}))
-    assert judge_identity(a) != judge_identity(paper_gpt(judge_prompt_version="2"))
-    assert judge_identity(a) != judge_identity(paper_gpt(judge_options={"trust_judge_total": True}))
+    assert judge_comparison_terms(a) == judge_comparison_terms(b)  # key order and endpoint do not matter
+    assert judge_comparison_terms(a) != judge_comparison_terms(paper_gpt(judge_decoding={"temperature": 0.0, "max_tokens": 512}))
+    assert judge_comparison_terms(a) != judge_comparison_terms(paper_gpt(judge_prompt_version="2"))
+    assert judge_comparison_terms(a) != judge_comparison_terms(paper_gpt(judge_options={"trust_judge_total": True}))
     assert judge_label(a) == "openai:gpt-3.5-turbo, judge_paper v1, max_tokens=512, temperature=0.1"
 
 
@@ -202,3 +203,33 @@ def test_generation_settings_may_hold_lists_of_scalars():
     assert record["generation"] == {"max_new_tokens": 512, "until": ["\n\n"]}
     with pytest.raises(ProvenanceError, match="generation.until must be a string, number, boolean, null or a list"):
         paper_gpt(generation={"until": [{"stop": 1}]})
+
+
+@pytest.mark.parametrize(("a", "b", "differ"), [
+    ({"dataset_manifest_sha256": SHA}, {"dataset_manifest_sha256": SHA}, False),
+    ({"dataset_manifest_sha256": SHA}, {"dataset_manifest_sha256": "cd" * 32}, True),
+    ({"dataset_manifest_sha256": SHA}, {"dataset_manifest_sha256": None, "dataset_revision": "aff98d0"}, False),
+    ({"dataset_manifest_sha256": None, "dataset_revision": "aff98d0"},
+     {"dataset_manifest_sha256": None, "dataset_revision": "c1c53fe"}, True),
+    ({"dataset_manifest_sha256": None, "dataset_revision": "aff98d0"},
+     {"dataset_manifest_sha256": None, "dataset_revision": "aff98d0"}, False),
+    # the fingerprint hashes the files: two Hub commits of the same files are the same data
+    ({"dataset_revision": "aff98d0"}, {"dataset_revision": "c1c53fe"}, False),
+], ids=["same hash", "other hash", "hash vs revision", "other revision", "same revision", "same hash, other commit"])
+def test_one_dataset_rule_for_the_paired_refusal_and_the_report_warning(tmp_path, a, b, differ):
+    """`--paired` (provenance.differences) and the report's table warnings (report.compare) give the same answer
+    on the same pair of records: they share provenance.dataset_difference."""
+    from lmms_eval_eibench.report.compare import build_rows, comparability_warnings
+    from lmms_eval_eibench.report.results import load_results
+
+    records = [paper_gpt(**a), paper_gpt(**b)]
+    paired = [d for d in differences(*records) if d.startswith("dataset")]
+    files = []
+    for model, record in zip(("model-a", "model-b"), records):
+        path = tmp_path / f"{model}.json"
+        path.write_text(json.dumps({"subset": "complex", "model": model, "overall": 50.0, "per_category": {},
+                                    "n": 2, "provenance": record}), encoding="utf-8")
+        files.append(path)
+    results, _ = load_results(files)
+    table = [w for w in comparability_warnings(build_rows(results)) if "dataset" in w]
+    assert bool(paired) is bool(table) is differ, (paired, table)

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.files import InputFileError, check_output_file, read_jsonl, write_text_atomic
-from lmms_eval_eibench.answers import refuse_json_document, task_from_path
+from lmms_eval_eibench.answers import refuse_json_document
+from lmms_eval_eibench.lmms_outputs import sample_responses
+from lmms_eval_eibench.lmms_outputs import task_of_samples as task_from_path
 from lmms_eval_eibench.vocabulary import CAPTION_WORDS as CAPTION_METRIC
 from lmms_eval_eibench.vocabulary import CAPTIONS_TASK, RECALL_METRICS, task_shape
 
@@ -60,7 +62,7 @@ def _caption_of(sample: Any, where: str) -> tuple[str, str]:
         # --predict_only runs skip process_results: take the response and the image lmms-eval logged for it; the
         # captions task's target is that image's path (an answer task's target is its ground truth)
         media = sample.get("input_media")
-        response = sample.get("filtered_resps", sample.get("resps"))
+        response = sample_responses(sample)
         while isinstance(response, list) and response:
             response = response[0]
         if not (isinstance(media, list) and media and isinstance(media[0], str) and isinstance(response, str)):

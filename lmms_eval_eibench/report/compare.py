@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmms_eval_eibench.lmms_outputs import run_stamp
 from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
-from lmms_eval_eibench.provenance import judge_identity, judge_label
+from lmms_eval_eibench.provenance import dataset_difference, judge_comparison_terms, judge_label
 from lmms_eval_eibench.report.escape import one_line
 from lmms_eval_eibench.report.published import PUBLISHED_PATH, published_judges
 from lmms_eval_eibench.report.results import TaskResult
@@ -73,14 +73,10 @@ def no_verdict(result: TaskResult | None) -> bool:
     return result.judge_failures + (result.generation_failures or 0) >= result.n
 
 
-_RUN_STAMP = re.compile(r"^(\d{8}_\d{6})_results\.json$")
-
-
 def run_label(result: TaskResult) -> str:
     """Which run a result comes from, short: lmms-eval's timestamp (``<stamp>_results.json``), else the file."""
-    name = Path(result.source).name
-    stamp = _RUN_STAMP.match(name)
-    return stamp.group(1) if stamp else (name or result.source)
+    path = Path(result.source)
+    return run_stamp(path) or path.name or result.source
 
 
 def _judge_text(result: TaskResult) -> str:
@@ -155,7 +151,7 @@ def _comparison_key(result: TaskResult, paper_judges: Mapping[str, Mapping[str, 
         return (judge["model"], f"{judge['prompt']} (paper)", json.dumps(judge.get("decoding") or {}, sort_keys=True))
     if result.provenance is None:
         return None
-    kind, model, template, version, settings = judge_identity(result.provenance)
+    kind, model, template, version, settings = judge_comparison_terms(result.provenance)
     return (f"{kind}:{model}", f"{template} v{version}", json.dumps(json.loads(settings), sort_keys=True))
 
 
@@ -224,17 +220,14 @@ def comparability_warnings(rows: Sequence[Row], published_path: str | os.PathLik
         )
     # the same model-prompt template in two versions means the models were asked different things
     versions: dict[str, set[str]] = {}
-    datasets: set[str] = set()
+    datasets: list[Mapping[str, Any]] = []  # one record per dataset told apart by provenance.dataset_difference
     for row in rows:
         for result in row.results:
             prov = result.provenance or {}
             if prov.get("model_prompt"):
                 versions.setdefault(prov["model_prompt"]["template"], set()).add(str(prov["model_prompt"]["version"]))
-            dataset = prov.get("dataset") or {}
-            # the manifest fingerprint (or Hub revision) identifies the data; its location does not
-            identity = dataset.get("manifest_sha256") or dataset.get("revision")
-            if identity:
-                datasets.add(identity)
+            if prov.get("dataset") and all(dataset_difference(prov, seen) for seen in datasets):
+                datasets.append(prov)
     for template, seen in sorted(versions.items()):
         if len(seen) > 1:
             warnings.append(f"model prompt template {template} appears in versions {sorted(seen)}")

@@ -17,6 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.lmms_outputs import (
+    SAMPLES_INFIX,
+    group_names,
+    is_results,
+    looks_like_sample,
+    results_beside,
+    sample_counts,
+    task_config,
+    task_metadata,
+    task_metrics,
+    task_of_samples,
+)
 from lmms_eval_eibench.provenance import (
     PROVENANCE_KEY,
     ProvenanceError,
@@ -112,15 +124,12 @@ def _first_line(path: Path) -> Any:
 
 def lines_message(path: Path) -> str:
     """What a JSON-lines file given to the report is (answers, judged samples, captions) and what to do with it."""
-    from lmms_eval_eibench.answers import task_from_path
-    from lmms_eval_eibench.runs import results_beside
-
     first = _first_line(path)
     score_it = (f"judge it first: `eibench score {path} --json > score.json`, then `eibench report score.json`")
     if isinstance(first, Mapping) and len(first) == 1 and isinstance(next(iter(first.values())), str):
         return (f"{path}: answers in the official format ({{\"<image path>\": \"<answer>\"}} per line), not results; "
                 + score_it)
-    if task_from_path(path) == CAPTIONS_TASK or (isinstance(first, Mapping) and CAPTION_WORDS in first):
+    if task_of_samples(path) == CAPTIONS_TASK or (isinstance(first, Mapping) and CAPTION_WORDS in first):
         return (f"{path}: the {CAPTIONS_TASK} task's samples (image descriptions, no recall); turn them into a "
                 f"--captions file with `eibench captions {path} -o captions.jsonl`")
     judged = [m for m in RECALL_METRICS if isinstance(first, Mapping) and m in first]
@@ -144,7 +153,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        if path.suffix == ".jsonl" or "_samples_" in path.name:
+        if path.suffix == ".jsonl" or task_of_samples(path) is not None:
             raise ReportError(lines_message(path)) from None
         raise ReportError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
@@ -265,27 +274,19 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
     results = data.get("results")
     if not isinstance(results, Mapping):
         raise ReportError(f"{path}: key 'results' must be an object of task -> metrics")
-    configs = data.get("configs") if isinstance(data.get("configs"), Mapping) else {}
-    n_samples = data.get("n-samples") if isinstance(data.get("n-samples"), Mapping) else {}
-    group_subtasks = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
-    groups = {name for name, members in group_subtasks.items() if members}
+    groups = group_names(data)
     model = _model_name(data, path)
     cfsa = _is_cfsa_run(data)
     found_results: list[TaskResult] = []
     for task, metrics in results.items():
         if task in groups or not isinstance(metrics, Mapping):
             continue  # a group's pooled numbers repeat its members' rows
-        keyed: dict[str, Any] = {}
-        for key, value in metrics.items():
-            name, _, filter_name = str(key).partition(",")
-            if filter_name in ("none", ""):
-                keyed[name] = value
+        keyed = task_metrics(metrics)
         for metric in RECALL_METRICS:
             if metric not in keyed:
                 continue
             where = f"{path}: results.{task}"
-            config = configs.get(task) if isinstance(configs.get(task), Mapping) else {}
-            subset, template = _task_shape(task, config, where)
+            subset, template = _task_shape(task, task_config(data, task), where)
             template = CFSA_SETTING if cfsa else template
             categories = {}
             if subset == "basic":
@@ -293,11 +294,9 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                     name = category_metric(metric, category)
                     if name in keyed:
                         categories[category] = _measure(keyed[name], f"{where}.{name}", _stderr(keyed, name, where))
-            counts = n_samples.get(task) if isinstance(n_samples.get(task), Mapping) else {}
-            n = counts.get("effective", metrics.get("samples"))
-            original = counts.get("original")
+            n, original = sample_counts(data, task)
             trigger = trigger_metric(metric)
-            provenance = _metadata_provenance(config.get("metadata"), f"{path}: configs.{task}.metadata")
+            provenance = _metadata_provenance(task_metadata(data, task), f"{path}: configs.{task}.metadata")
             budgeted = budget_metric(metric)
             found_results.append(_counts_agree(
                 TaskResult(
@@ -397,25 +396,20 @@ def _counts_agree(result: TaskResult, where: str) -> TaskResult:
     return result
 
 
-def _is_lmms_results(data: Any) -> bool:
-    return isinstance(data, Mapping) and isinstance(data.get("results"), Mapping) and "configs" in data
-
-
 def _is_score_output(data: Any) -> bool:
     return isinstance(data, Mapping) and "overall" in data and ("per_category" in data or "n" in data)
 
 
 def _other_tasks_note(path: Path, data: Mapping[str, Any], found: Sequence[TaskResult]) -> str | None:
     """A multi-benchmark run's other tasks (not EIBench, no recall): named, so nothing vanishes unseen."""
-    groups = data.get("group_subtasks") if isinstance(data.get("group_subtasks"), Mapping) else {}
     ours = {result.task for result in found}
-    others = sorted(task for task in data["results"] if task not in ours and not groups.get(task))
+    others = sorted(task for task in data["results"] if task not in ours and task not in group_names(data))
     return f"{path}: tasks without EIBench recall skipped: {', '.join(others)}" if others else None
 
 
 def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], str | None]:
     data = read_json(path)
-    if _is_lmms_results(data):
+    if is_results(data):
         found = _results_from_lmms(path, data)
         if found:
             return found, _other_tasks_note(path, data, found)
@@ -427,7 +421,7 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
             message = f"{path}: lmms-eval results without an EIBench recall metric ({', '.join(RECALL_METRICS)})"
     elif _is_score_output(data):
         return [result_from_score(path, data)], None
-    elif path.suffix == ".jsonl" or (isinstance(data, Mapping) and ("doc_id" in data or "filtered_resps" in data)):
+    elif path.suffix == ".jsonl" or looks_like_sample(data):
         message = lines_message(path)
     else:
         message = f"{path}: neither an lmms-eval results file nor an `eibench score --json` output"
@@ -470,7 +464,7 @@ def load_results(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[TaskResu
                 if note:
                     notes.append(note)
             if not found:
-                if any(path.rglob("*_samples_eibench*.jsonl")):
+                if any(path.rglob(f"*{SAMPLES_INFIX}eibench*.jsonl")):
                     raise ReportError(f"{path}: EIBench answers but no recall in this folder (a --predict_only run?); "
                                       + _SCORE_FIRST)
                 raise ReportError(

@@ -27,7 +27,15 @@ from typing import Any
 from .. import BASIC_CATEGORIES, __version__, config, scoring
 from ..files import InputFileError, read_jsonl
 from ..length import answer_words
-from ..runs import RunError, RunSamples, SampleScore, read_run, read_samples, results_beside, run_files
+from ..lmms_outputs import (
+    RESULTS_SUFFIX,
+    SAMPLES_INFIX,
+    is_results_name,
+    sample_responses,
+    samples_beside,
+    task_of_samples,
+)
+from ..runs import RunError, RunSample, RunSamples, read_run, read_samples, results_beside, run_files
 from ..vocabulary import (
     ANSWER_WORDS,
     GENERATION_FAILURE,
@@ -99,7 +107,7 @@ def _lmms_samples(path: Path, scores: RunSamples) -> dict[str, ViewSample]:
     for _, line in read_jsonl(path, error=RunError):
         verdict = _verdict_of(line, scores.metric)
         sample_id = str(verdict.get("id") or line.get("doc_id"))
-        answer = answer_text(line.get("filtered_resps", line.get("resps")))
+        answer = answer_text(sample_responses(line))
         words = line.get(ANSWER_WORDS)
         words = words if isinstance(words, int) and not isinstance(words, bool) else answer_words(answer)
         samples[sample_id] = ViewSample(sample_id, answer, words, verdict, scores.samples[sample_id].category)
@@ -134,7 +142,7 @@ def _results_result(results: Path, task: str) -> Any:
 
 def _model_of(path: Path) -> str:
     # lmms-eval writes OUT/<model>/<stamp>_samples_<task>.jsonl
-    return path.parent.name if "_samples_" in path.name or path.name.endswith("_results.json") else path.stem
+    return path.parent.name if task_of_samples(path) is not None or is_results_name(path) else path.stem
 
 
 def _lmms_run(scores: RunSamples) -> ViewRun:
@@ -152,7 +160,7 @@ def _lmms_run(scores: RunSamples) -> ViewRun:
 def _score_output_run(path: Path) -> ViewRun:
     """An ``eibench score --output`` file: one line per sample (id, category, verdict, answer)."""
     samples: dict[str, ViewSample] = {}
-    scores: dict[str, SampleScore] = {}
+    scores: dict[str, RunSample] = {}
     embedding = False
     for number, line in read_jsonl(path, error=ViewError):
         where = f"{path}:{number}"
@@ -169,8 +177,8 @@ def _score_output_run(path: Path) -> ViewRun:
         category = line.get("category") if isinstance(line.get("category"), str) else None
         samples[sample_id] = ViewSample(sample_id, answer, answer_words(answer), verdict, category)
         recall = verdict.get("recall")
-        scores[sample_id] = SampleScore(sample_id, float(recall) if isinstance(recall, (int, float)) else 0.0,
-                                        category, sample_id.partition("#")[0])
+        scores[sample_id] = RunSample(sample_id, float(recall) if isinstance(recall, (int, float)) else 0.0,
+                                      category, sample_id.partition("#")[0])
     if not samples:
         raise ViewError(str(path), "no samples", "give the -o file of a finished `eibench score`")
     subset = "complex" if any("#" in i for i in samples) else "basic"  # complex ids are <image path>#<k>
@@ -193,11 +201,9 @@ def read_view_runs(path: str | os.PathLike[str]) -> list[ViewRun]:
     """Every EIBench task in a run: a folder, results file, samples file or ``eibench score --output`` file."""
     path = Path(path)
     if path.is_dir():
-        results = sorted(path.rglob("*_results.json"))
-        files = [s for r in results for s in sorted(r.parent.glob(f"{r.name.removesuffix('_results.json')}"
-                                                                   "_samples_eibench_*.jsonl"))]
-        files = files or sorted(path.rglob("*_samples_eibench_*.jsonl"))
-        files = [f for f in files if task_shape(f.name.partition("_samples_")[2].removesuffix(".jsonl"))]
+        files = [s for r in sorted(path.rglob(f"*{RESULTS_SUFFIX}")) for s in samples_beside(r)]
+        files = files or sorted(path.rglob(f"*{SAMPLES_INFIX}eibench_*.jsonl"))
+        files = [f for f in files if task_shape(task_of_samples(f))]
         if not files:
             raise ViewError(str(path), "no EIBench samples file in this folder (*_samples_eibench_*.jsonl)",
                             "run lmms-eval with --log_samples, or give an `eibench score --output` file")
@@ -205,7 +211,7 @@ def read_view_runs(path: str | os.PathLike[str]) -> list[ViewRun]:
     if not path.is_file():
         raise ViewError(str(path), "no such file or folder", "give an lmms-eval output folder, results or samples "
                         "file, or an `eibench score --output` file")
-    if path.name.endswith("_results.json") or "_samples_" in path.name:
+    if is_results_name(path) or task_of_samples(path) is not None:
         return [_lmms_run(scores) for scores in read_run(path)]
     if path.suffix == ".json":
         raise ViewError(str(path), "a summary without samples (an `eibench score --json` output or other JSON)",
@@ -222,7 +228,7 @@ def files_read(path: str | os.PathLike[str]) -> list[Path]:
     path = Path(path)
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file()
-                      and (p.name.endswith("_results.json") or "_samples_" in p.name))
+                      and (is_results_name(p) or task_of_samples(p) is not None))
     return run_files(path) if path.is_file() else []
 
 
