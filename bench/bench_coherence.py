@@ -93,14 +93,14 @@ def main() -> None:
         start = time.perf_counter()
         batched = scorer.answer_scores(answers)
         together = time.perf_counter() - start
-        print(f"what coherence rewards (model {label}):")
-        print_cases(scorer)
     per = 1615 / len(answers)
     diff = max((abs(a - b) for a, b in zip(one_by_one, batched) if a is not None), default=0.0)
     print(f"one batch per answer (the official loop): {alone * per:7.2f} s per 1,615 answers")
     print(f"batched across answers:                   {together * per:7.2f} s per 1,615 answers")
     print(f"ratio: {alone / together:.1f}x; largest difference in an answer's score: {diff:.1e}; "
           f"{sum(s is not None for s in batched)} of {len(answers)} answers scored")
+    print(f"what coherence rewards (model {label}):")
+    print_cases(scorer)  # the model is loaded: its folder may be gone
 
 
 if __name__ == "__main__":
