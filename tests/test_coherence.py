@@ -43,20 +43,20 @@ def generated_answers(n: int, seed: int = 0) -> list[str]:
 # What coherence rewards (issue 32): consecutive sentences alike. Prose answers written for these tests (never
 # from the annotations), one sentence repeated, and near-duplicates (the same sentence, one word changed each time).
 PROSE_ANSWERS = (
-    "The woman in the picture is smiling widely. Her friends have gathered around a table with a birthday cake. "
-    "Someone is lighting the candles while the others clap. The warm light and the decorations suggest a party in "
-    "her honour, so she feels happy and loved.",
-    "A man stands alone in the rain at a bus stop. His shoulders are slumped and he stares at the ground. The street "
-    "behind him is empty and grey. He may have just received bad news, which would explain his sadness.",
-    "Two drivers are arguing in the middle of the road after a minor collision. One of them points at the dented car "
-    "and shouts. The other has clenched fists and a red face. The damage and the blame make them both angry.",
-    "The crowd in the stadium jumps to its feet. Their team has just scored in the last minute of the final. People "
-    "wave scarves, hug strangers and cheer. The tension of the match turns into excitement all at once.",
-    "A little girl holds a puppy for the first time. She laughs as it licks her face. Her parents watch from the "
-    "sofa and smile. The new pet is a gift she had wanted for years.",
-    "An old man looks at a photograph on the kitchen table. It shows him with his late wife on their wedding day. "
-    "His eyes are wet, but he is holding the frame gently. He misses her, and the memory makes him both sad and "
-    "grateful.",
+    ("The woman in the picture is smiling widely. Her friends have gathered around a table with a birthday cake. "
+     "Someone is lighting the candles while the others clap. The warm light and the decorations suggest a party in "
+     "her honour, so she feels happy and loved."),
+    ("A man stands alone in the rain at a bus stop. His shoulders are slumped and he stares at the ground. The street "
+     "behind him is empty and grey. He may have just received bad news, which would explain his sadness."),
+    ("Two drivers are arguing in the middle of the road after a minor collision. One of them points at the dented car "
+     "and shouts. The other has clenched fists and a red face. The damage and the blame make them both angry."),
+    ("The crowd in the stadium jumps to its feet. Their team has just scored in the last minute of the final. People "
+     "wave scarves, hug strangers and cheer. The tension of the match turns into excitement all at once."),
+    ("A little girl holds a puppy for the first time. She laughs as it licks her face. Her parents watch from the "
+     "sofa and smile. The new pet is a gift she had wanted for years."),
+    ("An old man looks at a photograph on the kitchen table. It shows him with his late wife on their wedding day. "
+     "His eyes are wet, but he is holding the frame gently. He misses her, and the memory makes him both sad and "
+     "grateful."),
 )
 REPEATED_SENTENCE = "The woman is smiling because her friends surprised her with a birthday cake."
 
