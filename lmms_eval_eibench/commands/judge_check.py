@@ -176,6 +176,8 @@ def build_probes(rows: Sequence[Mapping[str, Any]], samples: int, seed: int = 0,
     kind = PACKED_CUES[subset]  # no draw: the packed answers take nothing from the groups' random streams
     cues = {category: packed_cues(category if subset == "basic" else None, other_rows)[kind]
             for category in dict.fromkeys(row.get("category") for row in chosen)}
+    if not all(cues.values()):  # complex packs the other subset's words: without its rows there is nothing to pack
+        raise ValueError(f"judge-check's packed group needs the other subset's ground truth beside {subset}'s")
     probes: list[Probe] = []
     for row in chosen:
         triggers = list(row["triggers"])
