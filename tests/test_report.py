@@ -619,3 +619,96 @@ def test_report_reads_a_real_score_json(real_runs, capsys):
         line for line in err.splitlines() if ("warning: partial runs" in line and "4 of 8 samples" in line)
         or "warning: scored on unofficial data" in line or "warning: 2 rows are the same model 'dummy'" in line]
     assert "| run score.json |" in table
+
+
+# ------------------------------------------------------------------------------------------ word budget
+
+
+@pytest.fixture(scope="module")
+def budget_runs(official_dir, official_records, tmp_path_factory):
+    """Two `eibench score --json` runs of the same long answers on 12 basic samples, embedding judge: one with
+    `--word-budget 8` (every answer is longer: each is cut and judged again), one without a budget."""
+    root = tmp_path_factory.mktemp("budget-runs")
+    records = official_records.basic[::130]
+    answers = root / "answers.jsonl"
+    # the sample's own triggers, one sentence each, after a preamble: the first 8 words hold none of them
+    answers.write_text("".join(
+        json.dumps({r.image_path: "Looking at this picture, I would say that the person feels this way because "
+                    + " ".join(t.rstrip(".") + "." for t in r.triggers)}) + "\n" for r in records), encoding="utf-8")
+    import contextlib
+    import io
+
+    runs = {}
+    for name, extra in (("budgeted", ["--word-budget", "8"]), ("unbudgeted", [])):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):  # the --json summary, as a user saves it
+            code = eibench(["score", str(answers), "--subset", "basic", "--annotations", str(official_dir),
+                            "--judge", "embedding", "--no-cache", "--no-progress", "--allow-partial", "--json",
+                            "--model", name, *extra])
+        assert code == 0
+        runs[name] = root / f"{name}.json"
+        runs[name].write_text(printed.getvalue(), encoding="utf-8")
+    return runs
+
+
+def test_a_run_at_a_word_budget_shows_its_at_budget_recall_in_every_format(budget_runs, tmp_path, capsys):
+    import csv
+    import io
+
+    import jsonschema
+
+    from lmms_eval_eibench.report.render import HEADERS, MISSING
+
+    budgeted = json.loads(budget_runs["budgeted"].read_text())
+    assert "overall_at_budget" not in json.loads(budget_runs["unbudgeted"].read_text())
+    at_budget = budgeted["overall_at_budget"]
+    assert at_budget < budgeted["overall"]  # the cut answers lost triggers: a figure of its own, not the Overall
+    shown = f"{at_budget:.2f} @8"
+    files = (budget_runs["budgeted"], budget_runs["unbudgeted"])
+    column = HEADERS.index("At Budget")
+
+    def cells(line: str, separator: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").removesuffix(r"\\").split(separator)]
+
+    code, markdown, err = run_report(capsys, *files)
+    assert code == 0, err
+    rows = {c[0]: c for line in markdown.splitlines() if line.startswith("| ") and
+            (c := cells(line, "|"))[0] in ("budgeted", "unbudgeted")}
+    assert rows["budgeted"][column] == shown and rows["unbudgeted"][column] == MISSING
+
+    code, latex, err = run_report(capsys, *files, "--format", "latex")
+    assert code == 0, err
+    rows = {c[0]: c for line in latex.splitlines() if (c := cells(line, "&"))[0] in ("budgeted", "unbudgeted")}
+    assert len(rows) == 2 and rows["budgeted"][column] == shown
+    assert rows["unbudgeted"][column] not in ("", shown) and "@" not in rows["unbudgeted"][column]
+
+    code, table, err = run_report(capsys, *files, "--format", "csv")
+    assert code == 0, err
+    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(table))}
+    assert float(rows["budgeted"]["basic_at_budget"]) == pytest.approx(at_budget, abs=1e-4)
+    assert rows["budgeted"]["basic_word_budget"] == "8"
+    assert rows["unbudgeted"]["basic_at_budget"] == rows["unbudgeted"]["basic_word_budget"] == ""
+    assert float(rows["unbudgeted"]["overall"]) == pytest.approx(budgeted["overall"], abs=1e-4)  # same answers
+
+    summary = tmp_path / "summary.json"
+    code, _, err = run_report(capsys, *files, "--summary", summary)
+    assert code == 0, err
+    document = json.loads(summary.read_text())
+    jsonschema.Draft202012Validator(json.loads(report.SUMMARY_SCHEMA_PATH.read_text())).validate(document)
+    entries = {e["model"]: e for e in document["entries"]}
+    assert entries["budgeted"]["basic"]["at_budget"]["word_budget"] == 8
+    assert entries["budgeted"]["basic"]["at_budget"]["recall"]["value"] == pytest.approx(at_budget, abs=1e-4)
+    assert entries["unbudgeted"]["basic"]["at_budget"] is None
+
+
+def test_the_documented_csv_columns_are_the_ones_written():
+    """docs/reports.md lists the CSV's columns: the list is render.py's header, in order."""
+    import re
+
+    from lmms_eval_eibench.report.render import CSV_HEADERS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "reports.md").read_text(encoding="utf-8")
+    match = re.search(r"CSV columns: `([^`]+)`", doc)
+    assert match, "docs/reports.md: the sentence 'CSV columns: `...`' is gone: keep the list there"
+    documented = [name.strip() for name in match.group(1).split(",")]
+    assert documented == list(CSV_HEADERS), "docs/reports.md's CSV column list drifted from render.CSV_HEADERS"
