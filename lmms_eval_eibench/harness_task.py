@@ -220,7 +220,7 @@ class EIBenchLifecycle:
         judged = [v for v in verdicts if not v.generation_failed]
         info(f"EIBench: judged {len(judged)} answers of {self.config.task} in {time.perf_counter() - started:.2f} s "
              f"({engine.judge.kind} judge, concurrency {engine.judge.concurrency}, "
-             f"{sum(v.cached for v in judged)} from cache, {sum(v.failed for v in judged)} failed, "
+             f"{sum(v.cached for v in judged)} from cache, {sum(v.judge_failed for v in judged)} failed, "
              f"{len(verdicts) - len(judged)} without an answer)")
 
     def process_results(self, doc: Mapping[str, Any], results: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

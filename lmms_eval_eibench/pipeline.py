@@ -190,8 +190,8 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     fewer than 2 sentences, or an exact 0, which the run's mean drops).
     """
     sample = verdict.score(doc.get("category"))
-    score = 100.0 * sample.counted
-    out: dict[str, Any] = {PAIRED_SCORE: float(sample.counted)}
+    score = 100.0 * sample.counted_recall
+    out: dict[str, Any] = {PAIRED_SCORE: float(sample.counted_recall)}
     out[metric] = {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}
     if subset == "basic":
         category = str(doc.get("category") or "").lower()
@@ -203,7 +203,7 @@ def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset
     out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
     out[ANSWER_WORDS] = answer_words(answer)
     if at_budget is not None:
-        out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted
+        out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted_recall
     if with_coherence:
         out[COHERENCE] = answer_percent(coherence)
     return out
@@ -213,7 +213,7 @@ def verdict_line(item: JudgeItem, verdict: Verdict) -> dict[str, Any]:
     """One sample of ``eibench score --output``: its id, category and verdict, flattened for reading, and the
     answer judged (what ``eibench view`` shows beside the verdict)."""
     return {
-        "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
+        "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.judge_failed,
         "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
         "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
         "answer": item.answer,

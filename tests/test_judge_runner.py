@@ -60,7 +60,7 @@ def test_verdicts_in_order_and_a_rerun_makes_no_requests(items, tmp_path) -> Non
         engine.preflight()
         verdicts = engine.judge_many(items)
         assert [v.id for v in verdicts] == [i.id for i in items]
-        assert not any(v.failed for v in verdicts)
+        assert not any(v.judge_failed for v in verdicts)
         assert all(v.recall == 1.0 for v in verdicts[::2])  # ground truth as answer: every trigger found
         assert all(0 <= v.recall <= 1 and v.total == i.n_triggers for v, i in zip(verdicts, items))
         assert judge.stats.chat_requests == len(items)
@@ -101,11 +101,11 @@ def test_injected_faults_end_in_the_fault_free_verdict_or_a_counted_failure(item
         assert {"500", "429", "hang", "garbage"} <= set(judge.stats.faults)
     for got, want in zip(verdicts, reference):
         assert got.id == want.id
-        if got.failed:
+        if got.judge_failed:
             assert got.recall is None and got.error
         else:
             assert (got.recall, got.covered) == (want.recall, want.covered)
-    assert sum(v.failed for v in verdicts) <= 3  # retries recover almost everything
+    assert sum(v.judge_failed for v in verdicts) <= 3  # retries recover almost everything
 
 
 def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> None:
@@ -116,7 +116,7 @@ def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> Non
         elapsed = time.monotonic() - start
     assert judge.stats.chat_requests == 3
     assert elapsed >= 0.6  # two waits of Retry-After, not the 1 ms backoff
-    assert verdict.failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
+    assert verdict.judge_failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
 
 
 def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
@@ -124,7 +124,7 @@ def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
         engine = build_engine(settings_for(judge, tmp_path, timeout=0.3, max_retries=1, parse_retries=0))
         [verdict] = engine.judge_many(items[:1])
     # a request waited out would have been answered after 2 s: failing with the timeout's message proves it fired
-    assert verdict.failed and "no reply within 0.3 s" in verdict.error
+    assert verdict.judge_failed and "no reply within 0.3 s" in verdict.error
     assert judge.stats.chat_requests == 2
 
 
@@ -132,7 +132,7 @@ def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_p
     with judge_server(garbage=1.0) as judge:
         engine = build_engine(settings_for(judge, tmp_path, parse_retries=2))
         [verdict] = engine.judge_many(items[:1])
-        assert verdict.failed and verdict.recall is None
+        assert verdict.judge_failed and verdict.recall is None
         assert "unparseable judge reply" in verdict.error and verdict.raw
         assert judge.stats.chat_requests == 3
         engine.judge_many(items[:1])
@@ -146,7 +146,7 @@ def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
         want = build_engine(settings_for(plain, tmp_path / "p", cache=False)).judge_many(planted)
         got = build_engine(settings_for(echo, tmp_path / "e", cache=False)).judge_many(planted)
     assert [v.recall for v in got] == [v.recall for v in want]
-    assert not any(v.failed for v in got)
+    assert not any(v.judge_failed for v in got)
 
 
 def test_structured_prompt_over_http(items, tmp_path) -> None:
@@ -203,7 +203,7 @@ def test_key_rejected_mid_run_stops_the_run_naming_endpoint_and_model(items, tmp
     with judge_server(api_key=SENTINEL_KEY) as judge:
         engine = build_engine(settings_for(judge, tmp_path, concurrency=4))
         engine.preflight()
-        assert not any(v.failed for v in engine.judge_many(items[:5]))
+        assert not any(v.judge_failed for v in engine.judge_many(items[:5]))
         judge.config.api_key = "sk-rotated-elsewhere"  # the key is revoked while the run goes on
         before = judge.stats.chat_requests
         with pytest.raises(JudgeError) as error:

@@ -39,9 +39,9 @@ def test_caption_prompts_refuse_a_missing_caption():
 
 def verdict(recall: float | None, total: int = 4, covered: float | None = None) -> Verdict:
     if recall is None:
-        return Verdict(id="x", recall=None, covered=None, total=total, failed=True, error="no verdict", raw="???")
+        return Verdict(id="x", recall=None, covered=None, total=total, judge_failed=True, error="no verdict", raw="???")
     return Verdict(id="x", recall=recall, covered=covered if covered is not None else recall * total, total=total,
-                   failed=False, reason="because", raw="{score: 1/4}")
+                   judge_failed=False, reason="because", raw="{score: 1/4}")
 
 
 BASIC_DOC = {"id": "CAER-S/train/Happy/1.png", "image_path": "CAER-S/train/Happy/1.png", "category": "Happy"}
