@@ -25,7 +25,6 @@ __all__ = [
     "ANSWER_LENGTH", "AT_BUDGET", "CATEGORY", "COHERENCE", "COSINE_PERCENT", "COUNT", "FRACTION", "GENERATION_FAILURES",
     "JUDGED", "JUDGE_FAILURES", "METRICS", "OVERALL", "PAIRED", "PERCENT", "REPORT_COLUMNS", "TRIGGER", "WORDS",
     "Metric", "SampleFacts", "Unit", "expanded", "group_metrics", "metric_list", "sample_metrics", "score_keys",
-    "unit_of",
 ]
 
 
@@ -177,7 +176,7 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(
 Recall), then the other metrics that have a column."""
 
 
-def _categories(metric: Metric, subset: str) -> Sequence[str | None]:
+def _categories(metric: Metric) -> Sequence[str | None]:
     return BASIC_CATEGORIES if metric.per_category else (None,)
 
 
@@ -196,7 +195,7 @@ def expanded(subset: str, families: Sequence[str] = RECALL_METRICS) -> list[tupl
         while i < len(entries) and entries[i].per_judge:
             block.append(entries[i])
             i += 1
-        out += [(m.name(family, c), m, c) for family in families for m in block for c in _categories(m, subset)]
+        out += [(m.name(family, c), m, c) for family in families for m in block for c in _categories(m)]
     return out
 
 
@@ -218,17 +217,10 @@ def sample_metrics(facts: SampleFacts, family: str, subset: str, *, word_budget:
 
 def group_metrics() -> tuple[str, ...]:
     """What the groups (``eibench``, ``eibench_cot``...) pool over their subtasks: the headline of each family."""
-    return tuple(RECALL_METRICS)
+    return tuple(OVERALL.name(family) for family in RECALL_METRICS)
 
 
 def score_keys() -> tuple[str, ...]:
     """The metric keys of ``eibench score --json``, in the table's order."""
     return tuple(m.score_key for m in METRICS if m.score_key)
 
-
-def unit_of(field: str) -> Unit:
-    """The unit of ``TaskResult.<field>`` (what the report reads and prints)."""
-    for metric in METRICS:
-        if metric.field == field:
-            return metric.unit
-    raise KeyError(field)
