@@ -120,7 +120,7 @@ def bench_api(items: list, serial_subset: int) -> list[tuple[str, bool]]:
     print(f"{'cached rerun (c16)':<28}{n:>8}{tc:>10.2f}{tc / n * 1000:>11.3f}{'':>10}{per1 / (tc / n):>8.0f}x")
     print(f"requests: c16 run {requests16}, cached rerun {requests_cached}; most in flight at once {max_in_flight}")
     same = [a.recall for a in v16] == [b.recall for b in v64] == [c.recall for c in vc]
-    failed = sum(v.failed for v in v16 + v64 + vc)
+    failed = sum(v.judge_failed for v in v16 + v64 + vc)
     print(f"verdicts identical across c16 / c64 / cached: {same}; judge failures: {failed}")
     bars.append((f"c16 within 1.5x of ideal ({t16:.2f} s vs {ideal16:.2f} s = {t16 / ideal16:.2f}x)", t16 <= 1.5 * ideal16))
     bars.append((f"c16 >= 10x faster per sample than c1 ({per1 / (t16 / n):.1f}x)", per1 / (t16 / n) >= 10))
@@ -135,8 +135,8 @@ def bench_api(items: list, serial_subset: int) -> list[tuple[str, bool]]:
         stats = faulty.stats()
     finally:
         faulty.close()
-    agree = sum(1 for a, b in zip(vf, v16) if not a.failed and a.recall == b.recall)
-    failed_f = sum(v.failed for v in vf)
+    agree = sum(1 for a, b in zip(vf, v16) if not a.judge_failed and a.recall == b.recall)
+    failed_f = sum(v.judge_failed for v in vf)
     wrong = len(items) - agree - failed_f
     print(f"\n== same {n} samples, c16, injected faults {stats['faults']} over {stats['chat_requests']} requests ==")
     print(f"{tf:.1f} s; same verdict as the fault-free run: {agree}; counted as judge failures: {failed_f}; "

@@ -20,7 +20,8 @@ methods only:
    concurrent, cached call, each document once; with ``EIBENCH_WORD_BUDGET`` the answers over it are judged again
    cut, and with ``EIBENCH_COHERENCE`` every answer's coherence is computed in the same pass. Ctrl-C there says
    how many verdicts the cache holds and exits 130 (``SystemExit``, which lmms-eval does not catch).
-6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``).
+6. ``process_results``: per document, looks its verdict up and returns the metrics (``pipeline.sample_metrics``),
+   those the ``metric_list`` built at construction from ``metrics.METRICS`` names.
 
 Nothing here imports a harness: the concrete classes do, in the harness's own ``utils.py``; what reaches into
 lmms-eval (the reasoning tags, the metric registry) is in ``lmms_compat``, and does nothing harmful under lm-eval.
@@ -35,7 +36,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import documents, lmms_compat, pipeline
+from . import documents, lmms_compat, metrics, pipeline
 from .coherence import CoherenceSettings, scorer
 from .config import word_budget
 from .prompts import template_version
@@ -71,6 +72,11 @@ class EIBenchLifecycle:
         config.pop("class", None)  # the harness's own constructor does not know the key
         # our metrics come from the process_results method below, not the harness's metric registry
         lmms_compat.own_process_results(config)
+        # The metric list is built from metrics.METRICS here rather than written in (or generated into) the YAMLs:
+        # both harnesses' ConfigurableTask.__init__ read config["metric_list"] (metric, aggregation callable,
+        # higher_is_better) and nothing reads it earlier, so the table stays the only place a metric is listed
+        # and no file can drift from it.
+        config["metric_list"] = metrics.metric_list(str(config.get("dataset_name")), pipeline.aggregation)
         self._predict_only = False
         self._verdicts: dict[tuple[str, str], Any] = {}
         self._budget_verdicts: dict[tuple[str, str], Any] = {}
@@ -220,7 +226,7 @@ class EIBenchLifecycle:
         judged = [v for v in verdicts if not v.generation_failed]
         info(f"EIBench: judged {len(judged)} answers of {self.config.task} in {time.perf_counter() - started:.2f} s "
              f"({engine.judge.kind} judge, concurrency {engine.judge.concurrency}, "
-             f"{sum(v.cached for v in judged)} from cache, {sum(v.failed for v in judged)} failed, "
+             f"{sum(v.cached for v in judged)} from cache, {sum(v.judge_failed for v in judged)} failed, "
              f"{len(verdicts) - len(judged)} without an answer)")
 
     def process_results(self, doc: Mapping[str, Any], results: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:

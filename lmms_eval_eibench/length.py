@@ -53,11 +53,6 @@ def mean_answer_words(texts: Iterable[str | None]) -> float:
     return sum(counts) / len(counts) if counts else math.nan
 
 
-def within_budget(text: str | None, budget: int) -> bool:
-    """Whether the answer has at most ``budget`` words (a failure, 0 words, always is)."""
-    return answer_words(text) <= budget
-
-
 def cut_to_words(text: str, budget: int) -> str:
     """The answer up to the end of its ``budget``-th word, verbatim; the same string when it is within budget."""
     if budget < 1:

@@ -23,25 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import BASIC_CATEGORIES, config, scoring
+from . import BASIC_CATEGORIES, config, metrics, scoring
 from .coherence import answer_percent
 from .length import WORD_RULE, answer_words, cut_to_words, mean_answer_words
 from .prompts import template_version
 from .vocabulary import (
-    ANSWER_WORDS,
-    COHERENCE,
-    GENERATION_FAILURE,
-    GENERATION_FAILURES,
-    JUDGE_FAILURE,
-    JUDGE_FAILURES,
-    PAIRED_SCORE,
     REPEATED_QUESTION,
-    budget_metric,
-    category_metric,
     generation_failure,
-    judged_metric,
     repeats_question,
-    trigger_metric,
 )
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
@@ -173,47 +162,28 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
 def sample_metrics(doc: Mapping[str, Any], verdict: Verdict, metric: str, subset: str, *, answer: str | None = None,
                    at_budget: Verdict | None = None, with_coherence: bool = False,
                    coherence: float | None = None) -> dict[str, Any]:
-    """One document's metrics; every document of a subset returns the same keys.
-
-    ``<metric>`` is ``{"score": recall 0-100, "image_path": ..., "verdict": {...}}`` where a sample the judge
-    failed on, or whose model gave no answer, scores 0 (and adds to ``eibench_judge_failures`` or
-    ``eibench_generation_failures``); ``<metric>_judged`` holds the score of judged samples only (None otherwise).
-    The verdict (reason, raw judge text) rides in the ``<metric>`` item so it lands in ``--log_samples`` without
-    adding a non-metric key to the results file. Category (basic) items are None where they do not apply. Same
-    key set for every document matters: lmms-eval reports a task's ``samples`` as the item count of its last
-    metric, and groups weigh subtasks by it. ``eibench_paired_score`` (first, the same recall as a 0-1 number)
-    is what lmms-eval's ``--baseline`` pairs: its evaluator and baseline loader take the first top-level
-    ``*_score`` number of a logged sample. ``eibench_answer_words`` is the ``answer``'s length (a failure 0);
-    ``<metric>_at_budget``, only when a word budget is set (then for every document), the recall of the answer
-    cut to it (``at_budget``, the cut answer's verdict). ``eibench_coherence``, only ``with_coherence`` (then for
-    every document), is the answer's ``coherence`` (in [-1, 1], ``coherence.py``) on the run's 0-100 scale (None:
-    fewer than 2 sentences, or an exact 0, which the run's mean drops).
-    """
+    """One document's metrics (the keys, items and their order are ``metrics.METRICS``): every document of a
+    run returns the same keys, for the judge's family ``metric``. A sample the judge failed on, or whose model gave
+    no answer, scores 0 (and adds to its failure count); the verdict (reason, raw judge text) rides in the
+    ``<metric>`` item so it lands in ``--log_samples``. ``at_budget`` (the verdict of the answer cut to the word
+    budget, given for every document when a budget is set) adds ``<metric>_at_budget``; ``with_coherence`` adds
+    ``eibench_coherence`` from the answer's ``coherence`` (in [-1, 1], ``coherence.py``)."""
     sample = verdict.score(doc.get("category"))
-    score = 100.0 * sample.counted
-    out: dict[str, Any] = {PAIRED_SCORE: float(sample.counted)}
-    out[metric] = {"image_path": doc["image_path"], "score": score, "verdict": verdict.to_log()}
-    if subset == "basic":
-        category = str(doc.get("category") or "").lower()
-        for name in BASIC_CATEGORIES:
-            out[category_metric(metric, name)] = score if category == name.lower() else None
-    out[trigger_metric(metric)] = {"covered": sample.counted_covered, "total": verdict.total}
-    out[judged_metric(metric)] = score if sample.failure is None else None
-    out[JUDGE_FAILURES] = int(sample.failure == JUDGE_FAILURE)
-    out[GENERATION_FAILURES] = int(sample.failure == GENERATION_FAILURE)
-    out[ANSWER_WORDS] = answer_words(answer)
-    if at_budget is not None:
-        out[budget_metric(metric)] = 100.0 * at_budget.score(doc.get("category")).counted
-    if with_coherence:
-        out[COHERENCE] = answer_percent(coherence)
-    return out
+    facts = metrics.SampleFacts(
+        image_path=doc["image_path"], recall=sample.counted_recall, covered=sample.counted_covered,
+        total=verdict.total, failure=sample.failure, category=str(doc.get("category") or "").lower(),
+        verdict=verdict.to_log(), answer_words=answer_words(answer),
+        at_budget=None if at_budget is None else at_budget.score(doc.get("category")).counted_recall,
+        coherence=answer_percent(coherence) if with_coherence else None)
+    return metrics.sample_metrics(facts, metric, subset, word_budget=at_budget is not None,
+                                  coherence=with_coherence)
 
 
 def verdict_line(item: JudgeItem, verdict: Verdict) -> dict[str, Any]:
     """One sample of ``eibench score --output``: its id, category and verdict, flattened for reading, and the
     answer judged (what ``eibench view`` shows beside the verdict)."""
     return {
-        "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.failed,
+        "id": item.id, "category": item.category, "recall": verdict.recall, "failed": verdict.judge_failed,
         "generation_failed": verdict.generation_failed, "covered": verdict.covered, "total": verdict.total,
         "reason": verdict.reason, "raw": verdict.raw, "error": verdict.error, "verdict": verdict.to_log(),
         "answer": item.answer,
@@ -266,7 +236,15 @@ def score_json(summary: scoring.RecallSummary, subset: str, metric: str, judge: 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The aggregations the task YAMLs name
+# The aggregations of ``metrics.METRICS`` (the names ``tasks/eibench/utils.py`` re-exports)
+
+
+def aggregation(name: str) -> Any:
+    """The aggregation function a ``metrics.Metric`` names."""
+    function = _AGGREGATIONS.get(name)
+    if function is None:
+        raise KeyError(f"metrics.METRICS names aggregation {name!r}, which pipeline.py does not define")
+    return function
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -317,3 +295,7 @@ def trigger_recall(items: Iterable[Mapping[str, Any] | None]) -> float:
 def failure_count(items: Iterable[int]) -> int:
     """How many samples failed (judge or generation; each counts as 0 in the recall metrics)."""
     return int(sum(items))
+
+
+_AGGREGATIONS = {f.__name__: f for f in (recall_mean, paired_score_mean, answer_words_mean, coherence_mean,
+                                           trigger_recall, failure_count)}

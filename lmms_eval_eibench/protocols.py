@@ -28,7 +28,6 @@ class Protocol:
     temperature: float
     top_p: float | None
     trust_judge_total: bool
-    description: str
 
     def settings(self) -> dict[str, Any]:
         """The JudgeSettings fields this protocol sets."""
@@ -54,7 +53,6 @@ PROTOCOLS: dict[str, Protocol] = {
             temperature=0.1,
             top_p=None,
             trust_judge_total=True,
-            description="gpt-3.5-turbo at temperature 0.1, the official GPT prompt, covered/total as the judge wrote it",
         ),
         Protocol(
             name="paper-llama3",
@@ -65,8 +63,6 @@ PROTOCOLS: dict[str, Protocol] = {
             temperature=0.1,
             top_p=0.9,
             trust_judge_total=True,
-            description="Meta-Llama-3-8B-Instruct sampling at temperature 0.1 with top_p 0.9, the official Llama-3 "
-                        "prompt, covered/total as the judge wrote it",
         ),
     )
 }

@@ -43,7 +43,7 @@ class SampleScore:
             object.__setattr__(self, "failure", JUDGE_FAILURE)
 
     @property
-    def counted(self) -> float:
+    def counted_recall(self) -> float:
         """The recall this sample counts with in the headline figures: a failure counts as 0."""
         return 0.0 if self.recall is None else self.recall
 
@@ -102,11 +102,11 @@ def summarize(scores: Sequence[SampleScore], categories: Sequence[str] | None = 
     if categories is None:
         present = {s.category for s in scores if s.category}
         categories = [c for c in BASIC_CATEGORIES if c in present] + sorted(present - set(BASIC_CATEGORIES))
-    counted = [s.counted for s in scores]
+    counted = [s.counted_recall for s in scores]
     return RecallSummary(
         overall=mean(counted),
         overall_stderr=stderr(counted),
-        per_category={c: mean(s.counted for s in scores if s.category == c) for c in categories},
+        per_category={c: mean(s.counted_recall for s in scores if s.category == c) for c in categories},
         trigger_recall=micro_recall((s.counted_covered, s.total) for s in scores),
         overall_judged=mean(s.recall for s in scores),
         n=len(scores),

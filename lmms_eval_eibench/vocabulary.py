@@ -6,7 +6,8 @@ CFSA wrapper. Standard library only, so every layer can import it.
 - **Metrics.** ``eibench_recall`` (LLM judges) or ``eibench_semantic_recall`` (the offline embedding judge) is
   the headline: mean per-sample recall, 0-100, every sample counted. Beside it ``<metric>_<category>`` (basic),
   ``<metric>_trigger`` (micro recall over triggers), ``<metric>_judged`` (judged samples only, for diagnosis) and
-  the two failure counts.
+  the two failure counts. The names are built here; everything else about a metric (per-sample function,
+  aggregation, unit, report column, JSON keys) is its entry in ``metrics.METRICS``.
 - **Failure kinds.** A sample the judge gave no usable verdict for is a *judge* failure; a sample whose model
   produced no answer (the CFSA wrapper's failure line, or an empty answer: lmms-eval's ``llava_hf`` returns ``""``
   when generation raises) is a *generation* failure, never judged. Both count as 0.

@@ -238,7 +238,7 @@ def test_sigkill_mid_run_then_restart_requests_only_the_unjudged(tmp_path) -> No
                                           cache_dir=str(cache_dir), progress=False)
         verdicts = build_engine(settings).judge_many([JudgeItem(**r) for r in rows])
         assert judge.stats.chat_requests == len(rows) - cached
-        assert not any(v.failed for v in verdicts)
+        assert not any(v.judge_failed for v in verdicts)
         assert sum(v.cached for v in verdicts) == cached
 
 
@@ -292,7 +292,7 @@ def test_a_cached_reply_the_current_parser_cannot_read_is_asked_again(tmp_path) 
         engine.cache.put_many([(keys[0], items[0], "no verdict in this old reply", 1)], engine.identity.reply_fields())
         verdicts = engine.judge_many(items)
         assert judge.stats.chat_requests == 4
-    assert not verdicts[0].cached and not verdicts[0].failed
+    assert not verdicts[0].cached and not verdicts[0].judge_failed
 
 
 def test_offline_engine_sends_nothing_and_fails_what_is_not_cached(tmp_path) -> None:
@@ -307,7 +307,7 @@ def test_offline_engine_sends_nothing_and_fails_what_is_not_cached(tmp_path) -> 
         verdicts = offline.judge_many(items)
         assert judge.stats.chat_requests == 0 and judge.stats.models_requests == 0
     assert [v.cached for v in verdicts] == [True] * 4 + [False] * 2
-    assert [v.failed for v in verdicts] == [False] * 4 + [True] * 2
+    assert [v.judge_failed for v in verdicts] == [False] * 4 + [True] * 2
     assert "no cached judge reply" in verdicts[5].error
 
 

@@ -58,13 +58,13 @@ def test_paraphrases_count_and_unrelated_triggers_do_not(engine) -> None:
               "and the restaurant around her is packed and loud.")
     [verdict] = engine.judge_many([JudgeItem("p", answer, gt, triggers)])
     assert verdict.trigger_covered == (True, True, False), verdict.trigger_similarity
-    assert verdict.recall == pytest.approx(2 / 3) and not verdict.failed
+    assert verdict.recall == pytest.approx(2 / 3) and not verdict.judge_failed
     assert "3. missed" in verdict.reason
 
 
 def test_empty_answer_covers_nothing_and_is_not_a_failure(engine) -> None:
     [verdict] = engine.judge_many([JudgeItem("e", "", "1. A dog.", ("A dog.",))])
-    assert (verdict.recall, verdict.failed) == (0.0, False)
+    assert (verdict.recall, verdict.judge_failed) == (0.0, False)
 
 
 def test_ground_truth_scores_high_and_shuffled_answers_low(engine, official_records) -> None:

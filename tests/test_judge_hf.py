@@ -92,7 +92,7 @@ def test_batched_judging_reads_the_models_verdict(rigged_model, tmp_path) -> Non
     verdicts = engine.judge_many(items())
     assert [v.id for v in verdicts] == [f"s{i}" for i in range(5)]
     for verdict in verdicts:
-        assert not verdict.failed and VERDICT_TOKEN in verdict.raw
+        assert not verdict.judge_failed and VERDICT_TOKEN in verdict.raw
         assert (verdict.covered, verdict.total, verdict.judge_total, verdict.recall) == (1.0, 4, 2, 0.25)
     assert engine.judge.device == "cpu" and engine.judge.dtype == "float32"  # automatic on a CPU machine
     provenance = engine.summary()
@@ -107,7 +107,7 @@ def test_preflight_reads_config_tokenizer_and_template_but_not_the_weights(rigge
     engine = build_engine(settings(rigged_model, tmp_path, cache=False))
     engine.preflight()
     assert not engine.judge.loaded  # lmms-eval runs preflight beside the evaluated model, on every rank
-    assert not engine.judge_many(items(1))[0].failed
+    assert not engine.judge_many(items(1))[0].judge_failed
     assert engine.judge.loaded  # loaded on the first batch
 
     no_weights = tmp_path / "no-weights"
@@ -145,7 +145,7 @@ def test_trusting_the_judges_total(rigged_model, tmp_path) -> None:
 def test_unparseable_replies_of_a_random_model_are_failures(random_model, tmp_path) -> None:
     engine = build_engine(settings(random_model, tmp_path))
     verdicts = engine.judge_many(items(4))
-    assert all(v.failed and v.recall is None and "unparseable" in v.error for v in verdicts)
+    assert all(v.judge_failed and v.recall is None and "unparseable" in v.error for v in verdicts)
     assert all(v.attempts == 1 for v in verdicts)  # greedy: a retry would repeat the same reply
     assert len(engine.cache) == 0
 
@@ -153,7 +153,7 @@ def test_unparseable_replies_of_a_random_model_are_failures(random_model, tmp_pa
 def test_sampling_retries_unparseable_replies(random_model, tmp_path) -> None:
     judge = HFJudge(settings(random_model, tmp_path, temperature=0.1, parse_retries=2, cache=False))
     verdicts = judge.judge_batch(items(2))
-    assert all(v.failed and v.attempts == 3 for v in verdicts)
+    assert all(v.judge_failed and v.attempts == 3 for v in verdicts)
     assert judge.identity().reply_fields()["decoding"] == {"max_tokens": 12, "temperature": 0.1, "top_p": 0.9}
 
 

@@ -58,7 +58,7 @@ def test_verdicts_in_order_and_a_rerun_makes_no_requests(items, tmp_path) -> Non
         engine.preflight()
         verdicts = engine.judge_many(items)
         assert [v.id for v in verdicts] == [i.id for i in items]
-        assert not any(v.failed for v in verdicts)
+        assert not any(v.judge_failed for v in verdicts)
         assert all(v.recall == 1.0 for v in verdicts[::2])  # ground truth as answer: every trigger found
         assert all(0 <= v.recall <= 1 and v.total == i.n_triggers for v, i in zip(verdicts, items))
         assert judge.stats.chat_requests == len(items)
@@ -99,11 +99,11 @@ def test_injected_faults_end_in_the_fault_free_verdict_or_a_counted_failure(item
         assert {"500", "429", "hang", "garbage"} <= set(judge.stats.faults)
     for got, want in zip(verdicts, reference):
         assert got.id == want.id
-        if got.failed:
+        if got.judge_failed:
             assert got.recall is None and got.error
         else:
             assert (got.recall, got.covered) == (want.recall, want.covered)
-    assert sum(v.failed for v in verdicts) <= 3  # retries recover almost everything
+    assert sum(v.judge_failed for v in verdicts) <= 3  # retries recover almost everything
 
 
 def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> None:
@@ -114,7 +114,7 @@ def test_retry_after_is_honoured_and_retries_are_bounded(items, tmp_path) -> Non
         elapsed = time.monotonic() - start
     assert judge.stats.chat_requests == 3
     assert elapsed >= 0.6  # two waits of Retry-After
-    assert verdict.failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
+    assert verdict.judge_failed and "HTTP 429" in verdict.error and "3 attempts" in verdict.error
 
 
 def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
@@ -122,7 +122,7 @@ def test_hanging_requests_time_out_and_are_retried(items, tmp_path) -> None:
         engine = build_engine(settings_for(judge, tmp_path, timeout=0.3, max_retries=1, parse_retries=0))
         [verdict] = engine.judge_many(items[:1])
     # a request waited out would have been answered after 2 s: failing with the timeout's message proves it fired
-    assert verdict.failed and "no reply within 0.3 s" in verdict.error
+    assert verdict.judge_failed and "no reply within 0.3 s" in verdict.error
     assert judge.stats.chat_requests == 2
 
 
@@ -130,7 +130,7 @@ def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_p
     with judge_server(garbage=1.0) as judge:
         engine = build_engine(settings_for(judge, tmp_path, parse_retries=2))
         [verdict] = engine.judge_many(items[:1])
-        assert verdict.failed and verdict.recall is None
+        assert verdict.judge_failed and verdict.recall is None
         assert "unparseable judge reply" in verdict.error and verdict.raw
         assert judge.stats.chat_requests == 3
         engine.judge_many(items[:1])
@@ -141,13 +141,13 @@ def test_unparseable_replies_are_retried_then_failures_never_cached(items, tmp_p
 def test_a_reply_that_is_no_chat_completion_is_re_asked_like_an_unparseable_one(items, tmp_path) -> None:
     with judge_server(malformed=1.0) as judge:
         [verdict] = build_engine(settings_for(judge, tmp_path, parse_retries=2)).judge_many(items[:1])
-        assert verdict.failed and verdict.recall is None and "malformed reply" in verdict.error
+        assert verdict.judge_failed and verdict.recall is None and "malformed reply" in verdict.error
         assert judge.stats.chat_requests == 3  # the first ask and two re-asks, never an SDK traceback
     with judge_server(malformed=0.3) as judge:
         verdicts = build_engine(settings_for(judge, tmp_path / "b", cache=False)).judge_many(items[:30])
         assert judge.stats.faults["malformed"] > 3
-    assert sum(v.failed for v in verdicts) <= 2  # the re-asks recover almost every sample (0.3^3 each fails)
-    assert all("malformed reply" in v.error for v in verdicts if v.failed)
+    assert sum(v.judge_failed for v in verdicts) <= 2  # the re-asks recover almost every sample (0.3^3 each fails)
+    assert all("malformed reply" in v.error for v in verdicts if v.judge_failed)
 
 
 def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
@@ -156,7 +156,7 @@ def test_echoing_judge_gives_the_same_verdicts(items, tmp_path) -> None:
         want = build_engine(settings_for(plain, tmp_path / "p", cache=False)).judge_many(planted)
         got = build_engine(settings_for(echo, tmp_path / "e", cache=False)).judge_many(planted)
     assert [v.recall for v in got] == [v.recall for v in want]
-    assert not any(v.failed for v in got)
+    assert not any(v.judge_failed for v in got)
 
 
 def test_structured_prompt_over_http(items, tmp_path) -> None:
@@ -213,7 +213,7 @@ def test_key_rejected_mid_run_stops_the_run_naming_endpoint_and_model(items, tmp
     with judge_server(api_key=SENTINEL_KEY) as judge:
         engine = build_engine(settings_for(judge, tmp_path, concurrency=4))
         engine.preflight()
-        assert not any(v.failed for v in engine.judge_many(items[:5]))
+        assert not any(v.judge_failed for v in engine.judge_many(items[:5]))
         judge.config.api_key = "sk-rotated-elsewhere"  # the key is revoked while the run goes on
         before = judge.stats.chat_requests
         with pytest.raises(JudgeError) as error:
@@ -393,7 +393,7 @@ def test_the_attempts_the_cache_records_are_the_requests_the_server_received(ite
         engine = build_engine(settings_for(judge, tmp_path, concurrency=8))
         verdicts = engine.judge_many(items[:40])
         assert judge.stats.by_status[500] + judge.stats.by_status[429] > 5  # retries really happened
-        assert not any(v.failed for v in verdicts)
+        assert not any(v.judge_failed for v in verdicts)
         assert sum(v.attempts for v in verdicts) == judge.stats.chat_requests
         assert max(v.attempts for v in verdicts) > 1
         cached = engine.judge_many(items[:40])
@@ -407,7 +407,7 @@ def test_a_retry_after_beyond_two_minutes_fails_the_sample_at_once(items, tmp_pa
         start = time.monotonic()
         [verdict] = engine.judge_many(items[:1])
     assert time.monotonic() - start < 30 and judge.stats.chat_requests == 1
-    assert verdict.failed and "HTTP 429" in verdict.error and "1 attempts" in verdict.error
+    assert verdict.judge_failed and "HTTP 429" in verdict.error and "1 attempts" in verdict.error
 
 
 def test_the_sdks_environment_never_adds_a_key_or_header(items, tmp_path, monkeypatch) -> None:
@@ -423,7 +423,7 @@ def test_the_sdks_environment_never_adds_a_key_or_header(items, tmp_path, monkey
         engine.preflight()
         [verdict] = engine.judge_many(items[:1])
         sent = [json.dumps(dict(h)) for h in judge.stats.request_headers]
-    assert not verdict.failed and len(sent) == 2  # GET /models and one chat request, to our URL
+    assert not verdict.judge_failed and len(sent) == 2  # GET /models and one chat request, to our URL
     assert all(value not in text for value in ["sk-ambient", "org-ambient", "proj-1", "sk-admin", "sk-custom"]
                for text in sent)
     assert judge.stats.authorization_headers == ["", ""]  # no key configured: no Authorization header at all
@@ -433,7 +433,7 @@ def test_a_redirect_is_not_followed(items, tmp_path) -> None:
     """A 3xx never takes the key to another URL: the sample fails naming the status."""
     with judge_server(redirect_to="http://127.0.0.1:9/v1/chat/completions") as judge:
         [verdict] = build_engine(settings_for(judge, tmp_path, cache=False, parse_retries=0)).judge_many(items[:1])
-    assert verdict.failed and "HTTP 307" in verdict.error and judge.stats.chat_requests == 1
+    assert verdict.judge_failed and "HTTP 307" in verdict.error and judge.stats.chat_requests == 1
 
 
 def test_importing_the_judges_is_cheap() -> None:

@@ -39,9 +39,9 @@ def test_caption_prompts_refuse_a_missing_caption():
 
 def verdict(recall: float | None, total: int = 4, covered: float | None = None) -> Verdict:
     if recall is None:
-        return Verdict(id="x", recall=None, covered=None, total=total, failed=True, error="no verdict", raw="???")
+        return Verdict(id="x", recall=None, covered=None, total=total, judge_failed=True, error="no verdict", raw="???")
     return Verdict(id="x", recall=recall, covered=covered if covered is not None else recall * total, total=total,
-                   failed=False, reason="because", raw="{score: 1/4}")
+                   judge_failed=False, reason="because", raw="{score: 1/4}")
 
 
 BASIC_DOC = {"id": "CAER-S/train/Happy/1.png", "image_path": "CAER-S/train/Happy/1.png", "category": "Happy"}
@@ -329,26 +329,30 @@ def test_predict_only_is_learned_from_lmms_evals_bypass_metric(monkeypatch, samp
 
 
 def test_every_eibench_task_aggregates_the_paired_score():
-    """--baseline must work for every EIBench task of both harnesses: each lists eibench_paired_score."""
+    """--baseline must work for every EIBench task of both harnesses: each is built by the EIBench task class, whose
+    metric_list (metrics.METRICS, the one table: no YAML lists a metric) starts with eibench_paired_score."""
     import yaml
 
+    from lmms_eval_eibench import metrics, pipeline
     from lmms_eval_eibench.discovery import tasks_dir
     from lmms_eval_eibench.lm_eval_tasks import folder
     from lmms_eval_eibench.vocabulary import task_shape
 
-    def load(path: Path) -> dict:  # the YAML without its !function tags (their values are not needed here)
-        return yaml.safe_load("\n".join(line for line in path.read_text().splitlines() if "!function" not in line)) or {}
+    def load(path: Path) -> dict:  # the !function tags as plain strings
+        return yaml.safe_load(path.read_text().replace("!function ", "")) or {}
 
-    def metrics(path: Path) -> list[str]:
+    def merged(path: Path) -> dict:
         config = load(path)
-        names = [m["metric"] for m in config.get("metric_list") or []]
-        return names + (metrics(path.parent / config["include"]) if config.get("include") else [])
+        return {**(merged(path.parent / config["include"]) if config.get("include") else {}), **config}
 
     checked = []
     for path in [*sorted(tasks_dir().glob("eibench_*.yaml")), *sorted(Path(folder()).rglob("eibench_*.yaml"))]:
-        task = load(path).get("task")
+        config = merged(path)
+        task = config.get("task")
         if task_shape(task) is None:
             continue  # groups and eibench_captions (no recall)
-        assert "eibench_paired_score" in metrics(path), path
+        assert config["class"] == "utils.EIBenchTask" and "metric_list" not in config, path
+        built = metrics.metric_list(config["dataset_name"], pipeline.aggregation)
+        assert built[0]["metric"] == "eibench_paired_score", path
         checked.append(task)
     assert {"eibench_basic", "eibench_complex_cot", "eibench_basic_caption_text"} <= set(checked) and len(checked) >= 10

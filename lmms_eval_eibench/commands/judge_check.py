@@ -210,7 +210,7 @@ def evaluate(probes: Sequence[Probe], verdicts: Sequence[Any]) -> list[dict[str,
     results = []
     for group in GROUPS:
         pairs = [(p, v) for p, v in zip(probes, verdicts) if p.group == group.name]
-        judged = [(p.truth, v.recall) for p, v in pairs if not v.failed and v.recall is not None]
+        judged = [(p.truth, v.recall) for p, v in pairs if not v.judge_failed and v.recall is not None]
         failed = len(pairs) - len(judged)
         truth = sum(p.truth for p, _ in pairs) / len(pairs) if pairs else math.nan
         mean = sum(r for _, r in judged) / len(judged) if judged else None

@@ -76,14 +76,16 @@ class JudgeItem:
 @dataclass(frozen=True)
 class Verdict:
     """A judge's verdict on one sample. `recall` is None exactly when there is no verdict: the judge failed
-    (`failed`), or the model gave no answer (`generation_failed`; never sent to the judge). Either way the
-    sample counts as 0 in the headline recall (`scoring.SampleScore.counted`)."""
+    (`judge_failed`: asked, it gave no usable reply), or the model gave no answer (`generation_failed`; never
+    sent to the judge, so `judge_failed` is False). Either way the sample counts as 0 in the headline recall
+    (`scoring.SampleScore.counted_recall`). Samples files are public: `to_log()` writes `judge_failed` under
+    its published key `failed`."""
 
     id: str
     recall: float | None
     covered: float | None
     total: int
-    failed: bool
+    judge_failed: bool
     reason: str = ""
     raw: str = ""
     error: str | None = None
@@ -103,7 +105,7 @@ class Verdict:
             recall=parsed.recall,
             covered=parsed.covered,
             total=parsed.total,
-            failed=False,
+            judge_failed=False,
             reason=parsed.reason,
             raw=raw,
             judge_total=parsed.judge_total,
@@ -116,7 +118,7 @@ class Verdict:
     def failure(cls, item: JudgeItem, error: str, raw: str = "", attempts: int = 1) -> Verdict:
         """The judge gave no usable verdict (after its re-asks)."""
         return cls(
-            id=item.id, recall=None, covered=None, total=item.n_triggers, failed=True,
+            id=item.id, recall=None, covered=None, total=item.n_triggers, judge_failed=True,
             raw=raw, error=error, attempts=attempts,
         )
 
@@ -124,7 +126,7 @@ class Verdict:
     def no_answer(cls, item: JudgeItem, reason: str) -> Verdict:
         """The model produced no answer (see `vocabulary.generation_failure`): not judged, counted as 0."""
         return cls(
-            id=item.id, recall=None, covered=None, total=item.n_triggers, failed=False,
+            id=item.id, recall=None, covered=None, total=item.n_triggers, judge_failed=False,
             error=f"generation failed: {reason}", attempts=0, generation_failed=True,
         )
 
@@ -135,7 +137,8 @@ class Verdict:
 
     def to_log(self) -> dict[str, Any]:
         """The JSON-ready dict written into samples files and `eibench score --output`."""
-        out = asdict(self)
+        # the published key of judge_failed is "failed" (samples files and score --output are read by others)
+        out = {("failed" if key == "judge_failed" else key): value for key, value in asdict(self).items()}
         for key in ("trigger_covered", "trigger_reasons", "trigger_similarity"):
             if out[key] is not None:
                 out[key] = list(out[key])

@@ -131,7 +131,7 @@ class EmbeddingJudge(Judge):
             f"{i}. {'covered' if f else 'missed'} (similarity {s:.2f})" for i, (f, s) in enumerate(zip(flags, sims), 1)
         )
         return Verdict(
-            id=item.id, recall=covered / item.n_triggers, covered=covered, total=item.n_triggers, failed=False,
+            id=item.id, recall=covered / item.n_triggers, covered=covered, total=item.n_triggers, judge_failed=False,
             reason=reason, raw=json.dumps({"similarity": list(sims)}), trigger_covered=flags,
             trigger_similarity=tuple(round(s, 4) for s in sims), attempts=attempts,
         )

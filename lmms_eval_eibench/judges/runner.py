@@ -105,10 +105,10 @@ class JudgeEngine:
                 raise RuntimeError(f"{type(self.judge).__name__} returned {len(verdicts)} verdicts for {len(batch)} items")
             for (key, _), verdict in zip(batch, verdicts):
                 results[key] = verdict
-                failed += verdict.failed
+                failed += verdict.judge_failed
             if self.cache is not None:
                 self.cache.put_many(((k, item, v.raw, v.attempts) for (k, item), v in zip(batch, verdicts)
-                                     if not v.failed), identity)
+                                     if not v.judge_failed), identity)
             bar.update(len(batch))
             if failed:
                 bar.set_postfix(failed=failed)

@@ -6,22 +6,22 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
+from lmms_eval_eibench import metrics
 from lmms_eval_eibench.report.compare import Row, is_partial, no_verdict, on_modified_data
 from lmms_eval_eibench.report.escape import csv_text, latex_text, markdown_text, one_line
 from lmms_eval_eibench.report.results import CATEGORIES, Measure, TaskResult
 
 MISSING = "—"
-HEADERS = ("Model", "Template", "Judge", "Source", *CATEGORIES, "Overall", "Complex Recall", "Words", "At Budget",
-           "Coherence")
+HEADERS = ("Model", "Template", "Judge", "Source", *metrics.REPORT_COLUMNS)
 
 
 def recall_cell(measure: Measure | None) -> str:
     """``61.23 ± 1.05`` (2 decimals, as the paper prints), or ``—`` when the value is unknown."""
     if measure is None or measure.value is None:
         return MISSING
-    text = f"{measure.value:.2f}"
-    if measure.stderr is not None:
-        text += f" ± {measure.stderr:.2f}"
+    text = metrics.PERCENT.cell(measure.value)
+    if measure.stderr is not None:  # a stderr is in its value's unit
+        text += f" ± {metrics.PERCENT.cell(measure.stderr)}"
     return text
 
 
@@ -47,7 +47,7 @@ def words_cell(row: Row) -> str:
     if row.published:
         return MISSING
     words = [r.answer_words for r in (row.basic, row.complex) if r is not None]
-    return " / ".join(MISSING if w is None else f"{w:.0f}" for w in words) or MISSING
+    return " / ".join(MISSING if w is None else metrics.ANSWER_LENGTH.unit.cell(w) for w in words) or MISSING
 
 
 def budget_cell(row: Row) -> str:
@@ -57,7 +57,7 @@ def budget_cell(row: Row) -> str:
     if row.published or all(r.at_budget is None for r in results):
         return MISSING
     return " / ".join(MISSING if r.at_budget is None or r.at_budget.value is None
-                      else f"{r.at_budget.value:.2f} @{r.word_budget}" for r in results)
+                      else f"{metrics.AT_BUDGET.unit.cell(r.at_budget.value)} @{r.word_budget}" for r in results)
 
 
 def coherence_cell(row: Row) -> str:
@@ -65,7 +65,7 @@ def coherence_cell(row: Row) -> str:
     values = [r.coherence for r in (row.basic, row.complex) if r is not None]
     if row.published or all(v is None for v in values):
         return MISSING
-    return " / ".join(MISSING if v is None else f"{v:.2f}" for v in values)
+    return " / ".join(MISSING if v is None else metrics.COHERENCE.unit.cell(v) for v in values)
 
 
 def _footnotes(rows: Sequence[Row]) -> dict[str, int]:

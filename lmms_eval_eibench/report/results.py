@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench import BASIC_CATEGORIES, metrics
 from lmms_eval_eibench.lmms_outputs import (
     SAMPLES_INFIX,
     group_names,
@@ -36,20 +36,13 @@ from lmms_eval_eibench.provenance import (
     provenance_from_task_metadata,
 )
 from lmms_eval_eibench.vocabulary import (
-    ANSWER_WORDS,
     CAPTION_WORDS,
     CAPTIONS_TASK,
-    COHERENCE,
-    GENERATION_FAILURES,
-    JUDGE_FAILURES,
     RECALL,
     RECALL_METRICS,
-    budget_metric,
-    category_metric,
     model_name,
     run_model_name,
     task_shape,
-    trigger_metric,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(BASIC_CATEGORIES)
@@ -161,10 +154,9 @@ def read_json(path: Path) -> Any:
         ) from None
 
 
-# What a value in a results file can be: a recall is 0 to 100, a coherence a mean cosine times 100, a stderr or a
-# count not negative. Anything else was edited or is not an EIBench result, and is refused, never printed.
-PERCENT = (0.0, 100.0)
-COHERENCE_RANGE = (-100.0, 100.0)
+# What a value in a results file can be: its metric's unit (metrics.METRICS: a recall 0 to 100, a coherence a mean
+# cosine times 100, words and counts not negative), a stderr not negative. Anything else was edited or is not an
+# EIBench result, and is refused, never printed.
 NOT_NEGATIVE = (0.0, math.inf)
 _SLACK = 1e-9  # float noise of a mean
 
@@ -188,14 +180,15 @@ def number(value: Any, where: str, bounds: tuple[float, float] | None = None) ->
 
 
 def _measure(value: Any, where: str, stderr: Any = None) -> Measure:
-    """A recall (a number 0 to 100, "N/A" or null) and its stderr, as lmms-eval and ``eibench score --json`` write
-    them."""
-    return Measure(number(value, where, PERCENT), number(stderr, f"{where} stderr", NOT_NEGATIVE))
+    """A recall (a number in the recall metrics' unit, 0 to 100, "N/A" or null) and its stderr, as lmms-eval and
+    ``eibench score --json`` write them."""
+    return Measure(number(value, where, metrics.OVERALL.unit.bounds()),
+                   number(stderr, f"{where} stderr", NOT_NEGATIVE))
 
 
 def _count(value: Any, where: str) -> int | None:
     """A failure count (lmms-eval writes the aggregate as a number; unknown: None); a negative one is refused."""
-    value = number(value, where, NOT_NEGATIVE)
+    value = number(value, where, metrics.JUDGE_FAILURES.unit.bounds())
     return None if value is None else int(value)
 
 
@@ -278,10 +271,10 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
     model = _model_name(data, path)
     cfsa = _is_cfsa_run(data)
     found_results: list[TaskResult] = []
-    for task, metrics in results.items():
-        if task in groups or not isinstance(metrics, Mapping):
+    for task, values in results.items():
+        if task in groups or not isinstance(values, Mapping):
             continue  # a group's pooled numbers repeat its members' rows
-        keyed = task_metrics(metrics)
+        keyed = task_metrics(values)
         for metric in RECALL_METRICS:
             if metric not in keyed:
                 continue
@@ -291,13 +284,15 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
             categories = {}
             if subset == "basic":
                 for category in CATEGORIES:
-                    name = category_metric(metric, category)
+                    name = metrics.CATEGORY.name(metric, category)
                     if name in keyed:
                         categories[category] = _measure(keyed[name], f"{where}.{name}", _stderr(keyed, name, where))
             n, original = sample_counts(data, task)
-            trigger = trigger_metric(metric)
+            trigger = metrics.TRIGGER.name(metric)
             provenance = _metadata_provenance(task_metadata(data, task), f"{path}: configs.{task}.metadata")
-            budgeted = budget_metric(metric)
+            budgeted = metrics.AT_BUDGET.name(metric)
+            failures, no_answer = metrics.JUDGE_FAILURES.name(), metrics.GENERATION_FAILURES.name()
+            words, coherence = metrics.ANSWER_LENGTH.name(), metrics.COHERENCE.name()
             found_results.append(_counts_agree(
                 TaskResult(
                     model=model,
@@ -312,10 +307,10 @@ def _results_from_lmms(path: Path, data: Mapping[str, Any]) -> list[TaskResult]:
                         if trigger in keyed
                         else None
                     ),
-                    judge_failures=_count(keyed.get(JUDGE_FAILURES), f"{where}.{JUDGE_FAILURES}"),
-                    generation_failures=_count(keyed.get(GENERATION_FAILURES), f"{where}.{GENERATION_FAILURES}"),
-                    answer_words=number(keyed.get(ANSWER_WORDS), f"{where}.{ANSWER_WORDS}", NOT_NEGATIVE),
-                    coherence=number(keyed.get(COHERENCE), f"{where}.{COHERENCE}", COHERENCE_RANGE),
+                    judge_failures=_count(keyed.get(failures), f"{where}.{failures}"),
+                    generation_failures=_count(keyed.get(no_answer), f"{where}.{no_answer}"),
+                    answer_words=number(keyed.get(words), f"{where}.{words}", metrics.ANSWER_LENGTH.unit.bounds()),
+                    coherence=number(keyed.get(coherence), f"{where}.{coherence}", metrics.COHERENCE.unit.bounds()),
                     at_budget=(_measure(keyed[budgeted], f"{where}.{budgeted}", _stderr(keyed, budgeted, where))
                                if budgeted in keyed else None),
                     word_budget=_whole((provenance or {}).get("word_budget")) if budgeted in keyed else None,
@@ -371,7 +366,7 @@ def result_from_score(path: Path, data: Mapping[str, Any]) -> TaskResult:
         ),
         judge_failures=_sample_count(data.get("n_failed"), f"{where}: n_failed"),
         generation_failures=_sample_count(data.get("n_generation_failed"), f"{where}: n_generation_failed"),
-        answer_words=number(data.get("answer_words"), f"{where}: answer_words", NOT_NEGATIVE),
+        answer_words=number(data.get("answer_words"), f"{where}: answer_words", metrics.ANSWER_LENGTH.unit.bounds()),
         at_budget=(_measure(data["overall_at_budget"], f"{where}: overall_at_budget")
                    if data.get("overall_at_budget") is not None else None),
         word_budget=_whole(data.get("word_budget")) if data.get("overall_at_budget") is not None else None,
@@ -413,8 +408,8 @@ def _results_from_file(path: Path, explicit: bool) -> tuple[list[TaskResult], st
         found = _results_from_lmms(path, data)
         if found:
             return found, _other_tasks_note(path, data, found)
-        bypassed = any("bypass" in str(key) for metrics in data["results"].values() if isinstance(metrics, Mapping)
-                       for key in metrics)
+        bypassed = any("bypass" in str(key) for values in data["results"].values() if isinstance(values, Mapping)
+                       for key in values)
         if bypassed:
             message = f"{path}: a --predict_only run (answers, no judge, no recall); {_SCORE_FIRST}"
         else:

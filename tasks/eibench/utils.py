@@ -8,7 +8,9 @@ from lmms_eval_eibench.documents import (  # noqa: F401  (re-exported for the YA
     doc_to_no_visual,
     doc_to_visual,
 )
-from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
+# the aggregations metrics.METRICS names (the task class builds metric_list from the table): kept importable here
+# by their utils.X names, which results files and older YAMLs name
+from lmms_eval_eibench.pipeline import (  # noqa: F401
     answer_words_mean,
     coherence_mean,
     failure_count,

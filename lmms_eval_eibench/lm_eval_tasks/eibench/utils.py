@@ -4,7 +4,8 @@ from lm_eval.api.task import ConfigurableTask
 
 from lmms_eval_eibench import documents
 from lmms_eval_eibench.harness_task import EIBenchLifecycle as _EIBench
-from lmms_eval_eibench.pipeline import (  # noqa: F401  (for the YAMLs)
+# the aggregations metrics.METRICS names (the task class builds metric_list from the table)
+from lmms_eval_eibench.pipeline import (  # noqa: F401
     answer_words_mean,
     coherence_mean,
     failure_count,
