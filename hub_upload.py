@@ -8,7 +8,7 @@ Run with --help for every option. Without --eibench it builds the embedded sampl
 
 import sys
 
-from lmms_eval_eibench.build import main
+from lmms_eval_eibench.data.build import main
 
 if __name__ == "__main__":
     sys.exit(main())

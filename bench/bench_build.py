@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from lmms_eval_eibench.build import ImageRoots, build
-from lmms_eval_eibench.records import load_records
-from lmms_eval_eibench.sample import write_images
+from lmms_eval_eibench.data.build import ImageRoots, build
+from lmms_eval_eibench.data.records import load_records
+from lmms_eval_eibench.data.sample import write_images
 
 BUDGET_SECONDS = 60.0
 

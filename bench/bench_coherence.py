@@ -33,7 +33,7 @@ from test_coherence import (  # noqa: E402
 )
 from tiny_bert import save_tiny_bert  # noqa: E402
 
-from lmms_eval_eibench.coherence import CoherenceScorer, CoherenceSettings  # noqa: E402
+from lmms_eval_eibench.scoring.coherence import CoherenceScorer, CoherenceSettings  # noqa: E402
 
 
 def cases() -> dict[str, list[str]]:

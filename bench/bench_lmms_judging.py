@@ -35,9 +35,9 @@ BAR = 1.5
 
 def build_dataset(work: Path) -> Path:
     """The official annotations with placeholder images drawn at the official paths (basic + complex)."""
-    from lmms_eval_eibench.build import ImageRoots, build
-    from lmms_eval_eibench.records import load_records
-    from lmms_eval_eibench.sample import write_images
+    from lmms_eval_eibench.data.build import ImageRoots, build
+    from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.data.sample import write_images
 
     images = work / "images"
     write_images(load_records(OFFICIAL_DIR).image_paths(), images, size=32)

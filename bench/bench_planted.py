@@ -44,7 +44,7 @@ from judge_server import PAPER_STYLES, _covered, folded, judge_server  # noqa: E
 from test_planted_attacks import mixed_answers  # noqa: E402
 
 from lmms_eval_eibench import cli  # noqa: E402
-from lmms_eval_eibench.records import load_records  # noqa: E402
+from lmms_eval_eibench.data.records import load_records  # noqa: E402
 
 
 def score(records, answers, style: str, folder: Path, official: Path, fold_quote: bool = False) -> tuple[dict, int]:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .files import InputFileError, read_jsonl
-from .lmms_outputs import (
+from lmms_eval_eibench.files import InputFileError, read_jsonl
+from lmms_eval_eibench.harness.lmms_outputs import (
     is_sample,
     is_samples_name,
     read_results,
@@ -39,9 +39,9 @@ from .lmms_outputs import (
     sample_answer,
     sample_doc,
 )
-from .lmms_outputs import task_of_samples as task_from_path
-from .records import sample_id, split_sample_id
-from .vocabulary import (
+from lmms_eval_eibench.harness.lmms_outputs import task_of_samples as task_from_path
+from lmms_eval_eibench.data.records import sample_id, split_sample_id
+from lmms_eval_eibench.vocabulary import (
     CAPTIONS_TASK,
     model_name,
     question_key,
@@ -446,10 +446,10 @@ def load_ground_truth(subset: str, dataset: str | None, annotations: str | None)
     """The subset's rows (id, question, ground_truth, triggers, category), in dataset order."""
     columns = ["id", "question", "ground_truth", "triggers", "category"]
     if annotations:
-        from lmms_eval_eibench.records import load_records
+        from lmms_eval_eibench.data.records import load_records
 
         return [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
-    from lmms_eval_eibench.dataset import load_subset
+    from lmms_eval_eibench.data.dataset import load_subset
 
     split = load_subset(subset, dataset)
     return split.select_columns(columns).to_list()

@@ -52,7 +52,7 @@ def embedding_store_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path
 def word_budget() -> int | None:
     """The word budget of lmms-eval runs (``$EIBENCH_WORD_BUDGET``; None when unset). A bad value raises
     ``ValueError`` naming the variable: a typo must not silently mean "no budget"."""
-    from .length import parse_word_budget
+    from lmms_eval_eibench.scoring.length import parse_word_budget
 
     return parse_word_budget(os.environ.get(WORD_BUDGET_ENV), WORD_BUDGET_ENV)
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import BASIC_CATEGORIES, vocabulary
-from .vocabulary import GENERATION_FAILURE, JUDGE_FAILURE, RECALL_METRICS
+from lmms_eval_eibench import BASIC_CATEGORIES, vocabulary
+from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, JUDGE_FAILURE, RECALL_METRICS
 
 __all__ = [
     "ANSWER_LENGTH", "AT_BUDGET", "CATEGORY", "COHERENCE", "COSINE_PERCENT", "COUNT", "FRACTION", "GENERATION_FAILURES",

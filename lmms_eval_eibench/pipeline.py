@@ -23,18 +23,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import BASIC_CATEGORIES, config, metrics, scoring
-from .coherence import answer_percent
-from .length import WORD_RULE, answer_words, cut_to_words, mean_answer_words
-from .prompts import template_version
-from .vocabulary import (
+from lmms_eval_eibench import BASIC_CATEGORIES, config, metrics
+from lmms_eval_eibench.scoring import recall as scoring
+from lmms_eval_eibench.scoring.coherence import answer_percent
+from lmms_eval_eibench.scoring.length import WORD_RULE, answer_words, cut_to_words, mean_answer_words
+from lmms_eval_eibench.prompts import template_version
+from lmms_eval_eibench.vocabulary import (
     REPEATED_QUESTION,
     generation_failure,
     repeats_question,
 )
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
-    from .judges import JudgeEngine, JudgeIdentity, JudgeItem, Verdict
+    from lmms_eval_eibench.judges import JudgeEngine, JudgeIdentity, JudgeItem, Verdict
 
 # Columns of a document the judge needs (the lmms-eval task reads only these before judging).
 JUDGED_COLUMNS = ("id", "ground_truth", "triggers", "category", "image_path")
@@ -48,7 +49,7 @@ _ENGINES_LOCK = threading.Lock()
 
 def engine() -> JudgeEngine:
     """The judge engine of the current EIBENCH_* settings (built once per process and settings)."""
-    from .judges import JudgeSettings, build_engine
+    from lmms_eval_eibench.judges import JudgeSettings, build_engine
 
     settings = JudgeSettings.from_env()
     with _ENGINES_LOCK:
@@ -63,7 +64,7 @@ def judge_answers(judge: JudgeEngine, items: Sequence[JudgeItem],
     ``questions``, an answer that is its question word for word: ``vocabulary.repeats_question``) is not judged:
     its verdict says so and counts as 0. The rest go to the judge in one concurrent, cached call (the same answer
     once)."""
-    from .judges import Verdict
+    from lmms_eval_eibench.judges import Verdict
 
     def not_an_answer(i: int, item: JudgeItem) -> str | None:
         if questions is not None and repeats_question(item.answer, questions[i]):
@@ -122,16 +123,16 @@ def provenance_record(judge: JudgeIdentity, *, template: str | None = None,
     annotations were the official files, the ``word_budget`` and ``coherence`` models (if any) and this plugin's
     version.
     Raises ``DatasetIntegrityError`` for a tampered build: a bad build must not cost a paid run."""
-    from .provenance import build_provenance
+    from lmms_eval_eibench.provenance import build_provenance
 
     dataset_fields: dict[str, Any] = {}
     if not from_dataset and annotations is not None:
-        from .official import files_match
-        from .records import find_annotation_root
+        from lmms_eval_eibench.data.official import files_match
+        from lmms_eval_eibench.data.records import find_annotation_root
 
         dataset_fields = {"dataset_official": files_match(find_annotation_root(annotations))}
     if from_dataset:
-        from .dataset import fingerprint, hub_revision, looks_like_repo_id, official
+        from lmms_eval_eibench.data.dataset import fingerprint, hub_revision, looks_like_repo_id, official
 
         location = str(dataset) if dataset is not None else config.dataset_location()
         if Path(location).expanduser().is_dir():  # a folder as typed (relative, ~) would not say which one
@@ -267,7 +268,7 @@ def paired_score_mean(items: Iterable[float]) -> float:
     The per-sample scores stay 0-1: lmms-eval's ``--baseline`` pairs them from the logged samples and prints the
     baseline, its CI and ``Diff = row value - baseline`` times 100. The row is on 0-100, so its Diff is B - A, and
     ``lmms_compat.percent_items`` puts the items lmms-eval computes this row's ``_stderr_clt`` from on 0-100 too."""
-    from .lmms_compat import percent_items
+    from lmms_eval_eibench.harness.lmms_compat import percent_items
 
     return _nan_if_none(scoring.mean(percent_items(items)))
 

@@ -53,8 +53,8 @@ the ``parser_version`` of the verdict parser that read the replies, ``trust_judg
 the embedding judge's ``threshold``); ``judge.endpoint`` is the judge's base URL with any user info, query and
 fragment removed; ``judge.protocol`` (only present when the judge was configured with ``--protocol`` /
 ``EIBENCH_JUDGE_PROTOCOL``) names it, with the settings that were overridden. ``dataset.manifest_sha256`` is the
-built dataset's manifest fingerprint (``lmms_eval_eibench.dataset.fingerprint()``); ``dataset.official`` whether
-the annotations were the published EIBench files (``lmms_eval_eibench.official``; ``false``: the run was scored on
+built dataset's manifest fingerprint (``lmms_eval_eibench.data.dataset.fingerprint()``); ``dataset.official`` whether
+the annotations were the published EIBench files (``lmms_eval_eibench.data.official``; ``false``: the run was scored on
 unofficial data; ``null``: unknown). No secret (API key, token, password) may appear anywhere:
 :func:`build_provenance` refuses keys that look like one, so a misplaced key fails loudly instead of landing in a
 results file.

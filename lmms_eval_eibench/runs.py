@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import BASIC_CATEGORIES
-from .files import InputFileError, read_jsonl
-from .lmms_outputs import (
+from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.files import InputFileError, read_jsonl
+from lmms_eval_eibench.harness.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
     is_results_name,
@@ -29,9 +29,9 @@ from .lmms_outputs import (
     samples_beside,
     task_metadata,
 )
-from .lmms_outputs import task_of_samples as _task_of
-from .provenance import ProvenanceError, differences, provenance_from_task_metadata
-from .vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
+from lmms_eval_eibench.harness.lmms_outputs import task_of_samples as _task_of
+from lmms_eval_eibench.provenance import ProvenanceError, differences, provenance_from_task_metadata
+from lmms_eval_eibench.vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 
 __all__ = ["RunError", "RunSample", "RunSamples", "baseline_warnings", "read_run", "results_beside", "run_files"]
 

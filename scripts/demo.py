@@ -40,7 +40,7 @@ def step(text: str) -> None:
 def interleaved_annotations(work: Path) -> Path:
     """A copy of the official annotation files whose basic lines take the categories in turn (the lines are the
     official ones, verbatim, only reordered), so that the first N >= 4 documents cover all four categories."""
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     records = load_records(OFFICIAL)
     lines = {next(iter(json.loads(line))): line
@@ -62,9 +62,9 @@ def interleaved_annotations(work: Path) -> Path:
 
 
 def build_dataset(work: Path) -> Path:
-    from lmms_eval_eibench.build import ImageRoots, build, format_summary
-    from lmms_eval_eibench.records import load_records
-    from lmms_eval_eibench.sample import write_images
+    from lmms_eval_eibench.data.build import ImageRoots, build, format_summary
+    from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.data.sample import write_images
 
     out = work / "dataset"
     notes: list[str] = []

@@ -33,7 +33,7 @@ def official_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def official_records(official_dir):
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     return load_records(official_dir)
 
@@ -41,7 +41,7 @@ def official_records(official_dir):
 @pytest.fixture(scope="session")
 def official_images(official_records, tmp_path_factory) -> Path:
     """Placeholder images drawn at all 1,636 official relative paths (the real ones are not on this machine)."""
-    from lmms_eval_eibench.sample import write_images
+    from lmms_eval_eibench.data.sample import write_images
 
     root = tmp_path_factory.mktemp("official-images")
     write_images(official_records.image_paths(), root, size=32)
@@ -51,7 +51,7 @@ def official_images(official_records, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def official_dataset_dir(official_dir, official_images, tmp_path_factory) -> Path:
     """The full dataset (1,615 basic + 50 complex rows) built from the official files and placeholder images."""
-    from lmms_eval_eibench.build import ImageRoots, build
+    from lmms_eval_eibench.data.build import ImageRoots, build
 
     out = tmp_path_factory.mktemp("official-dataset") / "eibench"
     build(official_dir, out, ImageRoots(image_root=official_images), log=lambda line: None)
@@ -61,7 +61,7 @@ def official_dataset_dir(official_dir, official_images, tmp_path_factory) -> Pat
 @pytest.fixture(scope="session")
 def sample_dataset_dir(tmp_path_factory) -> Path:
     """The embedded sample (our own 8 basic + 4 complex items, images drawn by code), built."""
-    from lmms_eval_eibench.build import ImageRoots, build
+    from lmms_eval_eibench.data.build import ImageRoots, build
 
     out = tmp_path_factory.mktemp("sample-dataset") / "eibench"
     build(None, out, ImageRoots(), log=lambda line: None)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from lmms_eval_eibench.build import main
-from lmms_eval_eibench.records import find_annotation_root, load_records
-from lmms_eval_eibench.sample import SAMPLE_DIR, write_images
+from lmms_eval_eibench.data.build import main
+from lmms_eval_eibench.data.records import find_annotation_root, load_records
+from lmms_eval_eibench.data.sample import SAMPLE_DIR, write_images
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def _sample_copy(tmp_path: Path) -> tuple[Path, Path]:
     annotations = tmp_path / "eibench"
     shutil.copytree(SAMPLE_DIR / "EI_Basic", annotations / "EI_Basic")
     shutil.copytree(SAMPLE_DIR / "EI_Complex", annotations / "EI_Complex")
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     images = tmp_path / "images"
     write_images(load_records(annotations).image_paths(), images)
@@ -220,7 +220,7 @@ class FakeHub:
 
 
 def test_upload_to_hub_in_one_commit(tmp_path, capsys):
-    from lmms_eval_eibench.build import add_arguments, run
+    from lmms_eval_eibench.data.build import add_arguments, run
     import argparse
 
     hub = FakeHub(tmp_path / "hub")
@@ -235,7 +235,7 @@ def test_upload_to_hub_in_one_commit(tmp_path, capsys):
 
 
 def test_default_output_location_follows_environment(tmp_path, monkeypatch):
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("EIBENCH_DATASET", raising=False)
@@ -250,7 +250,7 @@ def test_default_output_location_follows_environment(tmp_path, monkeypatch):
 
 
 def test_dataset_location_local_or_hub(tmp_path, monkeypatch):
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "out").mkdir()
@@ -265,7 +265,7 @@ def test_fingerprint_of_a_hub_repo_comes_from_its_uploaded_manifest(tmp_path, mo
     """The Hub is stood in for at its boundary (hf_hub_download) with what hub_upload.py would upload."""
     import huggingface_hub
 
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     assert main(["--output", str(tmp_path / "built")]) == 0
     calls = []

@@ -268,7 +268,7 @@ def _items(n: int) -> list[JudgeItem]:
 
 def test_scoring_options_and_parser_changes_cost_no_request(tmp_path, monkeypatch) -> None:
     import lmms_eval_eibench.judges.base as base
-    from lmms_eval_eibench import verdict_parser
+    from lmms_eval_eibench.scoring import verdict_parser
 
     items = _items(30)
     with judge_server() as judge:

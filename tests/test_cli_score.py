@@ -148,7 +148,7 @@ def test_model_is_null_when_the_path_does_not_name_it(basic, official_dir, tmp_p
 
 
 def _all_basic(official_dir):
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     return load_records(official_dir).basic
 
@@ -172,7 +172,7 @@ def test_official_answer_format_complex_kth_line_is_kth_question(official_record
 
 
 def test_built_dataset_is_the_default_ground_truth_source(sample_dataset_dir, tmp_path, capsys, monkeypatch) -> None:
-    from lmms_eval_eibench.dataset import load_subset
+    from lmms_eval_eibench.data.dataset import load_subset
 
     rows = load_subset("basic", sample_dataset_dir).select_columns(["id", "ground_truth"]).to_list()
     answers = write_lines(tmp_path / "a.jsonl", [{row["id"]: row["ground_truth"]} for row in rows])

@@ -13,8 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tiny_bert import WORDS, save_tiny_bert
 
-from lmms_eval_eibench import cli, coherence
-from lmms_eval_eibench.coherence import CoherenceSettings, CoherenceSetupError, run_coherence
+from lmms_eval_eibench import cli
+from lmms_eval_eibench.scoring import coherence
+from lmms_eval_eibench.scoring.coherence import CoherenceSettings, CoherenceSetupError, run_coherence
 
 
 @pytest.fixture(scope="session")

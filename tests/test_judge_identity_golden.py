@@ -49,7 +49,7 @@ def _dumps(value: Any) -> str:
 
 
 def _record_facts(record: dict[str, Any]) -> dict[str, Any]:
-    from lmms_eval_eibench.protocols import record_protocol
+    from lmms_eval_eibench.judges.protocols import record_protocol
     from lmms_eval_eibench.provenance import (
         check_provenance,
         judge_comparison_terms,
@@ -138,7 +138,7 @@ def test_judge_identity_matches_the_recorded_golden(tmp_path):
 def test_the_golden_covers_every_kind_and_protocol():
     """The fixture is not vacuous: each kind and protocol is there, with distinct cache keys."""
     from lmms_eval_eibench.judges import JUDGE_KINDS
-    from lmms_eval_eibench.protocols import PROTOCOLS
+    from lmms_eval_eibench.judges.protocols import PROTOCOLS
 
     golden = json.loads(FIXTURE.read_text())
     kinds = {json.loads(case["summary"]).get("judge") for case in golden.values()}

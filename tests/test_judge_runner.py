@@ -22,7 +22,7 @@ from lmms_eval_eibench.judges import (
     PreflightError,
     build_engine,
 )
-from lmms_eval_eibench.verdict_parser import PARSER_VERSION
+from lmms_eval_eibench.scoring.verdict_parser import PARSER_VERSION
 
 SENTINEL_KEY = "sk-SENTINEL-do-not-leak-4242"
 

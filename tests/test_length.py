@@ -1,4 +1,4 @@
-"""Word counting and the word budget's cut (lmms_eval_eibench.length): pure, milliseconds."""
+"""Word counting and the word budget's cut (lmms_eval_eibench.scoring.length): pure, milliseconds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from lmms_eval_eibench.length import (
+from lmms_eval_eibench.scoring.length import (
     SUGGESTED_WORD_BUDGET,
     answer_words,
     cut_to_words,

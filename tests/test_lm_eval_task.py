@@ -13,7 +13,7 @@ import pytest
 from judge_server import FakeJudgeConfig, judge_server
 from tiny_causal_lm import build_tiny_causal_lm
 
-from lmms_eval_eibench import documents
+from lmms_eval_eibench.data import documents
 from lmms_eval_eibench.lm_eval_tasks import folder
 
 pytestmark = pytest.mark.slow
@@ -24,9 +24,9 @@ LM_EVAL = str(Path(sys.executable).parent / "lm-eval")
 @pytest.fixture(scope="module")
 def captioned_dataset(tmp_path_factory) -> Path:
     """The embedded sample with a caption per image (captions written here)."""
-    from lmms_eval_eibench.build import ImageRoots, build
-    from lmms_eval_eibench.records import find_annotation_root, load_records
-    from lmms_eval_eibench.sample import SAMPLE_DIR
+    from lmms_eval_eibench.data.build import ImageRoots, build
+    from lmms_eval_eibench.data.records import find_annotation_root, load_records
+    from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
     work = tmp_path_factory.mktemp("captioned")
     paths = load_records(find_annotation_root(SAMPLE_DIR)).image_paths()

@@ -189,7 +189,7 @@ def test_wandb_offline_summary_has_eibench_metrics_and_provenance(multi_run):
 
 
 def test_lmms_eval_power_sees_eibench_tasks(env):
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.harness.discovery import tasks_dir
 
     proc = subprocess.run([str(Path(sys.executable).parent / "lmms-eval"), "power", "--tasks",
                            "eibench_basic,eibench_complex", "--include-path", str(tasks_dir()), "--verbosity", "WARNING"],

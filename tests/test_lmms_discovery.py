@@ -40,7 +40,7 @@ def probe(env: dict[str, str] | None = None, include_path: str | None = None) ->
 
 def test_entry_point_is_installed():
     points = [ep for ep in importlib.metadata.entry_points(group="lmms_eval.models") if ep.name == "eibench"]
-    assert [ep.value for ep in points] == ["lmms_eval_eibench.discovery:register"], (
+    assert [ep.value for ep in points] == ["lmms_eval_eibench.harness.discovery:register"], (
         "reinstall the package: pip install -e . (the entry point lives in pyproject.toml)")
     assert points[0].load()() == []  # contributes no model
 
@@ -71,7 +71,7 @@ def test_include_path_from_a_checkout_works_without_the_hook():
 
 
 def test_our_folder_is_added_once():
-    from lmms_eval_eibench.discovery import _with_our_tasks, tasks_dir
+    from lmms_eval_eibench.harness.discovery import _with_our_tasks, tasks_dir
 
     assert _with_our_tasks(None) == [str(tasks_dir())]
     assert _with_our_tasks(str(tasks_dir())) == [str(tasks_dir())]

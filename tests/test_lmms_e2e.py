@@ -197,7 +197,7 @@ def test_captions_workflow_then_caption_tasks(sample_dataset_dir, judge, tmp_pat
     lines = [json.loads(line) for line in captions_file.read_text().splitlines()]
     assert {line["image_path"] for line in lines} == images and {line["caption"] for line in lines} == {caption}
 
-    from lmms_eval_eibench.build import ImageRoots, build
+    from lmms_eval_eibench.data.build import ImageRoots, build
 
     captioned = tmp_path / "captioned"
     build(None, captioned, ImageRoots(), captions_file=captions_file, log=lambda line: None)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from judge_server import FakeJudgeConfig, judge_server
 
-from lmms_eval_eibench import documents, pipeline, vocabulary
+from lmms_eval_eibench import pipeline, vocabulary
+from lmms_eval_eibench.data import documents
 from lmms_eval_eibench.judges import Verdict
 
 OFFICIAL = "You are a good expert of emotion understanding. Look at the image, {question}"
@@ -150,9 +151,9 @@ def test_caption_request_docs_are_the_distinct_images(monkeypatch, sample_datase
 
 
 def test_annotations_only_dataset_takes_images_from_the_image_root(monkeypatch, tmp_path):
-    from lmms_eval_eibench.build import ImageRoots, build
-    from lmms_eval_eibench.records import find_annotation_root, load_records
-    from lmms_eval_eibench.sample import SAMPLE_DIR, write_images
+    from lmms_eval_eibench.data.build import ImageRoots, build
+    from lmms_eval_eibench.data.records import find_annotation_root, load_records
+    from lmms_eval_eibench.data.sample import SAMPLE_DIR, write_images
 
     built = tmp_path / "no-images"
     build(None, built, ImageRoots(), no_images=True, log=lambda line: None)
@@ -185,7 +186,7 @@ def build_task(name: str):
     """The task as lmms-eval builds it: its TaskManager, our YAMLs, our task class."""
     from lmms_eval.tasks import TaskManager
 
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.harness.discovery import tasks_dir
 
     manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False)
     return manager.load_task_or_group([name])[name]
@@ -334,7 +335,7 @@ def test_every_eibench_task_aggregates_the_paired_score():
     import yaml
 
     from lmms_eval_eibench import metrics, pipeline
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.harness.discovery import tasks_dir
     from lmms_eval_eibench.lm_eval_tasks import folder
     from lmms_eval_eibench.vocabulary import task_shape
 

@@ -110,7 +110,7 @@ def test_ui_media_refuses_class_tasks_even_when_indexed():
     from lmms_eval.tasks import TaskManager
     from lmms_eval.tui import server
 
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.harness.discovery import tasks_dir
 
     saved = server._task_manager
     server._task_manager = manager = TaskManager(verbosity="ERROR", include_path=str(tasks_dir()))

@@ -54,7 +54,7 @@ def test_wheel_holds_the_task_yamls(wheel):
     for page_file in ("view_page.html.j2", "view_page.js"):  # eibench view's page
         assert f"lmms_eval_eibench/report/{page_file}" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "eibench = lmms_eval_eibench.discovery:register" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "eibench = lmms_eval_eibench.harness.discovery:register" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 @pytest.mark.slow
@@ -64,7 +64,7 @@ def test_installed_wheel_tasks_are_indexed(wheel, tmp_path):
                            str(wheel)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     code = ("import json; from lmms_eval import evaluator; from lmms_eval.tasks import TaskManager; "
-            "import lmms_eval_eibench.discovery as d; idx = TaskManager().task_index; "
+            "import lmms_eval_eibench.harness.discovery as d; idx = TaskManager().task_index; "
             "print(json.dumps([str(d.tasks_dir()), str(idx['eibench_basic']['yaml_path'])]))")
     env = {**os.environ, "PYTHONPATH": str(target)}
     # cwd outside the checkout: `python -c` puts the cwd first on sys.path, which would import the source tree

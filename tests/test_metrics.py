@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmms_eval_eibench import BASIC_CATEGORIES, metrics, pipeline, scoring
+from lmms_eval_eibench import BASIC_CATEGORIES, metrics, pipeline
+from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.cli import main as eibench
 from lmms_eval_eibench.judges import JudgeItem, Verdict
 from lmms_eval_eibench.report.results import Measure, TaskResult
@@ -69,7 +70,7 @@ def test_lmms_eval_builds_the_tasks_metric_list_from_the_table(task, subset, mon
     from judge_server import FakeJudgeConfig, judge_server
     from lmms_eval.tasks import TaskManager
 
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.harness.discovery import tasks_dir
 
     server = judge_server(FakeJudgeConfig())
     judge = server.__enter__()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import lmms_eval_eibench
-from lmms_eval_eibench import llava_original
+from lmms_eval_eibench.harness import llava_original
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -104,7 +104,7 @@ def judged_run(llava_venv, checkpoint, sample_dataset_dir, tmp_path_factory):
 @pytest.mark.slow
 def test_model_llava_eibench_complex_runs_to_results(judged_run, llava_venv, sample_dataset_dir) -> None:
     """The bar: results with EIBench metrics and provenance as in the llava_hf runs; recall is the samples' mean."""
-    from lmms_eval_eibench.dataset import fingerprint
+    from lmms_eval_eibench.data.dataset import fingerprint
 
     proc, out = judged_run
     (path,) = out.rglob("*_results.json")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_eibench.sample import SAMPLE_DIR
+from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -176,7 +176,7 @@ def test_ctrl_c_while_judging_says_what_is_saved_and_a_rerun_resumes(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent))
     from judge_server import FakeJudgeConfig, judge_server
 
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     basic = load_records(SAMPLE_DIR).subset("basic")
     answers = tmp_path / "answers.jsonl"
@@ -288,7 +288,7 @@ def test_score_of_cfsa_samples_says_cfsa_and_the_report_keeps_it_apart(tmp_path)
     sys.path.insert(0, str(Path(__file__).parent))
     from judge_server import judge_server
 
-    from lmms_eval_eibench.records import load_records
+    from lmms_eval_eibench.data.records import load_records
 
     basic = load_records(SAMPLE_DIR).subset("basic")
     outputs = {}

@@ -15,8 +15,8 @@ import pytest
 from judge_server import FakeJudgeConfig, judge_server
 
 from lmms_eval_eibench.cli import main
-from lmms_eval_eibench.records import load_records
-from lmms_eval_eibench.sample import SAMPLE_DIR
+from lmms_eval_eibench.data.records import load_records
+from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures" / "report"
 RESULTS = next((FIXTURES / "run_gpt").rglob("*_results.json"))

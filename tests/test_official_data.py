@@ -13,8 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
 from test_score_integrity import judge_args, resign_manifest, run, samples_file, write_lines
 
-from lmms_eval_eibench import cli, official
-from lmms_eval_eibench.records import SOURCE_FILES
+from lmms_eval_eibench import cli
+from lmms_eval_eibench.data import official
+from lmms_eval_eibench.data.records import SOURCE_FILES
 
 
 def modified_copy(official_dir: Path, tmp_path: Path) -> Path:
@@ -39,7 +40,7 @@ def test_the_shipped_hashes_are_the_official_files(official_dir, official_record
 
 
 def test_a_build_records_whether_its_sources_are_official(official_dir, tmp_path, capsys):
-    from lmms_eval_eibench.build import main
+    from lmms_eval_eibench.data.build import main
 
     built = {}
     for name, source in (("official", official_dir), ("edited", modified_copy(official_dir, tmp_path)),
@@ -53,7 +54,7 @@ def test_a_build_records_whether_its_sources_are_official(official_dir, tmp_path
 
 def test_runs_on_modified_data_say_so_and_the_report_marks_them(official_records, official_dir, tmp_path, capsys,
                                                                monkeypatch):
-    from lmms_eval_eibench.build import main
+    from lmms_eval_eibench.data.build import main
 
     complex_ = official_records.complex
     answers = write_lines(tmp_path / "answers.jsonl", [{r.image_path: r.ground_truth} for r in complex_])
@@ -98,8 +99,8 @@ def test_a_re_signed_build_with_edited_rows_is_not_official(official_dir, tmp_pa
     the build verifies, but its rows are not the official ones."""
     import pyarrow.parquet as pq
 
-    from lmms_eval_eibench import dataset
-    from lmms_eval_eibench.build import main
+    from lmms_eval_eibench.data import dataset
+    from lmms_eval_eibench.data.build import main
 
     out = tmp_path / "ds"
     assert main(["--eibench", str(official_dir), "--no-images", "--output", str(out)]) == 0

@@ -3,7 +3,7 @@ word, explicit settings still override, and the record says what was really used
 
 from __future__ import annotations
 
-from lmms_eval_eibench.verdict_parser import PARSER_VERSION
+from lmms_eval_eibench.scoring.verdict_parser import PARSER_VERSION
 
 import json
 import sys
@@ -16,7 +16,7 @@ from judge_server import judge_server
 
 from lmms_eval_eibench import cli
 from lmms_eval_eibench.judges import JudgeConfigError, JudgeSettings, build_judge
-from lmms_eval_eibench.protocols import PROTOCOLS, record_protocol
+from lmms_eval_eibench.judges.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import (
     build_provenance,
     check_provenance,

@@ -164,8 +164,8 @@ def test_task_metadata_holds_the_record_the_eibench_tasks_write(monkeypatch, sam
     metadata["eibench_provenance"], which lmms-eval copies into the results file."""
     from lmms_eval.tasks import TaskManager
 
-    from lmms_eval_eibench import dataset
-    from lmms_eval_eibench.discovery import tasks_dir
+    from lmms_eval_eibench.data import dataset
+    from lmms_eval_eibench.harness.discovery import tasks_dir
 
     monkeypatch.setenv("EIBENCH_DATASET", str(sample_dataset_dir))
     monkeypatch.setenv("EIBENCH_JUDGE", "embedding")

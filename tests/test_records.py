@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from lmms_eval_eibench.records import (
+from lmms_eval_eibench.data.records import (
     EIBenchDataError,
     category_of,
     check_image_path,
@@ -17,7 +17,7 @@ from lmms_eval_eibench.records import (
     sample_id,
     split_sample_id,
 )
-from lmms_eval_eibench.sample import SAMPLE_DIR
+from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
 
 def test_official_basic_joined_by_path_with_paper_categories(official_dir, official_records):

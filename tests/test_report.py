@@ -557,7 +557,8 @@ def test_report_on_a_real_lmms_eval_run(real_runs, sample_dataset_dir, tmp_path,
     assert entry["metric"] == metric and entry["basic"]["n"] == 4
     assert entry["provenance"]["judge"]["kind"] == "embedding"
     assert entry["provenance"]["model_prompt"] == {"template": "user", "version": "1"}
-    from lmms_eval_eibench import __version__, dataset
+    from lmms_eval_eibench import __version__
+    from lmms_eval_eibench.data import dataset
 
     # the record the run wrote: the writer's plugin version, the task's generation settings, the built dataset
     config = results["configs"]["eibench_basic"]

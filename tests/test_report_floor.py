@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import FakeJudgeConfig, judge_server
 
 from lmms_eval_eibench import cli
-from lmms_eval_eibench.blind import blind_answer
+from lmms_eval_eibench.scoring.blind import blind_answer
 from lmms_eval_eibench.report.floor import FLOOR_MODEL
 
 
@@ -122,7 +122,7 @@ def embedding_score(records, answer: str, official_dir: Path, path: Path, capsys
 
 def test_at_a_budget_the_floor_is_at_least_a_packed_list_of_generic_cues(official_records, official_dir, tmp_path,
                                                                         capsys) -> None:
-    from lmms_eval_eibench.blind import packed_answer
+    from lmms_eval_eibench.scoring.blind import packed_answer
 
     attack = packed_answer(ATTACK_CUES, 100)
     scored = embedding_score(official_records.complex, attack, official_dir, tmp_path / "attack.json", capsys,

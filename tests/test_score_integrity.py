@@ -192,7 +192,7 @@ def test_official_format_subset_is_inferred_from_its_paths(official_records, off
 def resign_manifest(folder: Path, edited: str) -> dict:
     """Rewrite a build's manifest to match its edited file `edited` (its hash, size and the fingerprint), as a
     tamperer covering their tracks would; returns the new manifest."""
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     manifest = json.loads((folder / "manifest.json").read_text())
     path = folder / edited
@@ -206,7 +206,7 @@ def resign_manifest(folder: Path, edited: str) -> dict:
 def _tampered_copies(sample_dataset_dir: Path, tmp_path: Path):
     import pyarrow.parquet as pq
 
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     def copy(name: str) -> Path:
         target = tmp_path / name
@@ -250,8 +250,8 @@ def _tampered_copies(sample_dataset_dir: Path, tmp_path: Path):
 
 
 def test_tampered_datasets_are_refused_before_any_request(sample_dataset_dir, tmp_path, capsys, key):
-    from lmms_eval_eibench.records import load_records
-    from lmms_eval_eibench.sample import SAMPLE_DIR
+    from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
     basic = load_records(SAMPLE_DIR).basic
     answers = write_lines(tmp_path / "answers.jsonl", [{r.image_path: r.ground_truth} for r in basic])
@@ -273,8 +273,8 @@ def test_tampered_datasets_are_refused_before_any_request(sample_dataset_dir, tm
 
 def test_a_dataset_folder_is_recorded_by_its_full_path(sample_dataset_dir, tmp_path, capsys, key, monkeypatch):
     """`--dataset ds` (relative, as typed) would not say which folder: the record names the resolved one."""
-    from lmms_eval_eibench.records import load_records
-    from lmms_eval_eibench.sample import SAMPLE_DIR
+    from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.data.sample import SAMPLE_DIR
 
     basic = load_records(SAMPLE_DIR).basic
     answers = write_lines(tmp_path / "answers.jsonl", [{r.image_path: r.ground_truth} for r in basic])
@@ -288,7 +288,7 @@ def test_a_dataset_folder_is_recorded_by_its_full_path(sample_dataset_dir, tmp_p
 
 
 def test_fingerprint_is_computed_from_the_files_not_copied(sample_dataset_dir, tmp_path):
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     copy = tmp_path / "copy"
     shutil.copytree(sample_dataset_dir, copy)
@@ -448,7 +448,7 @@ def _official_copy(official_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_builder_bad_inputs_name_the_file_and_write_nothing(official_dir, tmp_path, capsys):
-    from lmms_eval_eibench.build import main
+    from lmms_eval_eibench.data.build import main
 
     copy = _official_copy(official_dir, tmp_path)
     truth = copy / "EI_Basic" / "basic_ground_truth.json"
@@ -466,7 +466,7 @@ def test_builder_bad_inputs_name_the_file_and_write_nothing(official_dir, tmp_pa
 
 
 def test_builder_reads_bom_prefixed_annotations(official_dir, tmp_path, capsys):
-    from lmms_eval_eibench.build import main
+    from lmms_eval_eibench.data.build import main
 
     copy = _official_copy(official_dir, tmp_path)
     for name in ("EI_Basic/user.jsonl", "EI_Basic/basic_ground_truth.json", "EI_Complex/ec_complex.jsonl"):
@@ -480,7 +480,7 @@ def test_unreachable_hub_fails_before_the_image_pass(tmp_path, capsys):
     """The Hub is stood in for at its boundary: an HfApi whose every call fails as offline."""
     import argparse
 
-    from lmms_eval_eibench.build import add_arguments, run
+    from lmms_eval_eibench.data.build import add_arguments, run
 
     class OfflineHub:
         def __init__(self) -> None:
@@ -521,7 +521,7 @@ def test_a_hub_dataset_is_pinned_to_its_resolved_revision(sample_dataset_dir, mo
     """The Hub is stood in for at its boundary (HfApi.dataset_info, hf_hub_download)."""
     import huggingface_hub
 
-    from lmms_eval_eibench import dataset
+    from lmms_eval_eibench.data import dataset
 
     revision = "0123456789abcdef0123456789abcdef01234567"
     downloads = []

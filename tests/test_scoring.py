@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lmms_eval_eibench.scoring import (
+from lmms_eval_eibench.scoring.recall import (
     SampleScore,
     mean,
     micro_recall,
@@ -15,7 +15,7 @@ from lmms_eval_eibench.scoring import (
     summarize,
     to_percent,
 )
-from lmms_eval_eibench.verdict_parser import (
+from lmms_eval_eibench.scoring.verdict_parser import (
     VerdictParseError,
     find_scores,
     parse_paper_verdict,

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from attacks import CUT, d1, d2, d3, judge_wording, random_plant
 from judge_server import PAPER_STYLES, paper_reply
 
-from lmms_eval_eibench.verdict_parser import VerdictParseError, parse_paper_verdict
+from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError, parse_paper_verdict
 
 WORDS = ("rain crowd tears funeral goal referee balloon trophy umbrella storm friend dog beach party exam letter "
          "hug smile frown shout broken lost won gift cake music dance fight crash flood snow sun").split()

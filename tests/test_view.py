@@ -273,7 +273,7 @@ def test_hostile_answer_stays_text_and_the_page_makes_no_request(sample_dataset_
 
 
 def test_missing_images_are_placeholders_and_a_count(sample_dataset_dir, tmp_path, capsys, monkeypatch):
-    from lmms_eval_eibench.sample import write_images
+    from lmms_eval_eibench.data.sample import write_images
 
     bare = tmp_path / "bare"
     assert main(["build", "--no-images", "--output", str(bare)]) == 0

@@ -30,12 +30,12 @@ package is cheap.
 
 from __future__ import annotations
 
-from ..vocabulary import FAILED_PREFIX, failure_reason
-from .method import MODEL_ID, CFSAFailure, manifest, parse_followup, run_cfsa
-from .plan import CFSA_VERSION, TEMPLATES, calls_per_sample, focuses, general_questions
-from .settings import API_KEY_ENV, CFSAConfigError, CFSASettings
-from .summarizer import OpenAISummarizer, SummarizerError
-from .transcript import Transcript, attach_transcript
+from lmms_eval_eibench.vocabulary import FAILED_PREFIX, failure_reason
+from lmms_eval_eibench.cfsa.method import MODEL_ID, CFSAFailure, manifest, parse_followup, run_cfsa
+from lmms_eval_eibench.cfsa.plan import CFSA_VERSION, TEMPLATES, calls_per_sample, focuses, general_questions
+from lmms_eval_eibench.cfsa.settings import API_KEY_ENV, CFSAConfigError, CFSASettings
+from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer, SummarizerError
+from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
 
 __all__ = [
     "API_KEY_ENV",

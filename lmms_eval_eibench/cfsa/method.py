@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..prompts import render, render_block
-from .plan import focuses, general_questions
-from .settings import CFSAConfigError, CFSASettings
-from .transcript import Transcript
+from lmms_eval_eibench.prompts import render, render_block
+from lmms_eval_eibench.cfsa.plan import focuses, general_questions
+from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings
+from lmms_eval_eibench.cfsa.transcript import Transcript
 
 __all__ = ["MODEL_ID", "CFSAFailure", "manifest", "parse_followup", "run_cfsa"]
 
@@ -229,6 +229,6 @@ def run_cfsa(
 def manifest() -> Any:
     """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa`. lmms-eval imports the class
     (`cfsa.model.CFSA`, which needs lmms_eval and torch) only when the model is asked for."""
-    from ..lmms_compat import model_manifest
+    from lmms_eval_eibench.harness.lmms_compat import model_manifest
 
     return model_manifest(MODEL_ID, f"{__package__}.model.CFSA")

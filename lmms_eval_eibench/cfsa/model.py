@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from .. import lmms_compat
-from ..config import missing_extra_hint
-from ..lmms_compat import (
+from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.config import missing_extra_hint
+from lmms_eval_eibench.harness.lmms_compat import (
     GenerationResult,
     Instance,
     TokenCounts,
@@ -25,12 +25,12 @@ from ..lmms_compat import (
     lmms,
     unwrap_generation_output,
 )
-from ..vocabulary import FAILED_PREFIX
-from .method import MODEL_ID, run_cfsa
-from .plan import calls_per_sample
-from .settings import CFSAConfigError, CFSASettings
-from .summarizer import OpenAISummarizer
-from .transcript import Transcript, attach_transcript
+from lmms_eval_eibench.vocabulary import FAILED_PREFIX
+from lmms_eval_eibench.cfsa.method import MODEL_ID, run_cfsa
+from lmms_eval_eibench.cfsa.plan import calls_per_sample
+from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings
+from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer
+from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
 
 __all__ = ["CFSA"]
 

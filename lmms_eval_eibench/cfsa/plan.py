@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..prompts import render_block, template_blocks, template_version
+from lmms_eval_eibench.prompts import render_block, template_blocks, template_version
 
 if TYPE_CHECKING:  # settings imports this module
-    from .settings import CFSASettings
+    from lmms_eval_eibench.cfsa.settings import CFSASettings
 
 __all__ = ["CFSA_VERSION", "TEMPLATES", "calls_per_sample", "focuses", "general_questions", "prompt_versions"]
 

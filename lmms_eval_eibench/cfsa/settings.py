@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..config import env_flag
-from ..urls import check_base_url, public_url
-from .plan import focuses
+from lmms_eval_eibench.config import env_flag
+from lmms_eval_eibench.urls import check_base_url, public_url
+from lmms_eval_eibench.cfsa.plan import focuses
 
 __all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings"]
 

@@ -4,7 +4,7 @@
     eibench coherence answers.jsonl --model bert-base-uncased --spacy-model blank
 
 ANSWERS is an lmms-eval `--log_samples` JSONL or the official answer format (`{"<image path>": "<answer>"}` per
-line). The algorithm and its quirks are in `lmms_eval_eibench.coherence`. Exit status: 0 scored; 1 a model cannot
+line). The algorithm and its quirks are in `lmms_eval_eibench.scoring.coherence`. Exit status: 0 scored; 1 a model cannot
 be loaded; 2 bad input.
 """
 
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from lmms_eval_eibench.coherence import DEFAULT_MODEL, DEFAULT_SPACY, MODEL_ENV, SPACY_ENV
+from lmms_eval_eibench.scoring.coherence import DEFAULT_MODEL, DEFAULT_SPACY, MODEL_ENV, SPACY_ENV
 
 HELP = "the paper's long-term coherence of saved answers (no judge)"
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from lmms_eval_eibench.answers import read_answer_texts
-    from lmms_eval_eibench.coherence import CoherenceSettings, CoherenceSetupError, scorer
+    from lmms_eval_eibench.scoring.coherence import CoherenceSettings, CoherenceSetupError, scorer
     from lmms_eval_eibench.config import MissingExtra
     from lmms_eval_eibench.files import InputFileError
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lmms_eval_eibench.protocols import PROTOCOLS, Protocol
+from lmms_eval_eibench.judges.protocols import PROTOCOLS, Protocol
 
 if TYPE_CHECKING:  # the judges load on use
     from lmms_eval_eibench.judges import JudgeSettings

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the judges load on use
     from lmms_eval_eibench.judges import JudgeIdentity
 
-from lmms_eval_eibench.blind import BLIND_LIST_WORDS, long_blind_list, packed_answer, packed_cues
+from lmms_eval_eibench.scoring.blind import BLIND_LIST_WORDS, long_blind_list, packed_answer, packed_cues
 
 HELP = "check a judge against answers of known coverage before a paid run"
 DESCRIPTION = (
@@ -156,7 +156,7 @@ def _stratified(rows: Sequence[Mapping[str, Any]], n: int, rng: random.Random) -
 def _other(row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], rng: random.Random,
            avoid: set[str]) -> Mapping[str, Any]:
     """Another sample (another category when there are categories, another image always)."""
-    from lmms_eval_eibench.records import split_sample_id
+    from lmms_eval_eibench.data.records import split_sample_id
 
     image = split_sample_id(str(row["id"]))[0]
     candidates = [r for r in rows if split_sample_id(str(r["id"]))[0] != image and r["id"] not in avoid

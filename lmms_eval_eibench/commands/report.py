@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from lmms_eval_eibench.protocols import PROTOCOLS
+from lmms_eval_eibench.judges.protocols import PROTOCOLS
 
 HELP = "tables, chart and summary from results files"
 DESCRIPTION = (

@@ -38,7 +38,7 @@ from lmms_eval_eibench.answers import (
 )
 from lmms_eval_eibench.commands.flags import add_judge_arguments, judge_settings
 from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
-from lmms_eval_eibench.length import SUGGESTED_WORD_BUDGET, parse_word_budget
+from lmms_eval_eibench.scoring.length import SUGGESTED_WORD_BUDGET, parse_word_budget
 from lmms_eval_eibench.vocabulary import RECALL, model_name
 
 if TYPE_CHECKING:  # the judges load on use
@@ -149,7 +149,7 @@ def verdicts_from_saved_replies(items: Sequence[Any], replies: Sequence[SampleTe
     """The verdict in each saved judge reply (official format), read with the current parser; an unreadable
     reply is a judge failure."""
     from lmms_eval_eibench.judges.base import Verdict, verdict_from_reply
-    from lmms_eval_eibench.verdict_parser import VerdictParseError
+    from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError
 
     verdicts = []
     for item, reply in zip(items, replies):
@@ -168,7 +168,7 @@ def _fail(message: str, status: int) -> int:
 def run(args: argparse.Namespace) -> int:
     """Score; the exit status is in the module docstring (0, 1, 2, 3)."""
     from lmms_eval_eibench import pipeline, prompts
-    from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
+    from lmms_eval_eibench.data.dataset import DatasetIntegrityError, DatasetNotFound
     from lmms_eval_eibench.judges import (
         JudgeError,
         JudgeIdentity,

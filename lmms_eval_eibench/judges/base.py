@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench import prompts
 from lmms_eval_eibench.judges.identity import JudgeIdentity
-from lmms_eval_eibench.scoring import SampleScore
-from lmms_eval_eibench.verdict_parser import (
+from lmms_eval_eibench.scoring.recall import SampleScore
+from lmms_eval_eibench.scoring.verdict_parser import (
     PARSER_VERSION,
     ParsedVerdict,
     parse_verdict,

@@ -37,7 +37,7 @@ from lmms_eval_eibench.judges.embedding_store import (
 from lmms_eval_eibench.judges.errors import PreflightError
 from lmms_eval_eibench.judges.identity import JudgeIdentity
 from lmms_eval_eibench.judges.settings import JudgeSettings
-from lmms_eval_eibench.verdict_parser import VerdictParseError
+from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError
 from lmms_eval_eibench.vocabulary import SEMANTIC_RECALL
 
 __all__ = ["DEFAULT_THRESHOLD", "METHOD_VERSION", "EmbeddingJudge", "answer_spans", "calibrate_threshold"]

@@ -18,7 +18,7 @@ from typing import Any
 from lmms_eval_eibench.judges.base import Judge, JudgeItem, Verdict
 from lmms_eval_eibench.judges.cache import ReplyCache, reply_key
 from lmms_eval_eibench.judges.identity import JudgeIdentity
-from lmms_eval_eibench.verdict_parser import VerdictParseError
+from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError
 
 __all__ = ["JudgeEngine"]
 

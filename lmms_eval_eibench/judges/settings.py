@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench.judges.errors import JudgeConfigError
-from lmms_eval_eibench.protocols import PROTOCOLS
+from lmms_eval_eibench.judges.protocols import PROTOCOLS
 from lmms_eval_eibench.urls import check_base_url, public_url, same_endpoint
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class JudgeSettings:
         """The settings of `protocol` that were overridden (by flags or variables) to other values."""
         if self.protocol is None:
             return []
-        from lmms_eval_eibench.protocols import protocol_differences
+        from lmms_eval_eibench.judges.protocols import protocol_differences
 
         effective = {"kind": self.kind, "model": self.resolved_model, "prompt": self.resolved_prompt,
                      "temperature": self.temperature, "top_p": self.top_p, "trust_judge_total": self.trust_judge_total}
@@ -162,7 +162,7 @@ class JudgeSettings:
         """What provenance records: `paper-gpt`, `paper-gpt (overridden: temperature)`, or None."""
         if self.protocol is None:
             return None
-        from lmms_eval_eibench.protocols import protocol_label
+        from lmms_eval_eibench.judges.protocols import protocol_label
 
         return protocol_label(self.protocol, self.protocol_differences)
 

@@ -67,7 +67,7 @@ def _recorded_judges(results: Sequence[TaskResult]) -> list[JudgeIdentity]:
 
 def _ground_truth(subset: str, dataset: str | None, annotations: str | None) -> list[dict[str, Any]]:
     from lmms_eval_eibench.answers import load_ground_truth
-    from lmms_eval_eibench.dataset import DatasetIntegrityError, DatasetNotFound
+    from lmms_eval_eibench.data.dataset import DatasetIntegrityError, DatasetNotFound
 
     try:
         return load_ground_truth(subset, dataset, annotations)
@@ -82,7 +82,7 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
     Raises ``ReportError`` when no run records its judge, when a judge cannot be rebuilt as recorded, or when it
     cannot work (a missing key, an unreachable endpoint): a floor under another judge would mislead."""
     from lmms_eval_eibench import pipeline
-    from lmms_eval_eibench.blind import blind_answer
+    from lmms_eval_eibench.scoring.blind import blind_answer
     from lmms_eval_eibench.judges import JudgeError, JudgeItem, JudgeSettings, build_engine
     from lmms_eval_eibench.judges.cache import ReplyCacheError
     from lmms_eval_eibench.judges.settings import UntrustedEndpoint
@@ -161,8 +161,8 @@ def _best_at_budget(engine: Any, items: Sequence[JudgeItem], verdicts: Sequence[
     cue sentences packed to it (``blind.packed_cues``, per category for basic). Returns its name, the recall
     summary of the answers and their mean words; ties go to the first (the long list)."""
     from lmms_eval_eibench import pipeline
-    from lmms_eval_eibench.blind import packed_answer, packed_cues
-    from lmms_eval_eibench.length import mean_answer_words
+    from lmms_eval_eibench.scoring.blind import packed_answer, packed_cues
+    from lmms_eval_eibench.scoring.length import mean_answer_words
 
     cut_items, cut_verdicts = pipeline.judge_at_budget(engine, items, verdicts, budget)
     candidates = [("the long list cut to the budget", cut_items, cut_verdicts)]

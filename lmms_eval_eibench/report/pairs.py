@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import BASIC_CATEGORIES
-from ..paired import PairedDifference, paired_difference
-from ..provenance import differences
-from ..runs import RunError, RunSamples, read_run
-from .escape import markdown_text
+from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.scoring.paired import PairedDifference, paired_difference
+from lmms_eval_eibench.provenance import differences
+from lmms_eval_eibench.runs import RunError, RunSamples, read_run
+from lmms_eval_eibench.report.escape import markdown_text
 
 __all__ = ["PairedRow", "compare_runs", "paired_rows", "render_paired_markdown"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.protocols import PROTOCOLS
+from lmms_eval_eibench.judges.protocols import PROTOCOLS
 from lmms_eval_eibench.report.results import (
     CATEGORIES,
     Measure,

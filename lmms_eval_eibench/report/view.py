@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import BASIC_CATEGORIES, __version__, config, scoring
-from ..files import InputFileError, read_jsonl
-from ..length import answer_words
-from ..lmms_outputs import (
+from lmms_eval_eibench import BASIC_CATEGORIES, __version__, config
+from lmms_eval_eibench.scoring import recall as scoring
+from lmms_eval_eibench.files import InputFileError, read_jsonl
+from lmms_eval_eibench.scoring.length import answer_words
+from lmms_eval_eibench.harness.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
     is_results_name,
@@ -35,8 +36,8 @@ from ..lmms_outputs import (
     samples_beside,
     task_of_samples,
 )
-from ..runs import RunError, RunSample, RunSamples, read_run, read_samples, results_beside, run_files
-from ..vocabulary import (
+from lmms_eval_eibench.runs import RunError, RunSample, RunSamples, read_run, read_samples, results_beside, run_files
+from lmms_eval_eibench.vocabulary import (
     ANSWER_WORDS,
     GENERATION_FAILURE,
     RECALL,
@@ -116,8 +117,8 @@ def _lmms_samples(path: Path, scores: RunSamples) -> dict[str, ViewSample]:
 
 def _summary_result(run: ViewRun, path: Path) -> Any:
     """A ``TaskResult`` computed from the run's own verdicts (no results file holds its numbers)."""
-    from .. import pipeline
-    from .results import result_from_score
+    from lmms_eval_eibench import pipeline
+    from lmms_eval_eibench.report.results import result_from_score
 
     verdicts = list(run.samples.values())
     summary = scoring.summarize(
@@ -131,7 +132,7 @@ def _summary_result(run: ViewRun, path: Path) -> Any:
 
 
 def _results_result(results: Path, task: str) -> Any:
-    from .results import ReportError, load_results
+    from lmms_eval_eibench.report.results import ReportError, load_results
 
     try:
         found, _ = load_results([results])
@@ -265,13 +266,13 @@ def load_truth(subset: str, dataset: str | None = None, annotations: str | None 
     columns = ("id", "image_path", "question", "triggers", "category")
     images: dict[str, bytes | None] = {}
     if annotations:
-        from ..records import load_records
+        from lmms_eval_eibench.data.records import load_records
 
         rows = [{c: r.as_row()[c] for c in columns} for r in load_records(annotations).subset(subset)]
     else:
         import datasets
 
-        from ..dataset import load_subset
+        from lmms_eval_eibench.data.dataset import load_subset
 
         split = load_subset(subset, dataset)
         if with_images and "image" in split.column_names:
@@ -363,7 +364,7 @@ def _sample_side(sample: ViewSample, n_triggers: int, embedding: bool) -> dict[s
 
 
 def _judge_label(run: ViewRun) -> str:
-    from ..judges.identity import JudgeIdentity
+    from lmms_eval_eibench.judges.identity import JudgeIdentity
 
     record = run.scores.provenance
     if record and record.get("judge"):
@@ -383,8 +384,8 @@ def _run_header(run: ViewRun) -> dict[str, Any]:
 
 def _report_text(runs: Sequence[ViewRun]) -> tuple[str, list[str]]:
     """The ``eibench report`` table of the run(s) and its warnings, as that command prints them."""
-    from .compare import build_rows, comparability_warnings
-    from .render import render_markdown
+    from lmms_eval_eibench.report.compare import build_rows, comparability_warnings
+    from lmms_eval_eibench.report.render import render_markdown
 
     rows = build_rows([r.result for r in runs])
     warnings = comparability_warnings(rows)
@@ -394,7 +395,7 @@ def _report_text(runs: Sequence[ViewRun]) -> tuple[str, list[str]]:
 def paired_check(a: ViewRun, b: ViewRun) -> str:
     """The ``report --paired`` table of two runs; raises ``RunError`` with its refusal when they cannot be
     compared sample by sample (other subset, judge, prompt, dataset or samples)."""
-    from .pairs import paired_rows, render_paired_markdown
+    from lmms_eval_eibench.report.pairs import paired_rows, render_paired_markdown
 
     return render_paired_markdown(paired_rows(a.scores, b.scores), f"{a.label} ({a.scores.source})",
                                   f"{b.label} ({b.scores.source})")

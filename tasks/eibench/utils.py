@@ -1,8 +1,8 @@
 """lmms-eval loads this file by path for the `!function utils.X` tags of the EIBench YAMLs; it only forwards to
 the installed package (absolute imports: lmms-eval executes it outside any package)."""
 
-from lmms_eval_eibench import documents
-from lmms_eval_eibench.documents import (  # noqa: F401  (re-exported for the YAMLs)
+from lmms_eval_eibench.data import documents
+from lmms_eval_eibench.data.documents import (  # noqa: F401  (re-exported for the YAMLs)
     caption_results,
     caption_words,
     doc_to_no_visual,
@@ -18,7 +18,7 @@ from lmms_eval_eibench.pipeline import (  # noqa: F401
     recall_mean,
     trigger_recall,
 )
-from lmms_eval_eibench.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
+from lmms_eval_eibench.harness.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
 
 
 def user_prompt(doc, lmms_eval_specific_kwargs=None):

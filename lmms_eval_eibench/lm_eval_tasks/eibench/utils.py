@@ -2,8 +2,8 @@
 
 from lm_eval.api.task import ConfigurableTask
 
-from lmms_eval_eibench import documents
-from lmms_eval_eibench.harness_task import EIBenchLifecycle as _EIBench
+from lmms_eval_eibench.data import documents
+from lmms_eval_eibench.harness.lifecycle import EIBenchLifecycle as _EIBench
 # the aggregations metrics.METRICS names (the task class builds metric_list from the table)
 from lmms_eval_eibench.pipeline import (  # noqa: F401
     answer_words_mean,
@@ -16,7 +16,7 @@ from lmms_eval_eibench.pipeline import (  # noqa: F401
 
 
 class EIBenchTask(_EIBench, ConfigurableTask):
-    """An EIBench caption-only task for lm-eval (see lmms_eval_eibench/harness_task.py)."""
+    """An EIBench caption-only task for lm-eval (see lmms_eval_eibench/harness/lifecycle.py)."""
 
 
 def caption_text_prompt(doc):

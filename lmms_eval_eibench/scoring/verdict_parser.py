@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from lmms_eval_eibench.quotation import copied_runs, fold, longest_quotation, marked_quotation, normalize
+from lmms_eval_eibench.scoring.quotation import copied_runs, fold, longest_quotation, marked_quotation, normalize
 
 PARSER_VERSION = "4"
 """Version of the verdict-reading rules (1: scores equal to a planted one were echoes; 2: scores with copied

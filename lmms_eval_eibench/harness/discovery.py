@@ -19,13 +19,13 @@ import os
 import sys
 from pathlib import Path
 
-from . import llava_original, lmms_compat
+from lmms_eval_eibench.harness import llava_original, lmms_compat
 
 
 def tasks_dir() -> Path:
     """The folder holding the EIBench task YAMLs: inside the installed wheel, else ``tasks/eibench`` of the
     source checkout (editable installs)."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     packaged = package / "tasks" / "eibench"
     return packaged if packaged.is_dir() else package.parent / "tasks" / "eibench"
 
@@ -57,7 +57,7 @@ def register() -> list:
     Never raises: lmms-eval loads all model entry points in one ``try``, so an error here would also drop other
     plugins' models. A failure is reported on stderr instead.
     """
-    from .config import env_flag
+    from lmms_eval_eibench.config import env_flag
 
     try:
         if env_flag("EIBENCH_NO_DISCOVERY"):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from . import BASIC_CATEGORIES
-from .files import DuplicateKey, InputFileError, read_jsonl, read_text, refuse_duplicate_keys
+from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.files import DuplicateKey, InputFileError, read_jsonl, read_text, refuse_duplicate_keys
 
 BASIC_QUESTIONS = Path("EI_Basic") / "user.jsonl"
 BASIC_GROUND_TRUTH = Path("EI_Basic") / "basic_ground_truth.json"

@@ -36,12 +36,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import documents, lmms_compat, metrics, pipeline
-from .coherence import CoherenceSettings, scorer
-from .config import word_budget
-from .prompts import template_version
-from .provenance import METADATA_KEY
-from .vocabulary import answer_text
+from lmms_eval_eibench import metrics, pipeline
+from lmms_eval_eibench.data import documents
+from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.scoring.coherence import CoherenceSettings, scorer
+from lmms_eval_eibench.config import word_budget
+from lmms_eval_eibench.prompts import template_version
+from lmms_eval_eibench.provenance import METADATA_KEY
+from lmms_eval_eibench.vocabulary import answer_text
 
 __all__ = ["CaptionsLifecycle", "EIBenchLifecycle"]
 
@@ -156,7 +158,7 @@ class EIBenchLifecycle:
     def _check_output_path(self) -> None:
         """Stop before generation when lmms-eval could not save the run (a path under a file, a read-only disk):
         it would otherwise generate and judge everything, log the failure at INFO level and exit 0."""
-        from .files import InputFileError, check_output_folder
+        from lmms_eval_eibench.files import InputFileError, check_output_folder
 
         path = lmms_compat.output_path(self)
         if path is None:
@@ -171,7 +173,7 @@ class EIBenchLifecycle:
     def _check_baseline(self) -> None:
         """lmms-eval's ``--baseline`` (on ``self.args``, set before this runs) compares whatever it is given: say
         so before generation when the baseline was judged or prompted otherwise."""
-        from .runs import baseline_warnings
+        from lmms_eval_eibench.runs import baseline_warnings
 
         metadata = self.config.metadata if isinstance(self.config.metadata, Mapping) else {}
         baseline = getattr(getattr(self, "args", None), "baseline", None)
@@ -185,7 +187,7 @@ class EIBenchLifecycle:
         return result
 
     def _judge_instances(self) -> None:
-        from .judges import JudgeItem
+        from lmms_eval_eibench.judges import JudgeItem
 
         instances = list(self.instances or [])
         if not instances:
@@ -233,7 +235,7 @@ class EIBenchLifecycle:
         """Per document (lmms-eval: in a thread pool): the verdict ``apply_filters`` got, as metrics."""
         if self._predict_only:
             return super().process_results(doc, results, *args, **kwargs)
-        from .judges import JudgeItem
+        from lmms_eval_eibench.judges import JudgeItem
 
         answer = answer_text(results)
         engine = pipeline.engine()

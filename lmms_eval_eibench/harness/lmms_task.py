@@ -11,9 +11,9 @@ from typing import Any
 
 from lmms_eval.api.task import ConfigurableMessagesTask
 
-from . import lmms_compat
-from .harness_task import CaptionsLifecycle as _Captions
-from .harness_task import EIBenchLifecycle as _EIBench
+from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.harness.lifecycle import CaptionsLifecycle as _Captions
+from lmms_eval_eibench.harness.lifecycle import EIBenchLifecycle as _EIBench
 
 __all__ = ["CaptionsTask", "EIBenchTask"]
 

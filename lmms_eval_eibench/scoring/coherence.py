@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config import MissingExtra, env_flag, missing_extra_hint
+from lmms_eval_eibench.config import MissingExtra, env_flag, missing_extra_hint
 
 DEFAULT_MODEL = "bert-base-uncased"
 DEFAULT_SPACY = "en_core_web_sm"

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .vocabulary import first_response, task_shape
+from lmms_eval_eibench.vocabulary import first_response, task_shape
 
 __all__ = [
     "RESULTS_SUFFIX", "SAMPLES_INFIX", "group_names", "is_results", "is_results_name", "is_sample",

@@ -20,9 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from . import BASIC_CATEGORIES, SUBSETS, __version__, config
-from . import official as official_files
-from .records import Record
+from lmms_eval_eibench import BASIC_CATEGORIES, SUBSETS, __version__, config
+from lmms_eval_eibench.data import official as official_files
+from lmms_eval_eibench.data.records import Record
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
@@ -206,7 +206,7 @@ def _rebuild_hint(folder: Path) -> str:
 
 def not_a_build_hint(folder: Path) -> str:
     """The fix for a folder that is not an EIBench build: build into a new folder and point there."""
-    from .records import BASIC_QUESTIONS
+    from lmms_eval_eibench.data.records import BASIC_QUESTIONS
 
     new = folder.parent / f"{folder.name}-dataset"
     if (folder / BASIC_QUESTIONS).is_file() or (folder / "EIBench" / BASIC_QUESTIONS).is_file():

@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from .vocabulary import generation_failure
+from lmms_eval_eibench.vocabulary import generation_failure
 
 # What the README suggests for --word-budget / EIBENCH_WORD_BUDGET (justified in docs/judging.md: ground-truth
 # trigger lists are about 30 words; a budget several times that leaves honest answers whole).

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import SUBSETS, config
-from .records import SOURCE_FILES, EIBenchDataError, Records, find_annotation_root, load_captions, load_records
-from .sample import SAMPLE_DIR, write_images
+from lmms_eval_eibench import SUBSETS, config
+from lmms_eval_eibench.data.records import SOURCE_FILES, EIBenchDataError, Records, find_annotation_root, load_captions, load_records
+from lmms_eval_eibench.data.sample import SAMPLE_DIR, write_images
 
 _MISSING_SHOWN = 10
 
@@ -139,7 +139,7 @@ def check_output(output: Path, overwrite: bool, annotations: Path | None = None)
     if not output.is_dir():
         raise EIBenchDataError(str(output), "exists and is a file, not a dataset folder",
                                "choose another --output (a new or empty folder)")
-    from .dataset import is_eibench_build
+    from lmms_eval_eibench.data.dataset import is_eibench_build
 
     if is_eibench_build(output) or not any(output.iterdir()):
         if not overwrite:
@@ -168,7 +168,7 @@ def build(eibench: Path | None, output: Path | None, roots: ImageRoots, no_image
           captions_file: Path | None = None, repo_id: str | None = None, private: bool = False,
           overwrite: bool = False, api: Any = None, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Build the dataset and write it to ``output`` and/or upload it to ``repo_id``; return a summary."""
-    from . import dataset
+    from lmms_eval_eibench.data import dataset
 
     started = time.perf_counter()
     annotations = find_annotation_root(eibench if eibench else SAMPLE_DIR)
@@ -277,7 +277,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, api: Any = None) -> int:
-    from .dataset import looks_like_repo_id
+    from lmms_eval_eibench.data.dataset import looks_like_repo_id
 
     output, configured = args.output, os.environ.get(config.DATASET_ENV)
     roots = ImageRoots(args.image_root, args.emoset_root, args.caer_root)

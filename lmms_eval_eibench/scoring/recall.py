@@ -13,8 +13,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from . import BASIC_CATEGORIES
-from .vocabulary import GENERATION_FAILURE, JUDGE_FAILURE
+from lmms_eval_eibench import BASIC_CATEGORIES
+from lmms_eval_eibench.vocabulary import GENERATION_FAILURE, JUDGE_FAILURE
 
 __all__ = [
     "RecallSummary",

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import config
-from .prompts import render
-from .vocabulary import CAPTION_TEMPLATES, CAPTION_WORDS, answer_text
+from lmms_eval_eibench import config
+from lmms_eval_eibench.prompts import render
+from lmms_eval_eibench.vocabulary import CAPTION_TEMPLATES, CAPTION_WORDS, answer_text
 
 if TYPE_CHECKING:  # heavy: imported only inside functions
     import datasets
@@ -33,7 +33,7 @@ def _captions_howto() -> str:
 
 
 def _load_split(subset: str) -> datasets.Dataset:
-    from .dataset import DatasetIntegrityError, DatasetNotFound, load_subset
+    from lmms_eval_eibench.data.dataset import DatasetIntegrityError, DatasetNotFound, load_subset
 
     location = config.dataset_location()
     try:

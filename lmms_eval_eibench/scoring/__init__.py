@@ -1,0 +1,1 @@
+"""Scoring, pure: verdicts read from replies, recall, answer length, blind answers, coherence, paired statistics."""
