@@ -49,14 +49,6 @@ def embedding_store_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path
     return Path(value).expanduser() / "embeddings" if value else user_cache_dir() / "embeddings"
 
 
-def word_budget() -> int | None:
-    """The word budget of lmms-eval runs (``$EIBENCH_WORD_BUDGET``; None when unset). A bad value raises
-    ``ValueError`` naming the variable: a typo must not silently mean "no budget"."""
-    from lmms_eval_eibench.scoring.length import parse_word_budget
-
-    return parse_word_budget(os.environ.get(WORD_BUDGET_ENV), WORD_BUDGET_ENV)
-
-
 def env_flag(name: str, default: bool = False, *, env: Mapping[str, str] | None = None) -> bool:
     """The boolean environment setting ``name`` (1/0, true/false, yes/no, on/off; unset or empty: ``default``).
 

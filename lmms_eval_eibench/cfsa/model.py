@@ -27,8 +27,7 @@ from lmms_eval_eibench.harness.lmms_compat import (
 )
 from lmms_eval_eibench.vocabulary import FAILED_PREFIX
 from lmms_eval_eibench.cfsa.method import MODEL_ID, run_cfsa
-from lmms_eval_eibench.cfsa.plan import calls_per_sample
-from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings
+from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings, calls_per_sample
 from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer
 from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from lmms_eval_eibench.config import env_flag
 from lmms_eval_eibench.urls import check_base_url, public_url
-from lmms_eval_eibench.cfsa.plan import focuses
+from lmms_eval_eibench.cfsa.plan import focuses, general_questions
 
-__all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings"]
+__all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings", "calls_per_sample"]
 
 API_KEY_ENV = "EIBENCH_CFSA_API_KEY"
 SETTING_PREFIX = "cfsa_"
@@ -139,3 +139,18 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
     except (TypeError, ValueError):
         raise CFSAConfigError(f"{SETTING_PREFIX}{name}={value!r}: expected {kind}") from None
     return None if value is None else str(value)
+
+
+def calls_per_sample(settings: CFSASettings) -> dict[str, int]:
+    """Calls one sample costs when nothing fails: base-model requests, summarizer requests, base-model rounds.
+
+    base = 1 (rewrite) + G (general) + K (follow-up questions) + K (their answers) + 1 (summary, if the base
+    model summarizes); summarizer = 1 when an OpenAI-compatible LLM summarizes. A failed sample stops early.
+    """
+    g, k = len(general_questions()), settings.scenario_questions
+    by_base = settings.summarizer == "base"
+    return {
+        "base": 1 + g + 2 * k + (1 if by_base else 0),
+        "summarizer": 0 if by_base else 1,
+        "base_rounds": 1 + (2 if k else 0) + (1 if by_base else 0),
+    }

@@ -19,9 +19,11 @@ Pure Python: the standard library and the package's vocabulary.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable
 
+from lmms_eval_eibench.config import WORD_BUDGET_ENV
 from lmms_eval_eibench.vocabulary import generation_failure
 
 # What the README suggests for --word-budget / EIBENCH_WORD_BUDGET (justified in docs/judging.md: ground-truth
@@ -63,6 +65,12 @@ def cut_to_words(text: str, budget: int) -> str:
             # Within budget (no word after word N): the very same string, so the verdict is reused.
             return text if _WORD.search(text, end) is None else text[:end]
     return text
+
+
+def word_budget() -> int | None:
+    """The word budget of lmms-eval runs (``$EIBENCH_WORD_BUDGET``; None when unset). A bad value raises
+    ``ValueError`` naming the variable: a typo must not silently mean "no budget"."""
+    return parse_word_budget(os.environ.get(WORD_BUDGET_ENV), WORD_BUDGET_ENV)
 
 
 def parse_word_budget(value: str | int | None, setting: str) -> int | None:

@@ -1,0 +1,118 @@
+"""The package's folders are its stages, and imports run only downward (issue 35): a module imports modules of its
+own stage or of a stage below it, never above, and no two modules import each other, even for type checking."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "lmms_eval_eibench"
+
+# Bottom to top. A name is a top-level module or a folder; a dotted name places one module apart from its folder.
+# lmms-eval's contacts and its file layout sit at the bottom: they import nothing of ours, and every stage that
+# meets lmms-eval goes through them.
+STAGES: list[tuple[str, set[str]]] = [
+    ("core", {"", "vocabulary", "config", "files", "urls", "prompts", "metrics",
+              "harness.lmms_compat", "harness.lmms_outputs"}),
+    ("data", {"data"}),
+    ("scoring", {"scoring"}),
+    ("judges", {"judges"}),
+    ("pipeline", {"provenance", "pipeline", "answers", "runs"}),
+    ("harness, cfsa, report", {"harness", "cfsa", "report"}),
+    ("commands", {"commands", "cli", "__main__", "lm_eval_tasks"}),
+]
+MAX_TOP_LEVEL = 12  # modules at the package's top (with __init__ and __main__): the rest live in stage folders
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def stage(module: str) -> int:
+    """The stage of a module: the one naming it, else its longest enclosing folder."""
+    candidates = [(len(name), i) for i, (_, names) in enumerate(STAGES) for name in names
+                  if module == name or (name and module.startswith(name + ".")) or (name == "" and module == "")]
+    if not candidates:
+        raise AssertionError(f"lmms_eval_eibench.{module} is in no stage: add it to STAGES in {__file__}")
+    return max(candidates)[1]
+
+
+def imports(module: str) -> set[str]:
+    """Modules of ours that ``module`` imports (anywhere in it: top, functions, TYPE_CHECKING blocks)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if package else []
+                origin = ".".join(base + ([node.module] if node.module else []))
+                origin = "lmms_eval_eibench" + ("." + origin if origin else "")
+            else:
+                origin = node.module or ""
+            targets = [f"{origin}.{a.name}" for a in node.names] + [origin]
+        else:
+            continue
+        for target in targets:
+            if target == "lmms_eval_eibench" or target.startswith("lmms_eval_eibench."):
+                name = target.removeprefix("lmms_eval_eibench").removeprefix(".")
+                if name in MODULES:
+                    found.add(name)
+    # `from pkg import mod` names both pkg and pkg.mod: keep the module, and the package only for its own names
+    return {name for name in found if name != module}
+
+
+GRAPH = {module: imports(module) for module in MODULES}
+
+
+def test_every_module_has_a_stage_and_few_stay_at_the_top():
+    for module in MODULES:
+        stage(module)
+    top = sorted(m for m in MODULES if "." not in m and not (PACKAGE / m).is_dir())
+    assert len(top) <= MAX_TOP_LEVEL, f"{len(top)} modules at the top of the package: {top}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_run_downward(module):
+    upward = sorted(f"lmms_eval_eibench.{t} ({STAGES[stage(t)][0]})" for t in GRAPH[module]
+                    if stage(t) > stage(module) and not module.startswith(t + ".") and t != "")
+    assert upward == [], (f"lmms_eval_eibench.{module} ({STAGES[stage(module)][0]}) imports from a stage above it: "
+                          + ", ".join(upward))
+
+
+def test_no_two_modules_import_each_other():
+    # packages' __init__ re-export their modules: an edge to a package is an edge to its __init__ only
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(GRAPH[node]):
+            if node.startswith(nxt + ".") or nxt == "":
+                continue  # a module's own enclosing packages run before it anyway
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]) if nxt in path else f"{node} -> {nxt}")
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for module in sorted(MODULES):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == [], "import cycles:\n" + "\n".join(cycles)
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    # the rule is live: data importing the judges would be flagged
+    assert stage("data.records") < stage("judges.base") < stage("report.results")
+    assert stage("harness.lmms_compat") == 0 < stage("harness.lifecycle")
