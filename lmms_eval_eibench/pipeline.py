@@ -11,7 +11,7 @@ Every route to an EIBench number goes through here, so each rule lives once:
 - ``partial_warning``: a run that scores fewer samples than its subset has says so, in the same words everywhere.
 - ``provenance_record``: what produced the number (judge, prompts, generation, dataset, plugin version).
 
-Callers: ``harness_task.EIBenchLifecycle`` (both harnesses: judge in ``apply_filters``, metrics in
+Callers: ``harness.lifecycle.EIBenchLifecycle`` (both harnesses: judge in ``apply_filters``, metrics in
 ``process_results``), the aggregations the task YAMLs name, and ``eibench score``. Nothing here imports a harness.
 """
 

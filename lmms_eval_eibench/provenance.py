@@ -8,7 +8,7 @@ lmms-eval hooks and ``eibench score`` pass their settings in.
 Where it goes (for callers):
 
 - lmms-eval (and lm-eval) results: in the task's metadata under :data:`METADATA_KEY`,
-  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``harness_task.EIBenchLifecycle``.
+  ``results["configs"][<task>]["metadata"]["eibench_provenance"]``, written by ``harness.lifecycle.EIBenchLifecycle``.
   lmms-eval 0.7.3 copies each task's config (``TaskOutput.from_taskdict``, a deep copy) when ``evaluate()``
   starts, i.e. after task construction and before generation; so the record is put into
   ``task.config.metadata`` during task construction (``EIBenchLifecycle.__init__``).
@@ -358,7 +358,7 @@ def judge_label(record: Mapping[str, Any]) -> str:
 
 def provenance_from_task_metadata(metadata: Any, where: str = "metadata") -> dict[str, Any] | None:
     """The checked record in an EIBench task's lmms-eval ``metadata`` (``metadata["eibench_provenance"]``, as
-    ``harness_task.EIBenchLifecycle`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
+    ``harness.lifecycle.EIBenchLifecycle`` writes it); None when there is none (e.g. a ``--predict_only`` run, or results
     written before the record existed: the report then says the row has no provenance)."""
     if not isinstance(metadata, Mapping) or metadata.get(METADATA_KEY) is None:
         return None

@@ -1,7 +1,7 @@
 """The documents of the EIBench tasks and the hooks the task YAMLs name for them: the real split (checked for what
 the template needs: images, captions), the model prompt, the image, and the caption-request task's hooks.
 
-``harness_task.EIBenchLifecycle.download`` calls ``task_docs``; ``tasks/eibench/utils.py`` and the lm-eval
+``harness.lifecycle.EIBenchLifecycle.download`` calls ``task_docs``; ``tasks/eibench/utils.py`` and the lm-eval
 ``utils.py`` forward the rest. Nothing here imports a harness; heavy imports happen inside the functions.
 """
 

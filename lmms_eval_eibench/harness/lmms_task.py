@@ -38,7 +38,7 @@ class _ModelStyle:
 
 
 class EIBenchTask(_ModelStyle, _EIBench, ConfigurableMessagesTask):
-    """An EIBench task (basic or complex, any model prompt), judged once per document (see ``harness_task``)."""
+    """An EIBench task (basic or complex, any model prompt), judged once per document (see ``harness.lifecycle``)."""
 
 
 class CaptionsTask(_ModelStyle, _Captions, ConfigurableMessagesTask):
