@@ -367,3 +367,30 @@ def test_at_most_two_package_modules_import_lmms_eval() -> None:
     assert importers == ["lmms_eval_eibench/harness/lmms_compat.py", "lmms_eval_eibench/harness/lmms_task.py"], (
         "only lmms_compat.py (the internals) and lmms_task.py (the task classes) may import lmms-eval; "
         "go through lmms_compat instead")
+
+
+# -- 8. request layouts -----------------------------------------------------------------------------------------
+
+
+def test_generation_args_generation_request_and_document_responses(task: Any) -> None:
+    """A simple request as lmms-eval's simple task builds it, read in `GENERATION_ARGS`'s order; a request we build
+    in each layout; what the task's requests hold after lmms-eval's own `apply_filters` (document, responses)."""
+    request = lmms_compat.construct_requests(task, False, 0, "ctx", metadata=request_metadata())
+    named = dict(zip(lmms_compat.GENERATION_ARGS, lmms_compat.generation_args(request) or ()))
+    assert named.get("prompt") == "ctx" and isinstance(named.get("gen_kwargs"), dict), broken("generation_args")
+    assert named["doc_to_visual"] == task.doc_to_visual, broken("generation_args")
+    assert (named["doc_id"], named["task"], named["split"]) == (0, TASK, "test"), broken("generation_args")
+    chat_request = lmms_compat.construct_requests(task, True, 0, "ctx", metadata=request_metadata())
+    assert lmms_compat.generation_args(chat_request) is None  # a chat request is not in the simple layout
+
+    evaluate(task, "a smile")
+    assert lmms_compat.document_responses(task.instances) == [(0, ["a smile"])], broken("document_responses")
+
+    simple = lmms_compat.generation_request(False, "p", {"max_new_tokens": 4}, None, 3, TASK, "test", idx=1)
+    assert lmms_compat.generation_args(simple) == ("p", {"max_new_tokens": 4}, None, 3, TASK, "test")
+    assert (simple.request_type, simple.idx, simple.doc_id, simple.task_name) == ("generate_until", 1, 3, TASK), (
+        broken("generation_request"))
+    to_messages = task.doc_to_messages
+    chat = lmms_compat.generation_request(True, "p", {}, None, 3, TASK, "test", idx=0, doc_to_messages=to_messages)
+    assert chat.args[1] is to_messages and chat.args[3:] == (3, TASK, "test"), broken("generation_request")
+    assert lmms_compat.generation_args(chat) is None  # a chat request is not in the simple layout

@@ -117,15 +117,11 @@ class CFSA(lmms):
 
     def _base_instance(self, sample: Sample, prompt: str, gen_kwargs: dict, idx: int) -> Instance:
         _, _, doc_to_visual, doc_id, task, split = sample
-        if self.base.is_simple:
-            arguments = (prompt, gen_kwargs, doc_to_visual, doc_id, task, split)
-        else:
-            doc_to_messages = partial(_user_turn, doc_to_visual, prompt)
-            arguments = (prompt, doc_to_messages, gen_kwargs, doc_id, task, split)
-        return Instance(
-            request_type="generate_until", arguments=arguments, idx=idx,
-            metadata={"task": task, "doc_id": doc_id, "repeats": 1},
-        )  # fmt: skip
+        chat = not self.base.is_simple
+        return lmms_compat.generation_request(
+            chat, prompt, gen_kwargs, doc_to_visual, doc_id, task, split, idx,
+            doc_to_messages=partial(_user_turn, doc_to_visual, prompt) if chat else None,
+        )
 
     def _gen_kwargs(self, sample: Sample, step: str) -> dict:
         if step == "summary":  # the summary is the task's answer: it gets the task's generation settings
@@ -177,8 +173,8 @@ class CFSA(lmms):
     def _samples(self, requests: Sequence[Instance]) -> list[Sample]:
         samples = []
         for request in requests:
-            args = request.args
-            if len(args) != 6 or not (args[2] is None or callable(args[2])):
+            args = lmms_compat.generation_args(request)
+            if args is None:
                 raise CFSAConfigError(
                     f"eibench_cfsa got a request it cannot read from task {request.task_name!r}: it serves "
                     f"generate_until tasks in lmms-eval's (prompt, gen_kwargs, doc_to_visual, doc_id, task, "

@@ -196,12 +196,13 @@ class EIBenchLifecycle:
         docs = self.task_docs
         table = docs.select_columns([c for c in pipeline.JUDGED_COLUMNS if c in docs.column_names])
         items: dict[tuple[str, str], JudgeItem] = {}
-        for instance in instances:
-            doc = table[instance.doc_id]
-            for response in instance.filtered_resps.values():
+        responses = lmms_compat.document_responses(instances)
+        for doc_id, filtered in responses:
+            doc = table[doc_id]
+            for response in filtered:
                 answer = answer_text(lmms_compat.strip_reasoning(response, tags))
                 items.setdefault((str(doc["id"]), answer), JudgeItem.from_doc(doc, answer))
-        n_docs = len({instance.doc_id for instance in instances})
+        n_docs = len({doc_id for doc_id, _ in responses})
         if self._world_size == 1 and (message := pipeline.partial_warning(self.config.task, n_docs, len(docs),
                                                                                  "--limit?")):
             warn(f"EIBench: {message}")

@@ -26,6 +26,10 @@ running that file and reading this one:
 7. ``output_path``: where lmms-eval will save the run (``--output_path``), read from the CLI arguments the evaluator
    sets on each task (``task.args``) before ``build_all_requests``; lmms-eval itself only tries to write there after
    the whole run, and logs a failure at INFO level.
+8. Request layouts: ``generation_args`` reads a simple model's ``generate_until`` request (``(prompt, gen_kwargs,
+   doc_to_visual, doc_id, task, split)``), ``generation_request`` builds one in either model's layout (a chat
+   model's has ``doc_to_messages`` second), for CFSA's calls to its base model; ``document_responses`` reads what
+   a task's requests hold after ``apply_filters`` (``doc_id``, ``filtered_resps``) for the judging step.
 
 lmms-eval's public model API (``lmms``, ``Instance``, ``GenerationResult``, ``TokenCounts``,
 ``unwrap_generation_output``, ``get_model``) is re-exported here for ``cfsa.model``, so that outside this module only
@@ -270,3 +274,34 @@ def output_path(task: Any) -> str | None:
     is not reachable from a task."""
     value = getattr(getattr(task, "args", None), "output_path", None)
     return str(value) if value else None
+
+
+# -- 8. request layouts -----------------------------------------------------------------------------------------
+
+GENERATION_ARGS = ("prompt", "gen_kwargs", "doc_to_visual", "doc_id", "task", "split")
+"""A simple model's ``generate_until`` request arguments, in lmms-eval's order."""
+
+
+def generation_args(request: Any) -> tuple | None:
+    """``request``'s arguments in the simple layout (``GENERATION_ARGS``); None when it has another layout."""
+    args = tuple(request.args)
+    if len(args) != len(GENERATION_ARGS) or not (args[2] is None or callable(args[2])):
+        return None
+    return args
+
+
+def generation_request(chat: bool, prompt: str, gen_kwargs: dict, doc_to_visual: Callable | None, doc_id: int,
+                       task: str, split: str, idx: int, doc_to_messages: Callable | None = None) -> Any:
+    """A ``generate_until`` request for a simple model (``chat`` False) or a chat one (``doc_to_messages`` in
+    second place, as lmms-eval's messages tasks build it)."""
+    from lmms_eval.api.instance import Instance
+
+    arguments = ((prompt, doc_to_messages, gen_kwargs, doc_id, task, split) if chat
+                 else (prompt, gen_kwargs, doc_to_visual, doc_id, task, split))
+    return Instance(request_type="generate_until", arguments=arguments, idx=idx,
+                    metadata={"task": task, "doc_id": doc_id, "repeats": 1})
+
+
+def document_responses(instances: Sequence[Any]) -> list[tuple[int, list[Any]]]:
+    """Each request's document index and its responses after ``apply_filters`` (one per filter)."""
+    return [(instance.doc_id, list(instance.filtered_resps.values())) for instance in instances]
