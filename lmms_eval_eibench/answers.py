@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench.files import InputFileError, read_jsonl
-from lmms_eval_eibench.harness.lmms_outputs import (
+from lmms_eval_eibench.edge.lmms_outputs import (
     is_sample,
     is_samples_name,
     read_results,
@@ -39,7 +39,7 @@ from lmms_eval_eibench.harness.lmms_outputs import (
     sample_answer,
     sample_doc,
 )
-from lmms_eval_eibench.harness.lmms_outputs import task_of_samples as task_from_path
+from lmms_eval_eibench.edge.lmms_outputs import task_of_samples as task_from_path
 from lmms_eval_eibench.data.records import sample_id, split_sample_id
 from lmms_eval_eibench.vocabulary import (
     CAPTIONS_TASK,

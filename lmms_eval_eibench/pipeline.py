@@ -268,7 +268,7 @@ def paired_score_mean(items: Iterable[float]) -> float:
     The per-sample scores stay 0-1: lmms-eval's ``--baseline`` pairs them from the logged samples and prints the
     baseline, its CI and ``Diff = row value - baseline`` times 100. The row is on 0-100, so its Diff is B - A, and
     ``lmms_compat.percent_items`` puts the items lmms-eval computes this row's ``_stderr_clt`` from on 0-100 too."""
-    from lmms_eval_eibench.harness.lmms_compat import percent_items
+    from lmms_eval_eibench.edge.lmms_compat import percent_items
 
     return _nan_if_none(scoring.mean(percent_items(items)))
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES
 from lmms_eval_eibench.files import InputFileError, read_jsonl
-from lmms_eval_eibench.harness.lmms_outputs import (
+from lmms_eval_eibench.edge.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
     is_results_name,
@@ -29,7 +29,7 @@ from lmms_eval_eibench.harness.lmms_outputs import (
     samples_beside,
     task_metadata,
 )
-from lmms_eval_eibench.harness.lmms_outputs import task_of_samples as _task_of
+from lmms_eval_eibench.edge.lmms_outputs import task_of_samples as _task_of
 from lmms_eval_eibench.provenance import ProvenanceError, differences, provenance_from_task_metadata
 from lmms_eval_eibench.vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 

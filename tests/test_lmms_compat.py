@@ -1,4 +1,4 @@
-"""One test per contact of `lmms_eval_eibench/harness/lmms_compat.py` with lmms-eval's internals, against the installed
+"""One test per contact of `lmms_eval_eibench/edge/lmms_compat.py` with lmms-eval's internals, against the installed
 lmms-eval (0.7.3): each says, by name, which contact a new release broke. Plus the bar of issue 27: at most two
 package modules import lmms-eval.
 
@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.edge import lmms_compat
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "lmms_eval_eibench"
 TASK = "compat_probe"
 MODULE_NAME = re.compile(r"lmms_eval(\.\w+)*")
-BROKEN = "lmms-eval changed what lmms_compat.{} relies on: update lmms_eval_eibench/harness/lmms_compat.py"
+BROKEN = "lmms-eval changed what lmms_compat.{} relies on: update lmms_eval_eibench/edge/lmms_compat.py"
 
 
 def broken(contact: str) -> str:
@@ -88,7 +88,7 @@ def evaluate(task: Any, reply: Any, *argv: str, on_request: Any = None) -> dict[
     first hands each request to `on_request`, as CFSA's model does); its results, samples included."""
     from lmms_eval import evaluator
 
-    from lmms_eval_eibench.harness.lmms_compat import lmms
+    from lmms_eval_eibench.edge.lmms_compat import lmms
 
     class Replies(lmms):
         def generate_until(self, requests: list) -> list:
@@ -242,7 +242,7 @@ def test_share_task_dict() -> None:
     """A model's task_dict starts as a dict on `lmms`; simple_evaluate() fills it in place (task -> dataset)."""
     from lmms_eval import evaluator
 
-    from lmms_eval_eibench.harness.lmms_compat import lmms
+    from lmms_eval_eibench.edge.lmms_compat import lmms
 
     class Model(lmms):  # the abstract methods do not matter here
         generate_until = loglikelihood = generate_until_multi_round = lambda self, requests: []
@@ -364,7 +364,7 @@ def test_at_most_two_package_modules_import_lmms_eval() -> None:
     sources = [*PACKAGE.rglob("*.py"), *(REPO / "tasks").rglob("*.py")]
     assert len(sources) > 30
     importers = sorted(str(p.relative_to(REPO)) for p in sources if _imports_lmms_eval(p))
-    assert importers == ["lmms_eval_eibench/harness/lmms_compat.py", "lmms_eval_eibench/harness/lmms_task.py"], (
+    assert importers == ["lmms_eval_eibench/edge/lmms_compat.py", "lmms_eval_eibench/harness/lmms_task.py"], (
         "only lmms_compat.py (the internals) and lmms_task.py (the task classes) may import lmms-eval; "
         "go through lmms_compat instead")
 

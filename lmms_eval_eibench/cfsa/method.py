@@ -229,6 +229,6 @@ def run_cfsa(
 def manifest() -> Any:
     """Entry point of the `lmms_eval.models` group: registers `eibench_cfsa`. lmms-eval imports the class
     (`cfsa.model.CFSA`, which needs lmms_eval and torch) only when the model is asked for."""
-    from lmms_eval_eibench.harness.lmms_compat import model_manifest
+    from lmms_eval_eibench.edge.lmms_compat import model_manifest
 
     return model_manifest(MODEL_ID, f"{__package__}.model.CFSA")

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.edge import lmms_compat
 from lmms_eval_eibench.config import missing_extra_hint
-from lmms_eval_eibench.harness.lmms_compat import (
+from lmms_eval_eibench.edge.lmms_compat import (
     GenerationResult,
     Instance,
     TokenCounts,

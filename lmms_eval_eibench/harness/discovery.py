@@ -19,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from lmms_eval_eibench.harness import llava_original, lmms_compat
+from lmms_eval_eibench.edge import lmms_compat
+from lmms_eval_eibench.harness import llava_original
 
 
 def tasks_dir() -> Path:

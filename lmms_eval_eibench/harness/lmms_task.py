@@ -11,7 +11,7 @@ from typing import Any
 
 from lmms_eval.api.task import ConfigurableMessagesTask
 
-from lmms_eval_eibench.harness import lmms_compat
+from lmms_eval_eibench.edge import lmms_compat
 from lmms_eval_eibench.harness.lifecycle import CaptionsLifecycle as _Captions
 from lmms_eval_eibench.harness.lifecycle import EIBenchLifecycle as _EIBench
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.harness.lmms_outputs import run_stamp
+from lmms_eval_eibench.edge.lmms_outputs import run_stamp
 from lmms_eval_eibench.judges.protocols import PROTOCOLS, record_protocol
 from lmms_eval_eibench.provenance import dataset_difference, judge_comparison_terms, judge_label
 from lmms_eval_eibench.report.escape import one_line

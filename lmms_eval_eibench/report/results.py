@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES, metrics
-from lmms_eval_eibench.harness.lmms_outputs import (
+from lmms_eval_eibench.edge.lmms_outputs import (
     SAMPLES_INFIX,
     group_names,
     is_results,

@@ -28,7 +28,7 @@ from lmms_eval_eibench import BASIC_CATEGORIES, __version__, config
 from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.files import InputFileError, read_jsonl
 from lmms_eval_eibench.scoring.length import answer_words
-from lmms_eval_eibench.harness.lmms_outputs import (
+from lmms_eval_eibench.edge.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
     is_results_name,

@@ -87,7 +87,7 @@ _PUBLIC = {
 }
 
 
-def __getattr__(name: str) -> Any:  # PEP 562: `from lmms_eval_eibench.harness.lmms_compat import lmms` imports lmms-eval
+def __getattr__(name: str) -> Any:  # PEP 562: `from lmms_eval_eibench.edge.lmms_compat import lmms` imports lmms-eval
     if name in _PUBLIC:
         return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
