@@ -191,7 +191,9 @@ def scored(sample_dataset_dir, tmp_path_factory) -> dict[str, Path]:
               else " ".join(r["triggers"][: 1 + i % 3]) for i, r in enumerate(rows)]
     answers.write_text("".join(json.dumps({r["id"]: t}) + "\n" for r, t in zip(rows, texts_)))
     found = {}
-    for prompt, garbage in (("paper", 0.5), ("structured", 0.0)):
+    # garbage 0.8: all three asks of a sample fail with p = 0.51, so of the 7 judged some fail and some pass (at 0.5,
+    # a change in how requests are written, as the openai SDK made, left none failed)
+    for prompt, garbage in (("paper", 0.8), ("structured", 0.0)):
         with judge_server(FakeJudgeConfig(garbage=garbage, seed=3)) as judge, pytest.MonkeyPatch.context() as env:
             env.setenv("EIBENCH_JUDGE_API_KEY", judge.api_key)
             verdicts = out / f"{prompt}.jsonl"
