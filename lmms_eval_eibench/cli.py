@@ -12,7 +12,7 @@ import importlib
 import sys
 
 COMMANDS = {
-    "build": ("build", "build the EIBench dataset (same as hub_upload.py)"),
+    "build": ("data.build", "build the EIBench dataset (same as hub_upload.py)"),
     "score": ("commands.score", "judge saved answers and print recall"),
     "report": ("commands.report", "tables, chart and summary from results files"),
     "judge-check": ("commands.judge_check", "check a judge against answers of known coverage before a paid run"),
