@@ -48,8 +48,8 @@ def _lower_first(text: str) -> str:
 
 def answers(model: str) -> list:
     """JudgeItems for the basic samples answered by fake model `model` ("A" or "B")."""
-    from lmms_eval_eibench.judges import JudgeItem
     from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.judges import JudgeItem
 
     records = load_records(official_dir()).subset("basic")
     rng = random.Random(f"eibench-bench-{model}")

@@ -37,8 +37,8 @@ def official_dir() -> Path:
 
 
 def load_items(subset: str) -> list:
-    from lmms_eval_eibench.judges import JudgeItem
     from lmms_eval_eibench.data.records import load_records
+    from lmms_eval_eibench.judges import JudgeItem
 
     records = load_records(official_dir()).subset(subset)
     return [JudgeItem.from_doc(r, r.ground_truth) for r in records]

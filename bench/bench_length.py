@@ -51,6 +51,9 @@ from test_planted_attacks import mixed_answers  # noqa: E402
 from test_report_floor import ATTACK_CUES  # noqa: E402
 
 from lmms_eval_eibench import cli, pipeline
+from lmms_eval_eibench.data.records import load_records  # noqa: E402
+from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine  # noqa: E402
+from lmms_eval_eibench.report.floor import FLOOR_MODEL  # noqa: E402
 from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.scoring.blind import (  # noqa: E402
     blind_answer,
@@ -59,15 +62,12 @@ from lmms_eval_eibench.scoring.blind import (  # noqa: E402
     packed_answer,
     packed_cues,
 )
-from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine  # noqa: E402
 from lmms_eval_eibench.scoring.length import (  # noqa: E402
     SUGGESTED_WORD_BUDGET,
     answer_words,
     cut_to_words,
     mean_answer_words,
 )
-from lmms_eval_eibench.data.records import load_records  # noqa: E402
-from lmms_eval_eibench.report.floor import FLOOR_MODEL  # noqa: E402
 
 # Written for this benchmark: the causes any emotional image might have, never looking at one.
 GENERIC = ("The person's emotion is likely caused by their facial expression and body posture, the people around "

@@ -34,8 +34,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from browser import dump_dom, elements  # noqa: E402
 from test_planted_attacks import mixed_answers  # noqa: E402
 
-from lmms_eval_eibench.data.build import ImageRoots, build  # noqa: E402
 from lmms_eval_eibench.cli import main  # noqa: E402
+from lmms_eval_eibench.data.build import ImageRoots, build  # noqa: E402
 from lmms_eval_eibench.data.records import load_records  # noqa: E402
 from lmms_eval_eibench.data.sample import write_images  # noqa: E402
 

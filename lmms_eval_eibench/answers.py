@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.files import InputFileError, read_jsonl
+from lmms_eval_eibench.data.records import sample_id, split_sample_id
 from lmms_eval_eibench.edge.lmms_outputs import (
     is_sample,
     is_samples_name,
@@ -40,7 +40,7 @@ from lmms_eval_eibench.edge.lmms_outputs import (
     sample_doc,
 )
 from lmms_eval_eibench.edge.lmms_outputs import task_of_samples as task_from_path
-from lmms_eval_eibench.data.records import sample_id, split_sample_id
+from lmms_eval_eibench.files import InputFileError, read_jsonl
 from lmms_eval_eibench.vocabulary import (
     CAPTIONS_TASK,
     model_name,

@@ -18,16 +18,16 @@ Callers: ``harness.lifecycle.EIBenchLifecycle`` (both harnesses: judge in ``appl
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES, config, metrics
+from lmms_eval_eibench.prompts import template_version
 from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.scoring.coherence import answer_percent
 from lmms_eval_eibench.scoring.length import WORD_RULE, answer_words, cut_to_words, mean_answer_words
-from lmms_eval_eibench.prompts import template_version
 from lmms_eval_eibench.vocabulary import (
     REPEATED_QUESTION,
     generation_failure,

@@ -62,7 +62,6 @@ results file.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES
-from lmms_eval_eibench.files import InputFileError, read_jsonl
 from lmms_eval_eibench.edge.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
@@ -30,6 +29,7 @@ from lmms_eval_eibench.edge.lmms_outputs import (
     task_metadata,
 )
 from lmms_eval_eibench.edge.lmms_outputs import task_of_samples as _task_of
+from lmms_eval_eibench.files import InputFileError, read_jsonl
 from lmms_eval_eibench.provenance import ProvenanceError, differences, provenance_from_task_metadata
 from lmms_eval_eibench.vocabulary import PAIRED_SCORE, RECALL_METRICS, category_metric, task_shape
 

@@ -220,8 +220,9 @@ class FakeHub:
 
 
 def test_upload_to_hub_in_one_commit(tmp_path, capsys):
-    from lmms_eval_eibench.data.build import add_arguments, run
     import argparse
+
+    from lmms_eval_eibench.data.build import add_arguments, run
 
     hub = FakeHub(tmp_path / "hub")
     parser = argparse.ArgumentParser()

@@ -20,9 +20,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import FakeJudgeConfig, judge_server
 
-from lmms_eval_eibench.judges.cache import CACHE_FILE
 from lmms_eval_eibench.data.records import load_records
 from lmms_eval_eibench.data.sample import SAMPLE_DIR
+from lmms_eval_eibench.judges.cache import CACHE_FILE
 
 EIBENCH = str(Path(sys.executable).parent / "eibench")
 FIXTURES = Path(__file__).parent / "fixtures" / "report"

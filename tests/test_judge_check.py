@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server
 
 from lmms_eval_eibench import cli
-from lmms_eval_eibench.scoring.blind import BLIND_LIST_WORDS, packed_answer, packed_cues
 from lmms_eval_eibench.commands import judge_check
+from lmms_eval_eibench.scoring.blind import BLIND_LIST_WORDS, packed_answer, packed_cues
 from lmms_eval_eibench.scoring.length import answer_words
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from test_lmms_e2e import run_lmms
 
-from lmms_eval_eibench.edge import lmms_outputs
 from lmms_eval_eibench.answers import model_from_path, read_inputs
+from lmms_eval_eibench.edge import lmms_outputs
 from lmms_eval_eibench.report.results import load_results
 from lmms_eval_eibench.runs import read_run
 

@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from lmms_eval_eibench import BASIC_CATEGORIES, metrics, pipeline
-from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.cli import main as eibench
 from lmms_eval_eibench.judges import JudgeItem, Verdict
 from lmms_eval_eibench.report.results import Measure, TaskResult
+from lmms_eval_eibench.scoring import recall as scoring
 from lmms_eval_eibench.vocabulary import RECALL, RECALL_METRICS, SEMANTIC_RECALL
 
 ROOT = Path(__file__).resolve().parents[1]

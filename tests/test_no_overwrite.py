@@ -19,9 +19,9 @@ from test_lmms_e2e import run_lmms
 
 from lmms_eval_eibench.cli import main
 from lmms_eval_eibench.commands.captions import CAPTION_METRIC
-from lmms_eval_eibench.judges.cache import CACHE_FILE
 from lmms_eval_eibench.data.records import load_records
 from lmms_eval_eibench.data.sample import SAMPLE_DIR
+from lmms_eval_eibench.judges.cache import CACHE_FILE
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_eibench.cli import main
-from lmms_eval_eibench.scoring.paired import paired_difference, student_t_quantile, student_t_sf
 from lmms_eval_eibench.runs import baseline_warnings, read_run
+from lmms_eval_eibench.scoring.paired import paired_difference, student_t_quantile, student_t_sf
 
 JUDGE = {"kind": "embedding", "model": "all-MiniLM-L6-v2", "prompt": {"template": "embedding_coverage", "version": "1"},
          "decoding": {}, "options": {"threshold": 0.53}, "endpoint": None}

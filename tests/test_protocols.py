@@ -3,13 +3,13 @@ word, explicit settings still override, and the record says what was really used
 
 from __future__ import annotations
 
-from lmms_eval_eibench.scoring.verdict_parser import PARSER_VERSION
-
 import json
 import sys
 from pathlib import Path
 
 import pytest
+
+from lmms_eval_eibench.scoring.verdict_parser import PARSER_VERSION
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import judge_server

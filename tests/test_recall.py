@@ -17,6 +17,7 @@ from lmms_eval_eibench.scoring.recall import (
 )
 from lmms_eval_eibench.vocabulary import GENERATION_FAILURE
 
+
 def test_mean_and_stderr_leave_out_none() -> None:
     assert mean([0.5, None, 1.0]) == 0.75
     assert mean([None]) is None

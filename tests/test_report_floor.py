@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from judge_server import FakeJudgeConfig, judge_server
 
 from lmms_eval_eibench import cli
-from lmms_eval_eibench.scoring.blind import blind_answer
 from lmms_eval_eibench.report.floor import FLOOR_MODEL
+from lmms_eval_eibench.scoring.blind import blind_answer
 
 
 @pytest.fixture(scope="module")

@@ -30,12 +30,12 @@ package is cheap.
 
 from __future__ import annotations
 
-from lmms_eval_eibench.vocabulary import FAILED_PREFIX, failure_reason
 from lmms_eval_eibench.cfsa.method import MODEL_ID, CFSAFailure, manifest, parse_followup, run_cfsa
 from lmms_eval_eibench.cfsa.plan import CFSA_VERSION, TEMPLATES, focuses, general_questions
 from lmms_eval_eibench.cfsa.settings import API_KEY_ENV, CFSAConfigError, CFSASettings, calls_per_sample
 from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer, SummarizerError
 from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
+from lmms_eval_eibench.vocabulary import FAILED_PREFIX, failure_reason
 
 __all__ = [
     "API_KEY_ENV",

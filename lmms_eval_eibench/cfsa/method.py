@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lmms_eval_eibench.prompts import render, render_block
 from lmms_eval_eibench.cfsa.plan import focuses, general_questions
 from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings
 from lmms_eval_eibench.cfsa.transcript import Transcript
+from lmms_eval_eibench.prompts import render, render_block
 
 __all__ = ["MODEL_ID", "CFSAFailure", "manifest", "parse_followup", "run_cfsa"]
 

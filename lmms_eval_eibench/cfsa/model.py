@@ -15,8 +15,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from lmms_eval_eibench.edge import lmms_compat
+from lmms_eval_eibench.cfsa.method import MODEL_ID, run_cfsa
+from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings, calls_per_sample
+from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer
+from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
 from lmms_eval_eibench.config import missing_extra_hint
+from lmms_eval_eibench.edge import lmms_compat
 from lmms_eval_eibench.edge.lmms_compat import (
     GenerationResult,
     Instance,
@@ -26,10 +30,6 @@ from lmms_eval_eibench.edge.lmms_compat import (
     unwrap_generation_output,
 )
 from lmms_eval_eibench.vocabulary import FAILED_PREFIX
-from lmms_eval_eibench.cfsa.method import MODEL_ID, run_cfsa
-from lmms_eval_eibench.cfsa.settings import CFSAConfigError, CFSASettings, calls_per_sample
-from lmms_eval_eibench.cfsa.summarizer import OpenAISummarizer
-from lmms_eval_eibench.cfsa.transcript import Transcript, attach_transcript
 
 __all__ = ["CFSA"]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from lmms_eval_eibench.cfsa.plan import focuses, general_questions
 from lmms_eval_eibench.config import env_flag
 from lmms_eval_eibench.urls import check_base_url, public_url
-from lmms_eval_eibench.cfsa.plan import focuses, general_questions
 
 __all__ = ["API_KEY_ENV", "SETTING_PREFIX", "CFSAConfigError", "CFSASettings", "calls_per_sample"]
 

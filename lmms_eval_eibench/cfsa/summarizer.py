@@ -8,8 +8,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lmms_eval_eibench.judges.chat_client import ChatClient, Hints, RequestError
 from lmms_eval_eibench.cfsa.settings import SETTING_PREFIX, CFSAConfigError, CFSASettings
+from lmms_eval_eibench.judges.chat_client import ChatClient, Hints, RequestError
 
 __all__ = ["OpenAISummarizer", "SummarizerError"]
 

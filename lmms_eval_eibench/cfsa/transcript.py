@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lmms_eval_eibench.edge.lmms_compat import logged_input, set_logged_input
-from lmms_eval_eibench.vocabulary import FAILED_PREFIX
 from lmms_eval_eibench.cfsa.plan import CFSA_VERSION, prompt_versions
 from lmms_eval_eibench.cfsa.settings import CFSASettings
+from lmms_eval_eibench.edge.lmms_compat import logged_input, set_logged_input
+from lmms_eval_eibench.vocabulary import FAILED_PREFIX
 
 __all__ = ["Transcript", "attach_transcript"]
 

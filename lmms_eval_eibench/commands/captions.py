@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmms_eval_eibench.files import InputFileError, check_output_file, read_jsonl, write_text_atomic
 from lmms_eval_eibench.answers import refuse_json_document
 from lmms_eval_eibench.edge.lmms_outputs import sample_responses
 from lmms_eval_eibench.edge.lmms_outputs import task_of_samples as task_from_path
+from lmms_eval_eibench.files import InputFileError, check_output_file, read_jsonl, write_text_atomic
 from lmms_eval_eibench.vocabulary import CAPTION_WORDS as CAPTION_METRIC
 from lmms_eval_eibench.vocabulary import CAPTIONS_TASK, RECALL_METRICS, task_shape
 

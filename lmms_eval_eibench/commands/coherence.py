@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from lmms_eval_eibench.answers import read_answer_texts
-    from lmms_eval_eibench.scoring.coherence import CoherenceSettings, CoherenceSetupError, scorer
     from lmms_eval_eibench.config import MissingExtra
     from lmms_eval_eibench.files import InputFileError
+    from lmms_eval_eibench.scoring.coherence import CoherenceSettings, CoherenceSetupError, scorer
 
     try:
         texts = read_answer_texts(Path(args.answers))

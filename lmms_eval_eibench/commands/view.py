@@ -41,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     """Write the page; 0 on success, 2 on bad input (message on stderr, no page written)."""
     from lmms_eval_eibench.data.dataset import DatasetIntegrityError, DatasetNotFound
-    from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
     from lmms_eval_eibench.data.records import EIBenchDataError
+    from lmms_eval_eibench.files import InputFileError, check_output_file, write_text_atomic
     from lmms_eval_eibench.report import view
 
     paths = [p for p in (args.run, args.run2) if p]

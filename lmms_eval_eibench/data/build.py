@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import shutil
 import sys
@@ -20,7 +19,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lmms_eval_eibench import SUBSETS, config
-from lmms_eval_eibench.data.records import SOURCE_FILES, EIBenchDataError, Records, find_annotation_root, load_captions, load_records
+from lmms_eval_eibench.data.records import (
+    SOURCE_FILES,
+    EIBenchDataError,
+    Records,
+    find_annotation_root,
+    load_captions,
+    load_records,
+)
 from lmms_eval_eibench.data.sample import SAMPLE_DIR, write_images
 
 _MISSING_SHOWN = 10

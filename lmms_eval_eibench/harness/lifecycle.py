@@ -39,10 +39,10 @@ from typing import Any
 from lmms_eval_eibench import metrics, pipeline
 from lmms_eval_eibench.data import documents
 from lmms_eval_eibench.edge import lmms_compat
-from lmms_eval_eibench.scoring.coherence import CoherenceSettings, scorer
-from lmms_eval_eibench.scoring.length import word_budget
 from lmms_eval_eibench.prompts import template_version
 from lmms_eval_eibench.provenance import METADATA_KEY
+from lmms_eval_eibench.scoring.coherence import CoherenceSettings, scorer
+from lmms_eval_eibench.scoring.length import word_budget
 from lmms_eval_eibench.vocabulary import answer_text
 
 __all__ = ["CaptionsLifecycle", "EIBenchLifecycle"]

@@ -14,8 +14,8 @@ from typing import Any
 
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
 from lmms_eval_eibench.judges.errors import PreflightError
-from lmms_eval_eibench.judges.settings import JudgeSettings
 from lmms_eval_eibench.judges.protocols import PROTOCOLS
+from lmms_eval_eibench.judges.settings import JudgeSettings
 from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError
 
 __all__ = ["HFJudge"]

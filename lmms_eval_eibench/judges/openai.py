@@ -12,8 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from lmms_eval_eibench.judges.chat_client import ChatClient, Hints, RequestError
 from lmms_eval_eibench.judges.base import JudgeItem, LLMJudge, Verdict, judge_messages
+from lmms_eval_eibench.judges.chat_client import ChatClient, Hints, RequestError
 from lmms_eval_eibench.judges.errors import JudgeError, PreflightError
 from lmms_eval_eibench.judges.settings import JudgeSettings
 from lmms_eval_eibench.scoring.verdict_parser import VerdictParseError

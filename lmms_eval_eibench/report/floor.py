@@ -38,7 +38,7 @@ Budgets = dict[str, set[int]]
 def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[JudgeIdentity, Budgets]]:
     """Each distinct judge of the runs (published rows and runs without provenance have none), its subsets and the
     word budgets of their runs."""
-    from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem
+    from lmms_eval_eibench.judges import JudgeIdentity
 
     judges: dict[tuple[Any, ...], tuple[JudgeIdentity, Budgets]] = {}
     for result in results:
@@ -54,7 +54,7 @@ def _judges_of(results: Sequence[TaskResult]) -> dict[tuple[Any, ...], tuple[Jud
 
 def _recorded_judges(results: Sequence[TaskResult]) -> list[JudgeIdentity]:
     """Each distinct judge the runs record, endpoint included (``_judges_of`` groups judges without it)."""
-    from lmms_eval_eibench.judges import JudgeIdentity, JudgeItem
+    from lmms_eval_eibench.judges import JudgeIdentity
 
     found: list[JudgeIdentity] = []
     for result in results:
@@ -82,10 +82,10 @@ def floor_results(results: Sequence[TaskResult], *, dataset: str | None = None,
     Raises ``ReportError`` when no run records its judge, when a judge cannot be rebuilt as recorded, or when it
     cannot work (a missing key, an unreachable endpoint): a floor under another judge would mislead."""
     from lmms_eval_eibench import pipeline
-    from lmms_eval_eibench.scoring.blind import blind_answer
     from lmms_eval_eibench.judges import JudgeError, JudgeItem, JudgeSettings, build_engine
     from lmms_eval_eibench.judges.cache import ReplyCacheError
     from lmms_eval_eibench.judges.settings import UntrustedEndpoint
+    from lmms_eval_eibench.scoring.blind import blind_answer
 
     judges = _judges_of(results)
     if not judges:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmms_eval_eibench import BASIC_CATEGORIES
-from lmms_eval_eibench.scoring.paired import PairedDifference, paired_difference
 from lmms_eval_eibench.provenance import differences
-from lmms_eval_eibench.runs import RunError, RunSamples, read_run
 from lmms_eval_eibench.report.escape import markdown_text
+from lmms_eval_eibench.runs import RunError, RunSamples, read_run
+from lmms_eval_eibench.scoring.paired import PairedDifference, paired_difference
 
 __all__ = ["PairedRow", "compare_runs", "paired_rows", "render_paired_markdown"]
 

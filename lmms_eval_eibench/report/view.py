@@ -25,9 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from lmms_eval_eibench import BASIC_CATEGORIES, __version__, config
-from lmms_eval_eibench.scoring import recall as scoring
-from lmms_eval_eibench.files import InputFileError, read_jsonl
-from lmms_eval_eibench.scoring.length import answer_words
 from lmms_eval_eibench.edge.lmms_outputs import (
     RESULTS_SUFFIX,
     SAMPLES_INFIX,
@@ -36,7 +33,10 @@ from lmms_eval_eibench.edge.lmms_outputs import (
     samples_beside,
     task_of_samples,
 )
+from lmms_eval_eibench.files import InputFileError, read_jsonl
 from lmms_eval_eibench.runs import RunError, RunSample, RunSamples, read_run, read_samples, results_beside, run_files
+from lmms_eval_eibench.scoring import recall as scoring
+from lmms_eval_eibench.scoring.length import answer_words
 from lmms_eval_eibench.vocabulary import (
     ANSWER_WORDS,
     GENERATION_FAILURE,

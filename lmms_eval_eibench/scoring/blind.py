@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lmms_eval_eibench.scoring.length import answer_words
 from lmms_eval_eibench.data.records import split_sample_id
+from lmms_eval_eibench.scoring.length import answer_words
 
 FLOOR_TRIGGERS = 100
 """How many of the other subset's most frequent triggers the documented floor answer lists."""

@@ -8,6 +8,8 @@ from lmms_eval_eibench.data.documents import (  # noqa: F401  (re-exported for t
     doc_to_no_visual,
     doc_to_visual,
 )
+from lmms_eval_eibench.harness.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
+
 # the aggregations metrics.METRICS names (the task class builds metric_list from the table): kept importable here
 # by their utils.X names, which results files and older YAMLs name
 from lmms_eval_eibench.pipeline import (  # noqa: F401
@@ -18,7 +20,6 @@ from lmms_eval_eibench.pipeline import (  # noqa: F401
     recall_mean,
     trigger_recall,
 )
-from lmms_eval_eibench.harness.lmms_task import CaptionsTask, EIBenchTask  # noqa: F401
 
 
 def user_prompt(doc, lmms_eval_specific_kwargs=None):

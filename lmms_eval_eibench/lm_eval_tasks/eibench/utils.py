@@ -4,6 +4,7 @@ from lm_eval.api.task import ConfigurableTask
 
 from lmms_eval_eibench.data import documents
 from lmms_eval_eibench.harness.lifecycle import EIBenchLifecycle as _EIBench
+
 # the aggregations metrics.METRICS names (the task class builds metric_list from the table)
 from lmms_eval_eibench.pipeline import (  # noqa: F401
     answer_words_mean,
