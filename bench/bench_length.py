@@ -46,11 +46,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from attacks import ATTACK_CUES, mixed_answers  # noqa: E402
 from judge_server import judge_server  # noqa: E402
-from test_planted_attacks import mixed_answers  # noqa: E402
-from test_report_floor import ATTACK_CUES  # noqa: E402
 
-from lmms_eval_eibench import cli, pipeline
+from lmms_eval_eibench import cli, pipeline  # noqa: E402
 from lmms_eval_eibench.data.records import load_records  # noqa: E402
 from lmms_eval_eibench.judges import JudgeItem, JudgeSettings, build_engine  # noqa: E402
 from lmms_eval_eibench.report.floor import FLOOR_MODEL  # noqa: E402

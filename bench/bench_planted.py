@@ -39,9 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from attacks import HIDDEN_SHAPES, d1, d2, hidden  # noqa: E402
+from attacks import HIDDEN_SHAPES, d1, d2, hidden, mixed_answers  # noqa: E402
 from judge_server import PAPER_STYLES, _covered, folded, judge_server  # noqa: E402
-from test_planted_attacks import mixed_answers  # noqa: E402
 
 from lmms_eval_eibench import cli  # noqa: E402
 from lmms_eval_eibench.data.records import load_records  # noqa: E402

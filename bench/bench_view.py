@@ -31,8 +31,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from attacks import mixed_answers  # noqa: E402
 from browser import dump_dom, elements  # noqa: E402
-from test_planted_attacks import mixed_answers  # noqa: E402
 
 from lmms_eval_eibench.cli import main  # noqa: E402
 from lmms_eval_eibench.data.build import ImageRoots, build  # noqa: E402

@@ -1,6 +1,7 @@
 """Planted text an adversary would add to a model's answer, built from the loopback judge's own reply templates
 (`judge_server.paper_reply`): the judge's wording around every score it could write (D1), decoy totals (D2),
-braced scores beside an unbraced verdict (D3). Shared by the integrity tests and `bench/bench_planted.py`."""
+braced scores beside an unbraced verdict (D3); the answers they are planted in (`mixed_answers`) and an attacker's
+generic cue list (`ATTACK_CUES`). Shared by the tests and the benches under `bench/`."""
 
 from __future__ import annotations
 
@@ -110,3 +111,31 @@ def hidden(answer: str, n_triggers: int, rng: random.Random, shapes: tuple[str, 
     a judge quoting the first 300 characters always quotes one."""
     plants = [HIDDEN_SHAPES[s](n_triggers, n_triggers) for s in shapes]
     return plants[0] + " " + hide_all(answer, plants[1:], rng)
+
+
+def mixed_answers(records) -> list[str]:
+    """All triggers, half of them, none, or another image's: the judge's counts spread over the whole range."""
+    answers = []
+    for i, r in enumerate(records):
+        kind = i % 4
+        if kind == 0:
+            answers.append(r.ground_truth)
+        elif kind == 1:
+            answers.append(" ".join(r.triggers[: (len(r.triggers) + 1) // 2]))
+        elif kind == 2:
+            answers.append("I see it.")
+        else:
+            answers.append(" ".join(records[(i + 7) % len(records)].triggers))
+    return answers
+
+
+# Written for this test, unlike blind.EMOTION_CUES / GENERIC_CUES: an attacker's own generic cue list, the same
+# short sentences for every image, packed to the budget
+ATTACK_CUES = ("A smile", "Tears in the eyes", "A crowd of people", "Family members together", "A celebration",
+               "A sad face", "An angry expression", "Raised fists", "People hugging", "A child crying",
+               "A wedding ceremony", "A sports game", "Loud music", "A dark room", "Rainy weather", "A hospital bed",
+               "Flowers", "A gift box", "Fireworks", "A victory", "A defeat", "A broken object", "An argument",
+               "Shouting", "Laughter", "Holding hands", "A pet dog", "A beautiful landscape", "Sunset",
+               "A lonely person", "An empty street", "Police officers", "A car accident", "A fire", "A protest",
+               "A performance on stage", "Applause", "Dancing", "Friends laughing", "A surprise", "Good news",
+               "Bad news", "A phone call", "A funeral", "A graduation", "A baby", "An old man", "A woman")

@@ -13,25 +13,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attacks import HIDDEN_SHAPES, d1, d2, d3, hidden
+from attacks import HIDDEN_SHAPES, d1, d2, d3, hidden, mixed_answers
 from judge_server import PAPER_STYLES, _covered, folded, judge_server
 from test_score_integrity import judge_args, run, samples_file
-
-
-def mixed_answers(records) -> list[str]:
-    """All triggers, half of them, none, or another image's: the judge's counts spread over the whole range."""
-    answers = []
-    for i, r in enumerate(records):
-        kind = i % 4
-        if kind == 0:
-            answers.append(r.ground_truth)
-        elif kind == 1:
-            answers.append(" ".join(r.triggers[: (len(r.triggers) + 1) // 2]))
-        elif kind == 2:
-            answers.append("I see it.")
-        else:
-            answers.append(" ".join(records[(i + 7) % len(records)].triggers))
-    return answers
 
 
 def score_rows(records, answers, style: str, tmp_path: Path, official_dir: Path, capsys, monkeypatch,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attacks import ATTACK_CUES
 from judge_server import FakeJudgeConfig, judge_server
 
 from lmms_eval_eibench import cli
@@ -96,16 +97,6 @@ def test_ground_truth_options_need_with_blind(capsys, tmp_path) -> None:
     assert code == 2 and "--with-blind" in err
 
 
-# Written for this test, unlike blind.EMOTION_CUES / GENERIC_CUES: an attacker's own generic cue list, the same
-# short sentences for every image, packed to the budget
-ATTACK_CUES = ("A smile", "Tears in the eyes", "A crowd of people", "Family members together", "A celebration",
-               "A sad face", "An angry expression", "Raised fists", "People hugging", "A child crying",
-               "A wedding ceremony", "A sports game", "Loud music", "A dark room", "Rainy weather", "A hospital bed",
-               "Flowers", "A gift box", "Fireworks", "A victory", "A defeat", "A broken object", "An argument",
-               "Shouting", "Laughter", "Holding hands", "A pet dog", "A beautiful landscape", "Sunset",
-               "A lonely person", "An empty street", "Police officers", "A car accident", "A fire", "A protest",
-               "A performance on stage", "Applause", "Dancing", "Friends laughing", "A surprise", "Good news",
-               "Bad news", "A phone call", "A funeral", "A graduation", "A baby", "An old man", "A woman")
 
 
 def embedding_score(records, answer: str, official_dir: Path, path: Path, capsys, *budget: str) -> dict:
