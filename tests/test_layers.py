@@ -81,40 +81,54 @@ def test_every_module_has_a_stage_and_few_stay_at_the_top():
     assert len(top) <= MAX_TOP_LEVEL, f"{len(top)} modules at the top of the package: {top}"
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-def test_imports_run_downward(module):
-    upward = sorted(f"lmms_eval_eibench.{t} ({STAGES[stage(t)][0]})" for t in GRAPH[module]
-                    if stage(t) > stage(module) and not module.startswith(t + ".") and t != "")
-    assert upward == [], (f"lmms_eval_eibench.{module} ({STAGES[stage(module)][0]}) imports from a stage above it: "
-                          + ", ".join(upward))
+def upward_imports(module: str, targets: set[str]) -> list[str]:
+    """The imports of ``module`` that climb to a stage above its own (its enclosing packages aside)."""
+    return sorted(f"lmms_eval_eibench.{t} ({STAGES[stage(t)][0]})" for t in targets
+                  if stage(t) > stage(module) and not module.startswith(t + ".") and t != "")
 
 
-def test_no_two_modules_import_each_other():
-    # packages' __init__ re-export their modules: an edge to a package is an edge to its __init__ only
-    cycles = []
+def import_cycles(graph: dict[str, set[str]]) -> list[str]:
+    """Every cycle a depth-first walk of ``graph`` meets (an edge to an enclosing package is not one: a package's
+    ``__init__`` runs before its modules anyway)."""
+    cycles: list[str] = []
     state: dict[str, int] = {}
 
     def visit(node: str, path: list[str]) -> None:
         state[node] = 1
-        for nxt in sorted(GRAPH[node]):
+        for nxt in sorted(graph[node]):
             if node.startswith(nxt + ".") or nxt == "":
-                continue  # a module's own enclosing packages run before it anyway
+                continue
             if state.get(nxt) == 1:
                 cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]) if nxt in path else f"{node} -> {nxt}")
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
 
-    for module in sorted(MODULES):
+    for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+    return cycles
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_run_downward(module):
+    upward = upward_imports(module, GRAPH[module])
+    assert upward == [], (f"lmms_eval_eibench.{module} ({STAGES[stage(module)][0]}) imports from a stage above it: "
+                          + ", ".join(upward))
+
+
+def test_no_two_modules_import_each_other():
+    cycles = import_cycles(GRAPH)
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
-def test_the_check_sees_an_upward_import(tmp_path):
-    # the rule is live: data importing the judges would be flagged
-    assert stage("data.records") < stage("judges.base") < stage("report.results")
+def test_the_checks_see_an_upward_import_and_a_cycle():
+    # the rules are live: data importing the judges, or two CFSA modules importing each other, would be flagged
+    assert upward_imports("data.records", {"judges.base", "vocabulary"}) == ["lmms_eval_eibench.judges.base (judges)"]
+    assert upward_imports("judges.base", {"data.records", "judges"}) == []  # downward, and its own package
     assert stage("edge.lmms_compat") == 0 < stage("harness.lifecycle")
+    graph = {"cfsa.plan": {"cfsa.settings"}, "cfsa.settings": {"cfsa.plan", "cfsa"}, "cfsa": set()}
+    assert import_cycles(graph) == ["cfsa.plan -> cfsa.settings -> cfsa.plan"]
 
 
 def test_every_command_names_a_module_of_the_package():
